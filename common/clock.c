@@ -1,0 +1,74 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/banned.h"
+
+static uint64_t read_clock(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t system_realtime(void *ctx)
+{
+	return read_clock(CLOCK_REALTIME);
+}
+
+static uint64_t system_monotonic(void *ctx)
+{
+	return read_clock(CLOCK_MONOTONIC);
+}
+
+static const struct sm_clock_ops system_ops = {
+	.realtime_ns = system_realtime,
+	.monotonic_ns = system_monotonic,
+};
+
+const struct sm_clock sm_clock_system = { &system_ops, NULL };
+
+static uint64_t fake_realtime(void *ctx)
+{
+	return ((struct sm_fake_clock *)ctx)->realtime_ns;
+}
+
+static uint64_t fake_monotonic(void *ctx)
+{
+	return ((struct sm_fake_clock *)ctx)->monotonic_ns;
+}
+
+static const struct sm_clock_ops fake_ops = {
+	.realtime_ns = fake_realtime,
+	.monotonic_ns = fake_monotonic,
+};
+
+void sm_fake_clock_init(struct sm_fake_clock *f, uint64_t realtime_ns)
+{
+	f->clock.ops = &fake_ops;
+	f->clock.ctx = f;
+	f->realtime_ns = realtime_ns;
+	f->monotonic_ns = 0;
+}
+
+int sm_time_rfc3339(uint64_t ns, int millis, char *out, size_t len)
+{
+	time_t secs = (time_t)(ns / 1000000000ULL);
+	struct tm tm;
+	size_t n;
+
+	if (!gmtime_r(&secs, &tm))
+		return -EOVERFLOW;
+	n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!n)
+		return -EOVERFLOW;
+	if (millis)
+		snprintf(out + n, len - n, ".%03uZ",
+			 (unsigned)(ns / 1000000ULL % 1000));
+	else
+		snprintf(out + n, len - n, "Z");
+	return 0;
+}
