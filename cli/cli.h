@@ -1,0 +1,32 @@
+/*
+ * cli.h: what the subcommands share. Each command is a function that gets
+ * its own argv (argv[0] is the command name) and returns the exit status:
+ * 0 success, 1 failure (e.g. invalid manifests), 2 usage error.
+ */
+#ifndef SM_CLI_H
+#define SM_CLI_H
+
+#include <stdio.h>
+
+#include "common/err.h"
+
+#define EXIT_USAGE 2
+
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_validate(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Prints every diagnostic of err to out, one line each, in file order. */
+void cli_print_diags(struct sm_err *err, FILE *out, int with_notes);
+
+/* "stuurman CMD: MSG" on stderr, then the hint to run --help; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

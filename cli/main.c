@@ -1,0 +1,163 @@
+/*
+ * main.c: the stuurman executable. Global options, then a subcommand from
+ * the table below; each subcommand parses its own options.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "stuurman-config.h"
+#include "common/banned.h"
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cli_command commands[] = {
+	{ "validate", cmd_validate,
+	  "check manifests: every error with file:line:column" },
+	{ "render", cmd_render,
+	  "print manifests in canonical form, with Kubernetes' defaults" },
+	{ "version", cmd_version, "print the version" },
+	{ "help", cmd_help, "show help for stuurman or a command" },
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: stuurman [--log-level LEVEL] [--log-format text|json] "
+	      "COMMAND [ARGS]\n\n"
+	      "stuurman: a GitOps reconciler that runs Kubernetes manifests "
+	      "on Podman.\n\ncommands:\n", out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fputs("\n'stuurman COMMAND --help' tells more about a command.\n", out);
+}
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct cli_command *c;
+	char *help_argv[] = { NULL, (char *)"--help", NULL };
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c)
+		return cli_usage_error("help", "unknown command \"%s\"",
+				       argv[1]);
+	help_argv[0] = argv[1];
+	optind = 0;
+	return c->run(2, help_argv);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "stuurman %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nrun 'stuurman %s --help' for usage\n", cmd);
+	return EXIT_USAGE;
+}
+
+void cli_print_diags(struct sm_err *err, FILE *out, int with_notes)
+{
+	struct sm_buf line = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	sm_err_sort(err);
+	for (size_t i = 0; i < err->nr; i++) {
+		if (err->items[i].severity == SM_NOTE && !with_notes)
+			continue;
+		sm_buf_reset(&line);
+		sm_diag_format(&err->items[i], &line);
+		fprintf(out, "%s\n", sm_buf_cstr(&line));
+	}
+	if (sm_err_dropped(err))
+		fprintf(out, "... and %zu more\n", sm_err_dropped(err));
+	sm_buf_release(&line);
+}
+
+int cmd_version(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		puts("usage: stuurman version\n\nprints stuurman's version");
+		return 0;
+	}
+	if (argc > 1)
+		return cli_usage_error("version", "unexpected argument \"%s\"",
+				       argv[1]);
+	printf("stuurman %s\n", STUURMAN_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum sm_log_level level = SM_LOG_INFO;
+	enum sm_log_format format = SM_LOG_TEXT;
+	const struct cli_command *c;
+	int opt;
+
+	/* "+": stop at the command; its options are its own. */
+	while ((opt = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			if (sm_log_level_parse(optarg, &level))
+				return cli_usage_error("", "--log-level: "
+						       "expected debug, info, "
+						       "warn or error, got "
+						       "\"%s\"", optarg);
+			break;
+		case 'f':
+			if (sm_log_format_parse(optarg, &format))
+				return cli_usage_error("", "--log-format: "
+						       "expected text or json, "
+						       "got \"%s\"", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			return cmd_version(1, argv);
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	sm_log_setup(level, format, stderr, NULL);
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	c = find_command(argv[optind]);
+	if (!c) {
+		fprintf(stderr, "stuurman: unknown command \"%s\"\n\n",
+			argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* reset getopt for the command */
+	return c->run(argc, argv);
+}

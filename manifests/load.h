@@ -1,0 +1,60 @@
+/*
+ * load.h: reading a set of manifests from files and folders.
+ *
+ * mf_load() walks the paths given (files, and folders recursively in sorted
+ * order, reading *.yaml, *.yml and *.json; hidden entries such as .git are
+ * skipped), parses each file, checks and defaults every object, and hands
+ * each valid one to a callback, one at a time, so memory stays flat however
+ * many files there are. Files that are known not to be manifests
+ * (kustomization.yaml, Chart.yaml, README.md, ...) are skipped with a note.
+ *
+ * Every problem of the whole set goes to the error sink: a revision is judged
+ * as a whole. The same object (kind, namespace, name) twice is an error
+ * naming both places.
+ */
+#ifndef MF_LOAD_H
+#define MF_LOAD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "manifests/kinds.h"
+#include "manifests/parse.h"
+
+struct mf_object {
+	json_t *obj;                /* borrowed for the callback; incref to keep */
+	const struct mf_kind *kind;
+	const char *file;           /* borrowed for the callback */
+	int line, col;              /* where its document starts */
+};
+
+/* Called for every valid object; a negative return stops the load. */
+typedef int (*mf_object_fn)(void *ctx, const struct mf_object *o);
+
+struct mf_load_opts {
+	bool strict;
+	struct mf_parse_opts parse;
+};
+
+#define MF_LOAD_OPTS_INIT { false, MF_PARSE_OPTS_INIT }
+
+struct mf_load_stats {
+	size_t files;       /* manifest files read */
+	size_t skipped;     /* files skipped as not manifests */
+	size_t objects;     /* valid objects handed to the callback */
+	size_t invalid;     /* objects with errors */
+	size_t unsupported; /* objects of kinds stuurman does not run */
+};
+
+/*
+ * Loads paths[0..nr). fn may be NULL (just check). Returns 0 when the set has
+ * no errors, -EINVAL when errors were reported (valid objects were still
+ * handed to fn), or the callback's negative return.
+ */
+int mf_load(const char *const *paths, size_t nr,
+	    const struct mf_load_opts *opts, mf_object_fn fn, void *ctx,
+	    struct mf_load_stats *stats, struct sm_err *err);
+
+#endif

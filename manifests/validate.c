@@ -1,0 +1,164 @@
+/*
+ * validate.c: the check of one whole object: what it is (apiVersion, kind),
+ * who it is (name, namespace), then its fields through the kind's tables.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/xalloc.h"
+#include "manifests/kinds.h"
+#include "common/banned.h"
+
+static struct sm_pos root_pos(const struct mf_doc *doc, const char *file,
+			      const char *ptr, bool key)
+{
+	struct sm_pos pos = { file, 0, 0 };
+	const struct mf_pos *p = doc ? mf_doc_pos(doc, ptr) : NULL;
+
+	if (!p && doc)
+		p = mf_doc_pos(doc, "");
+	if (p) {
+		pos.line = key ? p->key_line : p->line;
+		pos.col = key ? p->key_col : p->col;
+	}
+	return pos;
+}
+
+/* Checks that member `field` is a non-empty string; reports otherwise. */
+static const char *need_string(json_t *obj, const char *field,
+			       const struct mf_doc *doc, const char *file,
+			       struct sm_err *err)
+{
+	json_t *v = json_object_get(obj, field);
+	char ptr[64];
+	struct sm_pos pos;
+
+	snprintf(ptr, sizeof(ptr), "/%s", field);
+	pos = root_pos(doc, file, ptr, false);
+	if (!v || json_is_null(v)) {
+		sm_error(err, &pos, "missing %s: every object needs apiVersion "
+			 "and kind (e.g. apiVersion: apps/v1, kind: "
+			 "Deployment)", field);
+		return NULL;
+	}
+	if (!json_is_string(v) || !*json_string_value(v)) {
+		struct sm_buf got = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+		sm_json_describe(v, &got);
+		sm_error(err, &pos, "%s: expected a non-empty string, got %s",
+			 field, sm_buf_cstr(&got));
+		sm_buf_release(&got);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
+				     const char *file,
+				     const struct mf_check_opts *opts,
+				     const struct mf_kind **kindp,
+				     struct sm_err *err)
+{
+	const struct mf_kind *kind;
+	struct mf_walk w = { 0 };
+	const char *api, *kname, *name;
+	json_t *meta;
+	char want[64];
+	struct sm_pos pos;
+	int r;
+
+	*kindp = NULL;
+	if (!json_is_object(obj)) {
+		struct sm_buf got = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+		pos = root_pos(doc, file, "", false);
+		sm_json_describe(obj, &got);
+		sm_error(err, &pos, "expected an object (a Kubernetes object "
+			 "with apiVersion, kind and metadata), got %s",
+			 sm_buf_cstr(&got));
+		sm_buf_release(&got);
+		return MF_CHECK_INVALID;
+	}
+	api = need_string(obj, "apiVersion", doc, file, err);
+	kname = need_string(obj, "kind", doc, file, err);
+	if (!api || !kname)
+		return MF_CHECK_INVALID;
+
+	meta = json_object_get(obj, "metadata");
+	name = sm_json_get_str(meta, "name");
+	kind = mf_kind_find(kname);
+	if (!kind) {
+		pos = root_pos(doc, file, "/kind", false);
+		sm_err_add(err, opts->strict ? SM_ERROR : SM_WARNING, &pos,
+			   "%s \"%s\": kind \"%s\" (%s) is not supported by "
+			   "stuurman and is left out; supported kinds: %s",
+			   kname, name ? name : "", kname, api,
+			   mf_kinds_list());
+		return opts->strict ? MF_CHECK_INVALID : MF_CHECK_UNSUPPORTED;
+	}
+	mf_kind_api_version(kind, want, sizeof(want));
+	if (strcmp(api, want)) {
+		pos = root_pos(doc, file, "/apiVersion", false);
+		sm_error(err, &pos, "%s \"%s\": apiVersion \"%s\" is not "
+			 "served for %s: use \"%s\"", kname, name ? name : "",
+			 api, kname, want);
+		return MF_CHECK_INVALID;
+	}
+
+	w.doc = doc;
+	w.file = file;
+	w.err = err;
+	w.strict = opts->strict;
+	w.root = obj;
+	w.user = (void *)kind;
+	sm_buf_init(&w.ptr, SM_BUF_UNBOUNDED);
+	sm_buf_init(&w.path, SM_BUF_UNBOUNDED);
+	{
+		char *subject = xasprintf("%s \"%s\"", kname,
+					  name ? name : "");
+
+		w.subject = subject;
+		/* Name and namespace first: they identify the object. */
+		if (json_is_object(meta)) {
+			struct mf_walk_mark m = mf_walk_push_key(&w, "metadata");
+			json_t *ns = json_object_get(meta, "namespace");
+			const char *why;
+
+			mf_walk_push_key(&w, "name");
+			if (!name) {
+				if (json_object_get(meta, "name"))
+					; /* the type error comes from the walk */
+				else
+					mf_walk_error(&w, "required value: "
+						      "stuurman applies objects "
+						      "by name");
+			} else if ((why = kind->name_format(name))) {
+				mf_walk_error(&w, "invalid value \"%s\": %s",
+					      name, why);
+			}
+			mf_walk_pop(&w, m);
+			if (kind->namespaced && !ns) {
+				json_object_set_new(meta, "namespace",
+						    json_string("default"));
+			} else if (!kind->namespaced && ns) {
+				m = mf_walk_push_key(&w, "metadata");
+				mf_walk_push_key(&w, "namespace");
+				mf_walk_warning(&w, "a %s is not namespaced: "
+						"the namespace is ignored",
+						kname);
+				mf_walk_pop(&w, m);
+				json_object_del(meta, "namespace");
+			}
+		}
+		r = mf_schema_apply(&w, kind->type, obj);
+		free(subject);
+	}
+	sm_buf_release(&w.ptr);
+	sm_buf_release(&w.path);
+	if (r || w.errors)
+		return MF_CHECK_INVALID;
+	*kindp = kind;
+	return MF_CHECK_OK;
+}
