@@ -875,7 +875,7 @@ static const struct mf_field pod_spec_fields[] = {
 	{ "dnsConfig", T_ANY },
 	{ "readinessGates", T_ANY },
 	{ "runtimeClassName", T_STR },
-	{ "enableServiceLinks", T_BOOL, 0, "true" },
+	{ "enableServiceLinks", T_BOOL },
 	{ "preemptionPolicy", T_STR },
 	{ "overhead", T_ANY },
 	{ "topologySpreadConstraints", T_ANY },

@@ -270,7 +270,7 @@ static void walk_object(struct mf_walk *w, const struct mf_type *t,
 			json_t *obj)
 {
 	const char *key;
-	json_t *v;
+	json_t *v, *r;
 	void *tmp;
 
 	for (const struct mf_field *f = t->fields; f && f->name; f++) {
@@ -283,6 +283,7 @@ static void walk_object(struct mf_walk *w, const struct mf_type *t,
 			v = NULL;
 		}
 		m = mf_walk_push_key(w, f->name);
+		r = NULL;
 		if (!v && (f->flags & MF_REQUIRED)) {
 			mf_walk_error(w, "required value");
 		} else if (!v && f->def) {
@@ -291,11 +292,12 @@ static void walk_object(struct mf_walk *w, const struct mf_type *t,
 
 			SM_BUG_ON(!d);
 			json_object_set_new(obj, f->name, d);
+			/* A default may have defaults of its own. */
+			if (json_is_object(d))
+				walk_value(w, f->type, d, &r);
 		} else if (v && (f->flags & MF_DROP)) {
 			json_object_del(obj, f->name);
 		} else if (v) {
-			json_t *r = NULL;
-
 			walk_value(w, f->type, v, &r);
 			if (r)
 				json_object_set_new(obj, f->name, v = r);
