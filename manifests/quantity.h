@@ -8,7 +8,10 @@
  * P E; or a decimal exponent e/E followed by a signed integer. No spaces.
  *
  * The value is held in nano-units in a 128-bit integer, so every quantity up
- * to 8Ei is exact; finer than 1n is rounded up, as Kubernetes does.
+ * to 8Ei is exact; finer than 1n is rounded up (away from zero), as
+ * Kubernetes does. Magnitudes beyond what the 128-bit nano count holds
+ * (about 1.7e29 units) are rejected as "too large"; Kubernetes itself clamps
+ * binary ones at 2^63-1, which we do not.
  */
 #ifndef MF_QUANTITY_H
 #define MF_QUANTITY_H
@@ -31,9 +34,11 @@ struct mf_quantity {
 };
 
 /*
- * Parses s. Returns 0, or -EINVAL with a reason in *why (a static string such
- * as "unknown suffix \"mb\" (use Mi or M)" is not possible, so: "unknown
- * suffix", "not a number", "too large", "empty"), when why is not NULL.
+ * Parses s into *q. Returns 0, or -EINVAL and, when why is not NULL, sets
+ * *why to a short static reason: "empty", "not a number" (no digits where
+ * the number should be), "unknown suffix" (anything after the number that
+ * is not a suffix or exponent above) or "too large". The caller quotes s.
+ * *q is written only on success.
  */
 int mf_quantity_parse(const char *s, struct mf_quantity *q, const char **why);
 
@@ -48,7 +53,10 @@ int64_t mf_quantity_value(const struct mf_quantity *q);
 /*
  * Writes the canonical string as Kubernetes prints it (largest exact suffix
  * of the parsed format: "1.5" -> "1500m", "1024Ki" -> "1Mi", "1000" -> "1k")
- * into out (len >= 64 is always enough). Returns 0 or -ENOSPC.
+ * into out (len >= 64 is always enough). Binary values that are not whole
+ * or are below 1Ki print the decimal way ("1.5Ki" -> "1536", "0.5Ki" ->
+ * "512"); exponents stay multiples of 3 ("1.5e3" -> "1500"); zero is "0".
+ * Returns 0 or -ENOSPC.
  */
 int mf_quantity_format(const struct mf_quantity *q, char *out, size_t len);
 
