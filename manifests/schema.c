@@ -63,6 +63,9 @@ static struct sm_pos walk_pos(const struct mf_walk *w, bool want_key)
 
 static void walk_vreport(struct mf_walk *w, enum sm_severity sev,
 			 bool want_key, const char *fmt, va_list ap)
+	SM_PRINTF(4, 0);
+static void walk_vreport(struct mf_walk *w, enum sm_severity sev,
+			 bool want_key, const char *fmt, va_list ap)
 {
 	struct sm_pos pos = walk_pos(w, want_key);
 	struct sm_buf msg = SM_BUF_INIT(SM_BUF_UNBOUNDED);
