@@ -6,7 +6,8 @@
  * are clear, e.g. for "Web_1" as a DNS-1123 label:
  *   "must consist of lower case alphanumeric characters or '-', and must
  *    start and end with an alphanumeric character (e.g. 'my-name')"
- * The caller puts the field and the value in front.
+ * The caller puts the field and the value in front. When Kubernetes would
+ * list several problems, the first it lists is returned (length first).
  */
 #ifndef MF_NAMES_H
 #define MF_NAMES_H
@@ -28,9 +29,12 @@ const char *mf_check_label_value(const char *s);
 /* IANA service name, for port names: at most 15, [a-z0-9-], at least one
  * letter, no leading/trailing/double '-'. */
 const char *mf_check_port_name(const char *s);
-/* Environment variable names: [-._a-zA-Z][-._a-zA-Z0-9]* (Kubernetes' rule). */
+/* Environment variable names: [-._a-zA-Z][-._a-zA-Z0-9]* (Kubernetes' rule),
+ * and, as for config keys, not "." or ".." nor starting with "..". */
 const char *mf_check_env_var_name(const char *s);
-/* ConfigMap and Secret keys: [-._a-zA-Z0-9]+, at most 253, not "." or "..". */
+/* ConfigMap and Secret keys: [-._a-zA-Z0-9]+, at most 253, not "." or "..",
+ * and not starting with ".." (a key is a file name in a volume, next to
+ * Kubernetes' own "..data"). */
 const char *mf_check_config_key(const char *s);
 /* A percentage "25%" (0..100 digits then %) for maxSurge/maxUnavailable. */
 const char *mf_check_percent(const char *s);
