@@ -10,6 +10,9 @@
  * The hash is FNV-1a 64 over the canonical text, written in Kubernetes'
  * safe alphabet ("bcdfghjklmnpqrstvwxz2456789"), 10 characters: stable across
  * runs, machines and versions, usable as a pod-template-hash label value.
+ * The characters are the hash's ten lowest base-27 digits, most significant
+ * first (about 47 of its 64 bits). Changing any of this changes every hash
+ * in use; test_canonical.c pins one golden value.
  */
 #ifndef MF_CANONICAL_H
 #define MF_CANONICAL_H
@@ -21,7 +24,10 @@ struct sm_buf;
 
 #define MF_HASH_LEN 10
 
-/* Writes the hash of j and a NUL into out (MF_HASH_LEN + 1 bytes). */
+/*
+ * Writes the hash of j and a NUL into out (MF_HASH_LEN + 1 bytes). j NULL
+ * hashes as JSON null.
+ */
 void mf_hash(const json_t *j, char out[MF_HASH_LEN + 1]);
 
 enum mf_diff_op {
@@ -51,8 +57,11 @@ struct mf_diff {
  * else as a whole. Paths use ".key" for members whose key is a plain
  * identifier ([A-Za-z_][A-Za-z0-9_]*), "[key]" for other keys, as kubectl
  * writes map keys ("metadata.labels[app.kubernetes.io/name]"), and "[i]"
- * for elements.
- * Returns the number of entries.
+ * for elements. The first segment has no dot ("spec.replicas"); a change of
+ * the root itself has the path "". Keys are not escaped: a key containing
+ * ']' makes an ambiguous path, which is fine for display. a or b NULL is
+ * an absent value (the other is then one ADD or REMOVE at "").
+ * Returns the number of entries (d->nr).
  */
 size_t mf_diff_compute(struct mf_diff *d, const json_t *a, const json_t *b);
 
