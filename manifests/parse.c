@@ -13,9 +13,10 @@
  *
  * Merge keys ("<<") are resolved when their mapping ends, because explicit
  * keys win over merged ones wherever they appear. Until then the merge
- * value's positions live in a per-document scratch map under ".../<<", so
- * the document's map only ever holds pointers of nodes that exist; merging
- * moves each merged member's positions over to its final pointer.
+ * value's positions live in a per-document scratch map, under a segment no
+ * key can spell (MERGE_SEGMENT), so the document's map only ever holds
+ * pointers of nodes that exist; merging copies each merged member's
+ * positions over to its final pointer.
  *
  * Anchors map a name to the anchored value (one reference) with its node
  * count and height, so an alias is priced before it is copied: an alias bomb
@@ -47,6 +48,13 @@
 #include "common/banned.h"
 
 #define CORE_TAG_PREFIX "tag:yaml.org,2002:"
+
+/*
+ * The pointer segment under which a "<<" value's positions wait in scratch.
+ * 0xFF never occurs in UTF-8, so no real key (libyaml checks the input) can
+ * collide with it, not even a quoted "<<".
+ */
+#define MERGE_SEGMENT "\xff"
 
 /* Messages quote at most this many bytes of a value or key. */
 #define QUOTE_MAX 60
@@ -601,7 +609,7 @@ static int node_begin(struct ctx *c, const yaml_mark_t *m, size_t *parent_len)
 		p.key_col = f->key_col;
 		if (f->key_is_merge)
 			c->merge_depth++;
-		ptr_add_key(&c->path, key);
+		ptr_add_key(&c->path, f->key_is_merge ? MERGE_SEGMENT : key);
 	}
 	pos_put(cur_map(c), &c->path, &p, &old);
 	if (!old || !f || !f->is_map) {
@@ -1024,7 +1032,7 @@ static void apply_merges(struct ctx *c, struct frame *f)
 
 	sm_buf_reset(&c->tmp);
 	buf_put(&c->tmp, sm_buf_cstr(&c->path), c->path.len);
-	ptr_add_key(&c->tmp, "<<");
+	ptr_add_key(&c->tmp, MERGE_SEGMENT);
 	if (json_is_object(f->merges)) {
 		merge_one(c, f, f->merges);
 	} else {

@@ -774,6 +774,28 @@ static void test_inline_merge_keeps_the_merged_members_positions(
 	t_release(&t);
 }
 
+static void test_a_quoted_merge_key_inside_a_merge_value_is_no_duplicate(
+	void **state)
+{
+	struct t t;
+	json_t *want;
+
+	t_init(&t);
+	assert_int_equal(parse(&t, "a:\n"
+				   "  <<:\n"
+				   "    \"<<\": 1\n"
+				   "    <<: {b: 2}\n"
+				   "  c: 3\n"),
+			 0);
+	want = json_loads("{\"<<\": 1, \"b\": 2, \"c\": 3}", 0, NULL);
+	assert_true(json_equal(json_object_get(t.f.docs[0].root, "a"), want));
+	json_decref(want);
+	assert_pos(&t.f.docs[0], "/a/b", 4, 13, 4, 10);
+	assert_pos(&t.f.docs[0], "/a/<<", 3, 11, 3, 5);
+	assert_int_equal(t.f.docs[0].pos.nr, count_nodes(t.f.docs[0].root));
+	t_release(&t);
+}
+
 static void test_merge_key_with_a_scalar_is_an_error(void **state)
 {
 	struct t t;
@@ -1462,6 +1484,8 @@ int main(void)
 			test_merge_key_with_a_sequence_prefers_earlier_mappings),
 		cmocka_unit_test(
 			test_inline_merge_keeps_the_merged_members_positions),
+		cmocka_unit_test(
+			test_a_quoted_merge_key_inside_a_merge_value_is_no_duplicate),
 		cmocka_unit_test(test_merge_key_with_a_scalar_is_an_error),
 		cmocka_unit_test(
 			test_undefined_alias_is_an_error_naming_the_anchor),
