@@ -39,18 +39,20 @@ INT_TYPE(t_int32_pos, 1, INT32_MAX);
 INT_TYPE(t_int64_nonneg, 0, INT64_MAX);
 INT_TYPE(t_port, 1, 65535);
 INT_TYPE(t_host_port, 0, 65535);
-INT_TYPE(t_mode, 0, 0777);
+static const struct mf_type t_mode = { .kind = MF_INT, .name = "integer",
+				       .min = 0, .max = 0777, .octal = true };
 INT_TYPE(t_node_port, 0, 65535);
 
-#define FORMAT_TYPE(id, fn)                                                  \
+/* .name says what the string is, for "invalid port name "X": ..." */
+#define FORMAT_TYPE(id, what, fn)                                            \
 	static const struct mf_type id = { .kind = MF_STRING,                  \
-					   .name = "string", .format = (fn) }
-FORMAT_TYPE(t_dns_label, mf_check_dns1123_label);
-FORMAT_TYPE(t_label_value, mf_check_label_value);
-FORMAT_TYPE(t_qualified_name, mf_check_qualified_name);
-FORMAT_TYPE(t_port_name, mf_check_port_name);
-FORMAT_TYPE(t_env_name, mf_check_env_var_name);
-FORMAT_TYPE(t_config_key, mf_check_config_key);
+					   .name = (what), .format = (fn) }
+FORMAT_TYPE(t_dns_label, "name", mf_check_dns1123_label);
+FORMAT_TYPE(t_label_value, "label value", mf_check_label_value);
+FORMAT_TYPE(t_qualified_name, "label key", mf_check_qualified_name);
+FORMAT_TYPE(t_port_name, "port name", mf_check_port_name);
+FORMAT_TYPE(t_env_name, "env var name", mf_check_env_var_name);
+FORMAT_TYPE(t_config_key, "key", mf_check_config_key);
 
 #define ENUM_TYPE(id, ...)                                                   \
 	static const char *const id##_values[] = { __VA_ARGS__, NULL };        \
@@ -137,6 +139,10 @@ static int count_present(const json_t *obj, const char *const *keys,
 	return n;
 }
 
+/*
+ * Exactly one of keys must be present. None: reported at the object's key;
+ * more: at the key of the second one, the field that may not be there.
+ */
 static void check_exactly_one(struct mf_walk *w, const json_t *obj,
 			      const char *const *keys, const char *what)
 {
@@ -148,12 +154,19 @@ static void check_exactly_one(struct mf_walk *w, const json_t *obj,
 
 		for (const char *const *k = keys; *k; k++)
 			sm_buf_addf(&all, "%s%s", k == keys ? "" : ", ", *k);
-		mf_walk_error(w, "must specify %s: one of %s", what,
-			      sm_buf_cstr(&all));
+		mf_walk_error_key_at(w, "", "must specify one %s: one of %s",
+				     what, sm_buf_cstr(&all));
 		sm_buf_release(&all);
 	} else if (n > 1) {
-		mf_walk_error(w, "may not specify more than one %s (found %s)",
-			      what, sm_buf_cstr(&list));
+		const char *second = NULL;
+		int seen = 0;
+
+		for (const char *const *k = keys; *k && !second; k++)
+			if (json_object_get(obj, *k) && seen++ == 1)
+				second = *k;
+		mf_walk_error_key_at(w, second, "may not specify more than "
+				     "one %s (found %s)", what,
+				     sm_buf_cstr(&list));
 	}
 	sm_buf_release(&list);
 }
@@ -198,8 +211,8 @@ static void check_int_or_percent(struct mf_walk *w, json_t *v)
 		if (json_integer_value(v) < 0)
 			mf_walk_error(w, "must be greater than or equal to 0");
 	} else if ((why = mf_check_percent(json_string_value(v)))) {
-		mf_walk_error(w, "invalid value \"%s\": %s",
-			      json_string_value(v), why);
+		mf_walk_error(w, "invalid value \"%s\": expected an integer or "
+			      "a percentage: %s", json_string_value(v), why);
 	}
 }
 
@@ -310,7 +323,7 @@ static void check_sel_requirement(struct mf_walk *w, json_t *req)
 				 "'NotIn'");
 	else if ((!strcmp(op, "Exists") || !strcmp(op, "DoesNotExist")) &&
 		 n > 0)
-		mf_walk_error_at(w, "values", "may not be specified when "
+		mf_walk_error_key_at(w, "values", "may not be specified when "
 				 "`operator` is 'Exists' or 'DoesNotExist'");
 }
 
@@ -355,7 +368,7 @@ static const struct mf_type t_container_ports = { .kind = MF_ARRAY,
 						  .elem = &t_container_port };
 
 static const struct mf_field key_selector_fields[] = {
-	{ "name", T_STR },
+	{ "name", T_STR, MF_REQUIRED | MF_NONEMPTY },
 	{ "key", &t_config_key, MF_REQUIRED | MF_NONEMPTY },
 	{ "optional", T_BOOL },
 	{ NULL },
@@ -384,7 +397,7 @@ static const char *const env_sources[] = { "configMapKeyRef", "secretKeyRef",
 
 static void check_env_source(struct mf_walk *w, json_t *src)
 {
-	check_exactly_one(w, src, env_sources, "a source");
+	check_exactly_one(w, src, env_sources, "source");
 }
 
 static const struct mf_field env_source_fields[] = {
@@ -404,7 +417,7 @@ static void check_env_var(struct mf_walk *w, json_t *env)
 	const char *value = str_member(env, "value");
 
 	if (value && *value && json_object_get(env, "valueFrom"))
-		mf_walk_error_at(w, "valueFrom", "may not be specified when "
+		mf_walk_error_key_at(w, "valueFrom", "may not be specified when "
 				 "`value` is not empty");
 }
 
@@ -421,7 +434,7 @@ static const struct mf_type t_env_vars = { .kind = MF_ARRAY,
 					   .elem = &t_env_var };
 
 static const struct mf_field local_ref_fields[] = {
-	{ "name", T_STR },
+	{ "name", T_STR, MF_REQUIRED | MF_NONEMPTY },
 	{ "optional", T_BOOL },
 	{ NULL },
 };
@@ -434,7 +447,7 @@ static void check_env_from(struct mf_walk *w, json_t *src)
 	const char *prefix = str_member(src, "prefix");
 	const char *why;
 
-	check_exactly_one(w, src, keys, "a source");
+	check_exactly_one(w, src, keys, "source");
 	if (prefix && *prefix && (why = mf_check_env_var_name(prefix)))
 		mf_walk_error_at(w, "prefix", "invalid value \"%s\": %s",
 				 prefix, why);
@@ -558,7 +571,23 @@ static const char *const probe_handlers[] = { "exec", "httpGet", "tcpSocket",
 
 static void check_probe(struct mf_walk *w, json_t *probe)
 {
-	check_exactly_one(w, probe, probe_handlers, "a handler");
+	static const struct {
+		const char *field;
+		int value;
+	} defaults[] = {
+		{ "timeoutSeconds", 1 }, { "periodSeconds", 10 },
+		{ "successThreshold", 1 }, { "failureThreshold", 3 },
+	};
+
+	check_exactly_one(w, probe, probe_handlers, "handler");
+	/* Absent or 0 both mean the default, as in Kubernetes. */
+	for (size_t i = 0; i < SM_ARRAY_SIZE(defaults); i++) {
+		json_t *v = json_object_get(probe, defaults[i].field);
+
+		if (!v || json_integer_value(v) == 0)
+			json_object_set_new(probe, defaults[i].field,
+					    json_integer(defaults[i].value));
+	}
 }
 
 static const struct mf_field probe_fields[] = {
@@ -567,10 +596,10 @@ static const struct mf_field probe_fields[] = {
 	{ "tcpSocket", &t_tcp_socket },
 	{ "grpc", &t_grpc },
 	{ "initialDelaySeconds", &t_int32_nonneg },
-	{ "timeoutSeconds", &t_int32_pos, 0, "1" },
-	{ "periodSeconds", &t_int32_pos, 0, "10" },
-	{ "successThreshold", &t_int32_pos, 0, "1" },
-	{ "failureThreshold", &t_int32_pos, 0, "3" },
+	{ "timeoutSeconds", &t_int32_nonneg },
+	{ "periodSeconds", &t_int32_nonneg },
+	{ "successThreshold", &t_int32_nonneg },
+	{ "failureThreshold", &t_int32_nonneg },
 	{ "terminationGracePeriodSeconds", &t_int64_nonneg },
 	{ NULL },
 };
@@ -581,9 +610,10 @@ static const struct mf_type t_probe = { .kind = MF_OBJECT, .name = "Probe",
 /* Liveness and startup probes must succeed once to count (Kubernetes). */
 static void check_probe_success_one(struct mf_walk *w, json_t *probe)
 {
-	json_t *st = json_object_get(probe, "successThreshold");
+	json_t *st;
 
 	check_probe(w, probe);
+	st = json_object_get(probe, "successThreshold");
 	if (json_integer_value(st) != 1)
 		mf_walk_error_at(w, "successThreshold", "must be 1, got %"
 				 JSON_INTEGER_FORMAT, json_integer_value(st));
@@ -775,7 +805,7 @@ static void check_volume(struct mf_walk *w, json_t *vol)
 	if (count_present(vol, volume_sources, NULL) == 0)
 		json_object_set_new(vol, "emptyDir", json_object());
 	else
-		check_exactly_one(w, vol, volume_sources, "a volume type");
+		check_exactly_one(w, vol, volume_sources, "volume type");
 }
 
 static const struct mf_field volume_fields[] = {
@@ -801,46 +831,53 @@ static const struct mf_type t_volumes = { .kind = MF_ARRAY,
 
 /* PodSpec. */
 
+/*
+ * Container names are unique across init and app containers. The duplicate
+ * is reported at its second occurrence in the file.
+ */
 static void check_pod_spec(struct mf_walk *w, json_t *spec)
 {
-	json_t *containers = json_object_get(spec, "containers");
-	json_t *init = json_object_get(spec, "initContainers");
-	json_t *all = json_array();
+	const char *lists[2] = { "initContainers", "containers" };
+	json_t *arrs[2];
 
-	/* Container names are unique across init and app containers. */
-	json_array_extend(all, init ? init : json_array());
-	json_array_extend(all, containers);
-	for (size_t i = 0; i < json_array_size(all); i++) {
-		const char *a = str_member(json_array_get(all, i), "name");
-		size_t ninit = json_array_size(init);
-
-		for (size_t j = 0; a && j < i; j++) {
-			const char *b = str_member(json_array_get(all, j),
+	if (mf_walk_key_line(w, "initContainers") >
+	    mf_walk_key_line(w, "containers")) {
+		lists[0] = "containers";
+		lists[1] = "initContainers";
+	}
+	arrs[0] = json_object_get(spec, lists[0]);
+	arrs[1] = json_object_get(spec, lists[1]);
+	for (int li = 0; li < 2; li++) {
+		for (size_t i = 0; i < json_array_size(arrs[li]); i++) {
+			const char *a = str_member(json_array_get(arrs[li], i),
 						   "name");
-			char rel[64];
+			bool dup = false;
 
-			if (!b || strcmp(a, b))
-				continue;
-			snprintf(rel, sizeof(rel), "%s",
-				 i < ninit ? "initContainers" : "containers");
-			{
-				struct mf_walk_mark m = mf_walk_push_key(w, rel);
-				struct mf_walk_mark m2 = mf_walk_push_index(
-					w, i < ninit ? i : i - ninit);
-				struct mf_walk_mark m3 =
-					mf_walk_push_key(w, "name");
+			for (int lj = 0; lj <= li && a && !dup; lj++) {
+				size_t end = lj == li ? i :
+						 json_array_size(arrs[lj]);
 
+				for (size_t j = 0; j < end && !dup; j++) {
+					const char *b = str_member(
+						json_array_get(arrs[lj], j),
+						"name");
+
+					dup = b && !strcmp(a, b);
+				}
+			}
+			if (dup) {
+				struct mf_walk_mark m =
+					mf_walk_push_key(w, lists[li]);
+
+				mf_walk_push_index(w, i);
+				mf_walk_push_key(w, "name");
 				mf_walk_error(w, "duplicate value \"%s\": "
 					      "container names must be unique "
 					      "in a pod", a);
-				mf_walk_pop(w, m3);
-				mf_walk_pop(w, m2);
 				mf_walk_pop(w, m);
 			}
-			break;
 		}
 	}
-	json_decref(all);
 	check_unique(w, "volumes", json_object_get(spec, "volumes"), "name");
 }
 
@@ -1070,7 +1107,7 @@ static void check_deploy_strategy(struct mf_walk *w, json_t *st)
 	const char *type = str_member(st, "type");
 
 	if (!strcmp(type, "Recreate") && json_object_get(st, "rollingUpdate"))
-		mf_walk_error_at(w, "rollingUpdate", "may not be specified "
+		mf_walk_error_key_at(w, "rollingUpdate", "may not be specified "
 				 "when strategy `type` is 'Recreate'");
 	else if (!strcmp(type, "RollingUpdate") &&
 		 !json_object_get(st, "rollingUpdate")) {
@@ -1226,7 +1263,7 @@ static void check_sts_strategy(struct mf_walk *w, json_t *st)
 	const char *type = str_member(st, "type");
 
 	if (!strcmp(type, "OnDelete") && json_object_get(st, "rollingUpdate"))
-		mf_walk_error_at(w, "rollingUpdate", "may not be specified "
+		mf_walk_error_key_at(w, "rollingUpdate", "may not be specified "
 				 "when strategy `type` is 'OnDelete'");
 	else if (!strcmp(type, "RollingUpdate") &&
 		 !json_object_get(st, "rollingUpdate"))
@@ -1260,13 +1297,15 @@ static const struct mf_type t_ordinals = { .kind = MF_OBJECT,
 static void check_sts_spec(struct mf_walk *w, json_t *spec)
 {
 	json_t *claims = json_object_get(spec, "volumeClaimTemplates");
+	json_t *none = json_array();
 	json_t *c;
 	size_t i;
 
 	check_workload(w, spec, "StatefulSet");
 	check_mounts(w, json_object_get(json_object_get(spec, "template"),
 					"spec"), "template.spec",
-		     claims ? claims : json_array());
+		     claims ? claims : none);
+	json_decref(none);
 	json_array_foreach(claims, i, c) {
 		for (size_t j = 0; j < i; j++) {
 			const char *a = sm_json_get_str(
@@ -1409,8 +1448,8 @@ static void check_service_spec(struct mf_walk *w, json_t *spec)
 		mf_walk_push_index(w, i);
 		mf_walk_push_key(w, "nodePort");
 		if (!node_ports)
-			mf_walk_error(w, "may not be used when `type` is '%s'",
-				      type);
+			mf_walk_error_key_at(w, "", "may not be used when "
+					     "`type` is '%s'", type);
 		else if (v < NODE_PORT_MIN || v > NODE_PORT_MAX)
 			mf_walk_error(w, "provided port is not in the valid "
 				      "range: must be between %d and %d, "

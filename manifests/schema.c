@@ -159,32 +159,61 @@ void mf_walk_pop(struct mf_walk *w, struct mf_walk_mark m)
 	sm_buf_truncate(&w->path, m.path_len);
 }
 
+int mf_walk_key_line(struct mf_walk *w, const char *key)
+{
+	struct mf_walk_mark m = mf_walk_push_key(w, key);
+	const struct mf_pos *p = w->doc ? mf_doc_pos(w->doc, sm_buf_cstr(&w->ptr))
+					: NULL;
+
+	mf_walk_pop(w, m);
+	return p ? p->key_line : 0;
+}
+
 const char *mf_walk_path(const struct mf_walk *w)
 {
 	return sm_buf_cstr(&w->path);
 }
 
-void mf_walk_error_at(struct mf_walk *w, const char *rel, const char *fmt, ...)
+static void walk_vreport_at(struct mf_walk *w, const char *rel, bool key,
+			    const char *fmt, va_list ap) SM_PRINTF(4, 0);
+static void walk_vreport_at(struct mf_walk *w, const char *rel, bool key,
+			    const char *fmt, va_list ap)
 {
 	struct mf_walk_mark m = { w->ptr.len, w->path.len };
 	const char *p = rel;
-	va_list ap;
 
 	while (*p) {
 		const char *dot = strchr(p, '.');
 		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		char *key = xstrndup(p, n);
+		char *k = xstrndup(p, n);
 
-		mf_walk_push_key(w, key);
-		free(key);
+		mf_walk_push_key(w, k);
+		free(k);
 		p += n;
 		if (*p)
 			p++;
 	}
-	va_start(ap, fmt);
-	walk_vreport(w, SM_ERROR, false, fmt, ap);
-	va_end(ap);
+	walk_vreport(w, SM_ERROR, key, fmt, ap);
 	mf_walk_pop(w, m);
+}
+
+void mf_walk_error_at(struct mf_walk *w, const char *rel, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	walk_vreport_at(w, rel, false, fmt, ap);
+	va_end(ap);
+}
+
+void mf_walk_error_key_at(struct mf_walk *w, const char *rel,
+			  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	walk_vreport_at(w, rel, true, fmt, ap);
+	va_end(ap);
 }
 
 /* "expected an integer, got "three"" */
@@ -224,7 +253,8 @@ static void check_string(struct mf_walk *w, const struct mf_type *t,
 		return;
 	}
 	if (t->format && (why = t->format(s)))
-		mf_walk_error(w, "invalid value \"%s\": %s", s, why);
+		mf_walk_error(w, "invalid %s \"%s\": %s",
+			      t->name ? t->name : "value", s, why);
 }
 
 /*
@@ -375,7 +405,12 @@ static int walk_value(struct mf_walk *w, const struct mf_type *t, json_t *val,
 			return type_error(w, "an integer", val), -EINVAL;
 		if (json_integer_value(val) < t->min ||
 		    json_integer_value(val) > t->max) {
-			if (t->max == INT32_MAX || t->max == INT64_MAX)
+			if (t->octal)
+				mf_walk_error(w, "must be a file mode between "
+					      "0 and 0777 (octal; 511 decimal), "
+					      "got %" JSON_INTEGER_FORMAT,
+					      json_integer_value(val));
+			else if (t->max == INT32_MAX || t->max == INT64_MAX)
 				mf_walk_error(w, "must be greater than or "
 					      "equal to %" PRId64 ", got %"
 					      JSON_INTEGER_FORMAT, t->min,

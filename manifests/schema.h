@@ -58,6 +58,7 @@ struct mf_type {
 	const char *(*format)(const char *s);
 	/* MF_INT */
 	int64_t min, max;
+	bool octal; /* a file mode: messages speak octal */
 	/* Any kind: run after the value's own checks and defaults. */
 	mf_check_fn check;
 };
@@ -115,12 +116,21 @@ struct mf_walk_mark mf_walk_push_key(struct mf_walk *w, const char *key);
 struct mf_walk_mark mf_walk_push_index(struct mf_walk *w, size_t i);
 void mf_walk_pop(struct mf_walk *w, struct mf_walk_mark m);
 
+/* The line where member key of the current value starts, or 0. */
+int mf_walk_key_line(struct mf_walk *w, const char *key);
+
 /* The current display path ("spec.template.spec"), borrowed. */
 const char *mf_walk_path(const struct mf_walk *w);
 
-/* Reports a problem with a path relative to the current one. */
+/*
+ * Reports a problem with a path relative to the current one ("" for the
+ * current value): at the value, or (_key_at) at its key, for fields that
+ * may not be there and objects that lack something.
+ */
 void mf_walk_error_at(struct mf_walk *w, const char *rel, const char *fmt, ...)
 	SM_PRINTF(3, 4);
+void mf_walk_error_key_at(struct mf_walk *w, const char *rel,
+			  const char *fmt, ...) SM_PRINTF(3, 4);
 
 /* Shared types kinds build on (defined in kinds.c). */
 extern const struct mf_type mf_type_string;

@@ -37,17 +37,18 @@ static const char *need_string(json_t *obj, const char *field,
 
 	snprintf(ptr, sizeof(ptr), "/%s", field);
 	pos = root_pos(doc, file, ptr, false);
-	if (!v || json_is_null(v)) {
+	if (!v || json_is_null(v) ||
+	    (json_is_string(v) && !*json_string_value(v))) {
 		sm_error(err, &pos, "missing %s: every object needs apiVersion "
 			 "and kind (e.g. apiVersion: apps/v1, kind: "
 			 "Deployment)", field);
 		return NULL;
 	}
-	if (!json_is_string(v) || !*json_string_value(v)) {
+	if (!json_is_string(v)) {
 		struct sm_buf got = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 		sm_json_describe(v, &got);
-		sm_error(err, &pos, "%s: expected a non-empty string, got %s",
+		sm_error(err, &pos, "%s: expected a string, got %s",
 			 field, sm_buf_cstr(&got));
 		sm_buf_release(&got);
 		return NULL;
@@ -92,18 +93,18 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 	if (!kind) {
 		pos = root_pos(doc, file, "/kind", false);
 		sm_err_add(err, opts->strict ? SM_ERROR : SM_WARNING, &pos,
-			   "%s \"%s\": kind \"%s\" (%s) is not supported by "
-			   "stuurman and is left out; supported kinds: %s",
-			   kname, name ? name : "", kname, api,
-			   mf_kinds_list());
+			   "%s \"%s\": kind \"%s\" is not supported by "
+			   "stuurman (apiVersion %s) and is left out; "
+			   "supported kinds: %s", kname, name ? name : "",
+			   kname, api, mf_kinds_list());
 		return opts->strict ? MF_CHECK_INVALID : MF_CHECK_UNSUPPORTED;
 	}
 	mf_kind_api_version(kind, want, sizeof(want));
 	if (strcmp(api, want)) {
 		pos = root_pos(doc, file, "/apiVersion", false);
 		sm_error(err, &pos, "%s \"%s\": apiVersion \"%s\" is not "
-			 "served for %s: use \"%s\"", kname, name ? name : "",
-			 api, kname, want);
+			 "supported for %s: use \"%s\"", kname,
+			 name ? name : "", api, kname, want);
 		return MF_CHECK_INVALID;
 	}
 

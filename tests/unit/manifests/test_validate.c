@@ -240,8 +240,8 @@ static void test_unsupported_kind_is_a_warning_naming_the_kinds(void **state)
 	assert_int_equal(c.result, MF_CHECK_UNSUPPORTED);
 	assert_null(c.kind);
 	assert_true(has_diag(&c, SM_WARNING, 2, 7,
-			     "kind \"Ingress\" (networking.k8s.io/v1) is not "
-			     "supported"));
+			     "kind \"Ingress\" is not supported by stuurman "
+			     "(apiVersion networking.k8s.io/v1)"));
 	assert_true(has_diag(&c, SM_WARNING, 2, 7, "Deployment"));
 	checked_release(&c);
 
@@ -455,7 +455,7 @@ static void test_probe_needs_exactly_one_handler(void **state)
 		   "spec:\n  containers:\n  - name: c\n    image: x:1\n"
 		   "    livenessProbe:\n      periodSeconds: 5\n", false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
-	assert_true(has_diag(&c, SM_ERROR, 10, 7, "must specify a handler"));
+	assert_true(has_diag(&c, SM_ERROR, 9, 5, "must specify one handler"));
 	checked_release(&c);
 }
 
