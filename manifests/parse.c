@@ -60,7 +60,7 @@
 #define QUOTE_MAX 60
 
 enum tag_kind {
-	TAG_NONE,        /* no tag: resolve by the core schema */
+	TAG_NONE, /* no tag: resolve by the core schema */
 	TAG_NONSPECIFIC, /* "!": a scalar is a string, a collection as is */
 	TAG_STR,
 	TAG_INT,
@@ -76,8 +76,8 @@ static const struct {
 	const char *name; /* after "tag:yaml.org,2002:" */
 	enum tag_kind kind;
 } core_tags[] = {
-	{ "str", TAG_STR },     { "int", TAG_INT },   { "float", TAG_FLOAT },
-	{ "bool", TAG_BOOL },   { "null", TAG_NULL }, { "map", TAG_MAP },
+	{ "str", TAG_STR },   { "int", TAG_INT },   { "float", TAG_FLOAT },
+	{ "bool", TAG_BOOL }, { "null", TAG_NULL }, { "map", TAG_MAP },
 	{ "seq", TAG_SEQ },
 };
 
@@ -90,23 +90,23 @@ static const char *const nan_words[] = { ".nan", ".NaN", ".NAN" };
 
 struct anchor {
 	json_t *value; /* one reference; NULL while the node is being built */
-	char *text;    /* scalars: the source text, for use as a key */
+	char *text; /* scalars: the source text, for use as a key */
 	size_t text_len;
 	size_t nodes; /* nodes in value, itself included */
-	int height;   /* collection levels in value: 0 for a scalar */
+	int height; /* collection levels in value: 0 for a scalar */
 };
 
 /* An open collection. */
 struct frame {
-	json_t *node;          /* one reference */
+	json_t *node; /* one reference */
 	bool is_map;
-	int line, col;         /* where it starts, 1-based */
-	size_t parent_len;     /* c->path length to restore when it ends */
-	char *anchor;          /* new, or NULL */
-	size_t nodes;          /* nodes so far, itself included */
-	int height;            /* collection levels so far, itself included */
+	int line, col; /* where it starts, 1-based */
+	size_t parent_len; /* c->path length to restore when it ends */
+	char *anchor; /* new, or NULL */
+	size_t nodes; /* nodes so far, itself included */
+	int height; /* collection levels so far, itself included */
 	struct sm_strmap *map; /* where its members' positions go */
-	size_t index;          /* sequences: the next item's index */
+	size_t index; /* sequences: the next item's index */
 
 	/* Mappings: the key whose value comes next. */
 	bool have_key;
@@ -127,11 +127,11 @@ struct ctx {
 	struct frame *frames;
 	size_t nr_frames, alloc_frames;
 	struct sm_buf path; /* JSON Pointer of the current node */
-	struct sm_buf tmp;  /* a second pointer, while merging */
+	struct sm_buf tmp; /* a second pointer, while merging */
 	struct sm_buf keys; /* pending keys of open mappings, a stack */
 	struct sm_buf quote;
 	size_t alias_nodes; /* nodes added by aliases, whole file */
-	int merge_depth;    /* > 0 inside the value of a "<<" key */
+	int merge_depth; /* > 0 inside the value of a "<<" key */
 
 	/* The document being built. */
 	int doc_index;
@@ -269,11 +269,10 @@ static enum tag_kind tag_kind(const yaml_char_t *utag)
 	return TAG_UNKNOWN;
 }
 
-static int verror(struct ctx *c, int line, int col, const char *fmt,
-		  va_list ap) SM_PRINTF(4, 0);
+static int verror(struct ctx *c, int line, int col, const char *fmt, va_list ap)
+	SM_PRINTF(4, 0);
 
-static int verror(struct ctx *c, int line, int col, const char *fmt,
-		  va_list ap)
+static int verror(struct ctx *c, int line, int col, const char *fmt, va_list ap)
 {
 	struct sm_pos pos = { c->f->path, line, col };
 	char *msg = xvasprintf(fmt, ap);
@@ -476,7 +475,8 @@ static int scalar_value(struct ctx *c, const yaml_event_t *ev, int line,
 	json_int_t i;
 	enum num_result nr;
 
-	if (kind == TAG_NONE && ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+	if (kind == TAG_NONE &&
+	    ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		kind = TAG_STR;
 	switch (kind) {
 	case TAG_NONE:
@@ -501,7 +501,8 @@ static int scalar_value(struct ctx *c, const yaml_event_t *ev, int line,
 			return make_float(c, s, len, line, col, out);
 		return tag_value_error(c, s, len, "!!float", line, col);
 	case TAG_BOOL:
-		if (WORD_IN(s, len, true_words) || WORD_IN(s, len, false_words)) {
+		if (WORD_IN(s, len, true_words) ||
+		    WORD_IN(s, len, false_words)) {
 			*out = json_boolean(WORD_IN(s, len, true_words));
 			return 0;
 		}
@@ -514,7 +515,8 @@ static int scalar_value(struct ctx *c, const yaml_event_t *ev, int line,
 		return tag_value_error(c, s, len, "!!null", line, col);
 	case TAG_MAP:
 	case TAG_SEQ:
-		return yerror(c, line, col, "tag %s cannot be applied to a scalar",
+		return yerror(c, line, col,
+			      "tag %s cannot be applied to a scalar",
 			      quote_tag(c, (const char *)ev->data.scalar.tag));
 	case TAG_UNKNOWN:
 		break;
@@ -654,7 +656,7 @@ static int take_merge(struct ctx *c, struct frame *f, json_t *v, int line,
 	const char *bad = NULL;
 
 	if (json_is_array(v)) {
-		json_array_foreach(v, i, item)
+		json_array_foreach (v, i, item)
 			if (!json_is_object(item) && !bad)
 				bad = yaml_kind_name(item);
 	} else if (!json_is_object(v)) {
@@ -702,10 +704,9 @@ static int attach(struct ctx *c, json_t *v, size_t nodes, int height, int line,
 	} else {
 		if (json_object_setn_new(f->node, c->keys.buf + f->key_off,
 					 f->key_len, v))
-			r = yerror(c, f->key_line, f->key_col,
-				   "cannot use key %s",
-				   quote(c, c->keys.buf + f->key_off,
-					 f->key_len));
+			r = yerror(
+				c, f->key_line, f->key_col, "cannot use key %s",
+				quote(c, c->keys.buf + f->key_off, f->key_len));
 		else
 			fold(f, nodes, height);
 	}
@@ -720,8 +721,8 @@ static int attach(struct ctx *c, json_t *v, size_t nodes, int height, int line,
  * Keys stay strings as written: "8080:" is the key "8080", "true:" is
  * "true", and "<<" (plain, untagged) is the merge key.
  */
-static int take_key(struct ctx *c, const char *s, size_t len, int line,
-		    int col, bool merge)
+static int take_key(struct ctx *c, const char *s, size_t len, int line, int col,
+		    bool merge)
 {
 	struct frame *f = top(c);
 
@@ -751,7 +752,8 @@ static int on_key_scalar(struct ctx *c, const yaml_event_t *ev)
 	switch (tag_kind(ev->data.scalar.tag)) {
 	case TAG_MAP:
 	case TAG_SEQ:
-		return yerror(c, line, col, "tag %s cannot be applied to a scalar",
+		return yerror(c, line, col,
+			      "tag %s cannot be applied to a scalar",
 			      quote_tag(c, tag));
 	case TAG_UNKNOWN:
 		return yerror(c, line, col,
@@ -822,11 +824,12 @@ static json_t *copy_for_alias(struct ctx *c, json_t *v, struct sm_strmap *map,
 
 	if (json_is_object(v)) {
 		copy = jcheck(json_object());
-		json_object_foreach(v, key, item) {
+		json_object_foreach (v, key, item) {
 			ptr_add_key(&c->path, key);
 			pos_put(map, &c->path, at, NULL);
 			if (json_object_set_new_nocheck(
-				    copy, key, copy_for_alias(c, item, map, at)))
+				    copy, key,
+				    copy_for_alias(c, item, map, at)))
 				sm_die("out of memory building a JSON object");
 			sm_buf_truncate(&c->path, len);
 		}
@@ -834,7 +837,7 @@ static json_t *copy_for_alias(struct ctx *c, json_t *v, struct sm_strmap *map,
 	}
 	if (json_is_array(v)) {
 		copy = jcheck(json_array());
-		json_array_foreach(v, i, item) {
+		json_array_foreach (v, i, item) {
 			ptr_add_index(&c->path, i);
 			pos_put(map, &c->path, at, NULL);
 			if (json_array_append_new(
@@ -885,8 +888,8 @@ static int on_alias(struct ctx *c, const yaml_event_t *ev)
 			      c->opts.max_alias_nodes);
 	if (a->height > c->opts.max_depth - (int)c->nr_frames)
 		return yerror(c, line, col,
-			      "alias *%s nests deeper than %d levels",
-			      name, c->opts.max_depth);
+			      "alias *%s nests deeper than %d levels", name,
+			      c->opts.max_depth);
 	c->alias_nodes += a->nodes;
 	r = node_begin(c, &ev->start_mark, &parent_len);
 	if (r)
@@ -900,10 +903,10 @@ static int on_alias(struct ctx *c, const yaml_event_t *ev)
 static int on_collection_start(struct ctx *c, const yaml_event_t *ev,
 			       bool is_map)
 {
-	const yaml_char_t *utag = is_map ? ev->data.mapping_start.tag :
-					   ev->data.sequence_start.tag;
-	const yaml_char_t *anchor = is_map ? ev->data.mapping_start.anchor :
-					     ev->data.sequence_start.anchor;
+	const yaml_char_t *utag = is_map ? ev->data.mapping_start.tag
+					 : ev->data.sequence_start.tag;
+	const yaml_char_t *anchor = is_map ? ev->data.mapping_start.anchor
+					   : ev->data.sequence_start.anchor;
 	const char *what = is_map ? "a mapping" : "a sequence";
 	int line = (int)ev->start_mark.line + 1;
 	int col = (int)ev->start_mark.column + 1;
@@ -925,8 +928,8 @@ static int on_collection_start(struct ctx *c, const yaml_event_t *ev,
 		return yerror(c, line, col, "tag %s cannot be applied to %s",
 			      quote_tag(c, (const char *)utag), what);
 	if (c->nr_frames >= (size_t)c->opts.max_depth)
-		return yerror(c, line, col,
-			      "nesting deeper than %d levels", c->opts.max_depth);
+		return yerror(c, line, col, "nesting deeper than %d levels",
+			      c->opts.max_depth);
 	r = node_begin(c, &ev->start_mark, &parent_len);
 	if (r)
 		return r;
@@ -967,7 +970,7 @@ static void move_positions(struct ctx *c, json_t *v, struct sm_strmap *map,
 	p = sm_strmap_getn(&c->scratch, sm_buf_cstr(&c->tmp), c->tmp.len);
 	pos_put(map, &c->path, p ? p : fallback, NULL);
 	if (json_is_object(v)) {
-		json_object_foreach(v, key, item) {
+		json_object_foreach (v, key, item) {
 			ptr_add_key(&c->path, key);
 			ptr_add_key(&c->tmp, key);
 			move_positions(c, item, map, fallback, &n, &sub);
@@ -977,7 +980,7 @@ static void move_positions(struct ctx *c, json_t *v, struct sm_strmap *map,
 		}
 		h = h ? h : 1;
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, item) {
+		json_array_foreach (v, i, item) {
 			ptr_add_index(&c->path, i);
 			ptr_add_index(&c->tmp, i);
 			move_positions(c, item, map, fallback, &n, &sub);
@@ -1003,7 +1006,7 @@ static void merge_one(struct ctx *c, struct frame *f, json_t *src)
 	p = sm_strmap_getn(&c->scratch, sm_buf_cstr(&c->tmp), c->tmp.len);
 	if (p)
 		fallback = *p;
-	json_object_foreach(src, key, v) {
+	json_object_foreach (src, key, v) {
 		size_t nodes = 0;
 		int height;
 
@@ -1037,7 +1040,7 @@ static void apply_merges(struct ctx *c, struct frame *f)
 		merge_one(c, f, f->merges);
 	} else {
 		base = c->tmp.len;
-		json_array_foreach(f->merges, i, item) {
+		json_array_foreach (f->merges, i, item) {
 			ptr_add_index(&c->tmp, i);
 			merge_one(c, f, item);
 			sm_buf_truncate(&c->tmp, base);
@@ -1276,9 +1279,9 @@ static void format_limit(char *out, size_t n, size_t size)
  */
 static void format_over(char *out, size_t n, size_t size, size_t max)
 {
-	double unit = size >= (1u << 20) ? 1024.0 * 1024.0 :
-		      size >= 1024	? 1024.0 :
-					  0;
+	double unit = size >= (1u << 20) ? 1024.0 * 1024.0
+		      : size >= 1024	 ? 1024.0
+					 : 0;
 	double tenths;
 
 	if (unit) {

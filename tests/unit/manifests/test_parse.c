@@ -76,14 +76,14 @@ static json_t *value_v(struct t *t)
 	return json_object_get(t->f.docs[0].root, "v");
 }
 
-#define assert_pos(d, ptr, l, c, kl, kc)                                     \
-	do {                                                                   \
-		const struct mf_pos *p_ = mf_doc_pos((d), (ptr));              \
-		assert_non_null(p_);                                           \
-		assert_int_equal(p_->line, (l));                               \
-		assert_int_equal(p_->col, (c));                                \
-		assert_int_equal(p_->key_line, (kl));                          \
-		assert_int_equal(p_->key_col, (kc));                           \
+#define assert_pos(d, ptr, l, c, kl, kc)                          \
+	do {                                                      \
+		const struct mf_pos *p_ = mf_doc_pos((d), (ptr)); \
+		assert_non_null(p_);                              \
+		assert_int_equal(p_->line, (l));                  \
+		assert_int_equal(p_->col, (c));                   \
+		assert_int_equal(p_->key_line, (kl));             \
+		assert_int_equal(p_->key_col, (kc));              \
 	} while (0)
 
 static size_t count_nodes(const json_t *j)
@@ -93,14 +93,16 @@ static size_t count_nodes(const json_t *j)
 	json_t *v;
 
 	if (json_is_object(j))
-		json_object_foreach((json_t *)j, k, v)
+		json_object_foreach ((json_t *)j, k, v)
 			n += count_nodes(v);
 	else if (json_is_array(j))
-		json_array_foreach(j, i, v)
+		json_array_foreach (j, i, v)
 			n += count_nodes(v);
 	return n;
 }
 
+/* The comments number the lines the positions refer to. */
+/* clang-format off */
 static const char deployment[] =
 	"apiVersion: apps/v1\n"                     /* 1 */
 	"kind: Deployment\n"                        /* 2 */
@@ -119,9 +121,9 @@ static const char deployment[] =
 	"              protocol: TCP\n"             /* 15 */
 	"        - name: side\n"                    /* 16 */
 	"          args: [a, \"b\"]\n";             /* 17 */
+/* clang-format on */
 
-static void test_nested_maps_and_lists_record_positions_of_values_and_keys(
-	void **state)
+static void test_nested_nodes_record_value_and_key_positions(void **state)
 {
 	struct t t;
 	const struct mf_doc *d;
@@ -149,8 +151,7 @@ static void test_nested_maps_and_lists_record_positions_of_values_and_keys(
 	assert_pos(d, "/spec/template/spec/containers", 11, 9, 10, 7);
 	assert_pos(d, "/spec/template/spec/containers/0", 11, 11, 11, 11);
 	assert_pos(d, "/spec/template/spec/containers/0/name", 11, 17, 11, 11);
-	assert_pos(d, "/spec/template/spec/containers/0/image", 12, 18, 12,
-		   11);
+	assert_pos(d, "/spec/template/spec/containers/0/image", 12, 18, 12, 11);
 	assert_pos(d, "/spec/template/spec/containers/0/ports/0", 14, 15, 14,
 		   15);
 	assert_pos(d, "/spec/template/spec/containers/0/ports/0/containerPort",
@@ -176,9 +177,8 @@ static void test_nested_maps_and_lists_record_positions_of_values_and_keys(
 				json_object_get(
 					json_object_get(
 						json_object_get(
-							json_object_get(
-								d->root,
-								"spec"),
+							json_object_get(d->root,
+									"spec"),
 							"template"),
 						"spec"),
 					"containers"),
@@ -186,9 +186,8 @@ static void test_nested_maps_and_lists_record_positions_of_values_and_keys(
 			"ports"),
 		0);
 	assert_true(json_is_integer(json_object_get(port, "containerPort")));
-	assert_int_equal(json_integer_value(
-				 json_object_get(port, "containerPort")),
-			 80);
+	assert_int_equal(
+		json_integer_value(json_object_get(port, "containerPort")), 80);
 	t_release(&t);
 }
 
@@ -209,13 +208,15 @@ static void test_columns_count_characters_and_crlf_ends_a_line(void **state)
 	struct t t;
 
 	t_init(&t);
-	assert_int_equal(parse(&t, "\xc3\xa9t\xc3\xa9: 1\r\nb: [\xc3\xa9, z]\r\n"),
-			 0);
+	assert_int_equal(
+		parse(&t, "\xc3\xa9t\xc3\xa9: 1\r\nb: [\xc3\xa9, z]\r\n"), 0);
 	assert_pos(&t.f.docs[0], "/\xc3\xa9t\xc3\xa9", 1, 6, 1, 1);
 	assert_pos(&t.f.docs[0], "/b/1", 2, 8, 2, 8);
 	t_release(&t);
 }
 
+/* The comments number the lines the positions refer to. */
+/* clang-format off */
 static const char multi[] =
 	"# leading comment\n" /* 1 */
 	"---\n"               /* 2: document 0 */
@@ -231,9 +232,9 @@ static const char multi[] =
 	"--- null\n"          /* 12: document 5 */
 	"---\n"               /* 13: document 6 */
 	"c: [3]\n";           /* 14 */
+/* clang-format on */
 
-static void test_multi_document_file_skips_empty_and_null_documents(
-	void **state)
+static void test_multi_document_file_skips_empty_and_null_docs(void **state)
 {
 	struct t t;
 
@@ -248,21 +249,19 @@ static void test_multi_document_file_skips_empty_and_null_documents(
 	assert_int_equal(t.f.docs[1].line, 10);
 	assert_int_equal(t.f.docs[2].index, 6);
 	assert_int_equal(t.f.docs[2].line, 14);
-	assert_int_equal(json_integer_value(
-				 json_object_get(t.f.docs[1].root, "b")),
-			 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(t.f.docs[1].root, "b")), 2);
 	assert_pos(&t.f.docs[2], "/c/0", 14, 5, 14, 5);
 	/* Each document has its own positions. */
 	assert_null(mf_doc_pos(&t.f.docs[2], "/a"));
 	t_release(&t);
 }
 
-static void test_file_with_no_document_gives_zero_docs_and_no_error(
-	void **state)
+static void test_file_without_documents_gives_none_and_no_error(void **state)
 {
 	static const char *const inputs[] = {
-		"", "# just a comment\n", "\n\n   \n", "---\n", "--- ~\n...\n",
-		"---\n---\n--- !!null\n",
+		"",	 "# just a comment\n", "\n\n   \n",
+		"---\n", "--- ~\n...\n",       "---\n---\n--- !!null\n",
 	};
 
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
@@ -327,8 +326,8 @@ static void test_compact_json_without_spaces_is_read(void **state)
 	json_t *want;
 
 	t_init(&t);
-	assert_int_equal(parse(&t, "{\"a\":1,\"b\":[true,false,{\"c\":\"d\"}]}"),
-			 0);
+	assert_int_equal(
+		parse(&t, "{\"a\":1,\"b\":[true,false,{\"c\":\"d\"}]}"), 0);
 	want = json_loads("{\"a\":1,\"b\":[true,false,{\"c\":\"d\"}]}", 0,
 			  NULL);
 	assert_true(json_equal(t.f.docs[0].root, want));
@@ -412,8 +411,7 @@ static const struct {
 	{ "|-\n  42\n", "\"42\"" },
 };
 
-static void test_plain_scalars_resolve_by_the_yaml_1_2_core_schema(
-	void **state)
+static void test_plain_scalars_resolve_by_the_yaml_1_2_core_schema(void **state)
 {
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
 		struct t t;
@@ -480,8 +478,7 @@ static const struct {
 	  "cannot hold: quote it if a string is meant" },
 };
 
-static void test_out_of_range_numbers_are_errors_naming_the_value(
-	void **state)
+static void test_out_of_range_numbers_are_errors_naming_the_value(void **state)
 {
 	for (size_t i = 0; i < sizeof(bad_scalars) / sizeof(bad_scalars[0]);
 	     i++) {
@@ -584,6 +581,8 @@ static void test_tags_that_do_not_fit_are_errors_naming_the_tag(void **state)
 	}
 }
 
+/* The comments number the lines the positions refer to. */
+/* clang-format off */
 static const char anchors[] =
 	"base: &b\n"               /* 1 */
 	"  image: nginx\n"         /* 2 */
@@ -594,9 +593,9 @@ static const char anchors[] =
 	"  - *s\n"                 /* 7 */
 	"  - &n 8080\n"            /* 8 */
 	"  - *n\n";                /* 9 */
+/* clang-format on */
 
-static void test_aliases_copy_the_anchored_value_at_the_alias_position(
-	void **state)
+static void test_alias_copies_take_the_position_of_the_alias(void **state)
 {
 	struct t t;
 	const struct mf_doc *d;
@@ -674,6 +673,8 @@ static void test_anchors_can_be_redefined_and_used_as_keys(void **state)
 	t_release(&t);
 }
 
+/* The comments number the lines the positions refer to. */
+/* clang-format off */
 static const char merge_map[] =
 	"defaults: &d\n"          /* 1 */
 	"  replicas: 1\n"         /* 2 */
@@ -685,9 +686,9 @@ static const char merge_map[] =
 	"api:\n"                  /* 8 */
 	"  replicas: 5\n"         /* 9 */
 	"  <<: *d\n";             /* 10 */
+/* clang-format on */
 
-static void test_merge_key_with_a_mapping_lets_explicit_keys_win(
-	void **state)
+static void test_merge_key_with_a_mapping_lets_explicit_keys_win(void **state)
 {
 	struct t t;
 	const struct mf_doc *d;
@@ -720,8 +721,7 @@ static void test_merge_key_with_a_mapping_lets_explicit_keys_win(
 	t_release(&t);
 }
 
-static void test_merge_key_with_a_sequence_prefers_earlier_mappings(
-	void **state)
+static void test_merge_of_a_sequence_prefers_earlier_mappings(void **state)
 {
 	struct t t;
 	const struct mf_doc *d;
@@ -746,8 +746,7 @@ static void test_merge_key_with_a_sequence_prefers_earlier_mappings(
 	t_release(&t);
 }
 
-static void test_inline_merge_keeps_the_merged_members_positions(
-	void **state)
+static void test_inline_merge_keeps_the_merged_members_positions(void **state)
 {
 	struct t t;
 	const struct mf_doc *d;
@@ -774,8 +773,7 @@ static void test_inline_merge_keeps_the_merged_members_positions(
 	t_release(&t);
 }
 
-static void test_a_quoted_merge_key_inside_a_merge_value_is_no_duplicate(
-	void **state)
+static void test_quoted_merge_key_in_a_merge_value_is_no_duplicate(void **state)
 {
 	struct t t;
 	json_t *want;
@@ -868,22 +866,23 @@ static void test_alias_bomb_fails_fast_at_the_node_cap(void **state)
 	 * before it is copied.
 	 */
 	t_init(&t);
-	assert_string_equal(parse_error(&t, billion_laughs),
-			    "m.yaml:6:8: yaml: alias expansion exceeds 100000 "
-			    "nodes (an alias bomb?): reduce the use of aliases");
+	assert_string_equal(
+		parse_error(&t, billion_laughs),
+		"m.yaml:6:8: yaml: alias expansion exceeds 100000 "
+		"nodes (an alias bomb?): reduce the use of aliases");
 	assert_int_equal(t.f.nr_docs, 0);
 	t_release(&t);
 
 	t_init(&t);
 	t.opts.max_alias_nodes = 100;
-	assert_string_equal(parse_error(&t, billion_laughs),
-			    "m.yaml:3:8: yaml: alias expansion exceeds 100 "
-			    "nodes (an alias bomb?): reduce the use of aliases");
+	assert_string_equal(
+		parse_error(&t, billion_laughs),
+		"m.yaml:3:8: yaml: alias expansion exceeds 100 "
+		"nodes (an alias bomb?): reduce the use of aliases");
 	t_release(&t);
 }
 
-static void test_alias_nodes_are_counted_per_file_not_per_document(
-	void **state)
+static void test_alias_nodes_are_counted_per_file_not_per_document(void **state)
 {
 	struct t t;
 
@@ -893,9 +892,10 @@ static void test_alias_nodes_are_counted_per_file_not_per_document(
 				   "---\n"
 				   "a: &a [1, 2, 3]\nb: *a\nc: *a\n"),
 			 -EINVAL);
-	assert_string_equal(diag(&t, 0),
-			    "m.yaml:6:4: yaml: alias expansion exceeds 10 "
-			    "nodes (an alias bomb?): reduce the use of aliases");
+	assert_string_equal(
+		diag(&t, 0),
+		"m.yaml:6:4: yaml: alias expansion exceeds 10 "
+		"nodes (an alias bomb?): reduce the use of aliases");
 	assert_int_equal(t.f.nr_docs, 1);
 	t_release(&t);
 }
@@ -965,18 +965,18 @@ static void test_aliases_cannot_nest_past_max_depth(void **state)
 	t_release(&t);
 }
 
-static void test_duplicate_keys_are_an_error_naming_both_places(
-	void **state)
+static void test_duplicate_keys_are_an_error_naming_both_places(void **state)
 {
 	struct t t;
 
 	t_init(&t);
-	assert_string_equal(parse_error(&t, "metadata:\n"
-					    "  name: a\n"
-					    "  labels: {}\n"
-					    "  name: b\n"),
-			    "m.yaml:4:3: yaml: duplicate key \"name\": first at "
-			    "2:3, again at 4:3");
+	assert_string_equal(
+		parse_error(&t, "metadata:\n"
+				"  name: a\n"
+				"  labels: {}\n"
+				"  name: b\n"),
+		"m.yaml:4:3: yaml: duplicate key \"name\": first at "
+		"2:3, again at 4:3");
 	t_release(&t);
 
 	t_init(&t);
@@ -1017,9 +1017,10 @@ static void test_keys_that_are_not_scalars_are_errors(void **state)
 	t_release(&t);
 
 	t_init(&t);
-	assert_string_equal(parse_error(&t, "a: &x {k: v}\n*x : 1\n"),
-			    "m.yaml:2:1: yaml: alias *x used as a key refers to "
-			    "a mapping; mapping keys must be scalars");
+	assert_string_equal(
+		parse_error(&t, "a: &x {k: v}\n*x : 1\n"),
+		"m.yaml:2:1: yaml: alias *x used as a key refers to "
+		"a mapping; mapping keys must be scalars");
 	t_release(&t);
 
 	t_init(&t);
@@ -1046,8 +1047,7 @@ static void test_plain_keys_stay_strings_as_written(void **state)
 			    "b");
 	assert_string_equal(json_string_value(json_object_get(root, "null")),
 			    "c");
-	assert_string_equal(json_string_value(json_object_get(root, "~")),
-			    "d");
+	assert_string_equal(json_string_value(json_object_get(root, "~")), "d");
 	assert_string_equal(json_string_value(json_object_get(root, "0x1F")),
 			    "e");
 	assert_string_equal(json_string_value(json_object_get(root, "1.5")),
@@ -1057,8 +1057,7 @@ static void test_plain_keys_stay_strings_as_written(void **state)
 	t_release(&t);
 }
 
-static void test_syntax_errors_report_libyaml_problem_at_line_and_column(
-	void **state)
+static void test_syntax_errors_give_libyaml_problem_at_line_col(void **state)
 {
 	struct t t;
 
@@ -1069,9 +1068,10 @@ static void test_syntax_errors_report_libyaml_problem_at_line_and_column(
 	t_release(&t);
 
 	t_init(&t);
-	assert_string_equal(parse_error(&t, "a: [1\nb: 2\n"),
-			    "m.yaml:2:2: yaml: did not find expected ',' or ']' "
-			    "(while parsing a flow sequence)");
+	assert_string_equal(
+		parse_error(&t, "a: [1\nb: 2\n"),
+		"m.yaml:2:2: yaml: did not find expected ',' or ']' "
+		"(while parsing a flow sequence)");
 	t_release(&t);
 
 	t_init(&t);
@@ -1082,9 +1082,10 @@ static void test_syntax_errors_report_libyaml_problem_at_line_and_column(
 
 	/* JSON surrogate pairs are not YAML escapes; libyaml says so. */
 	t_init(&t);
-	assert_string_equal(parse_error(&t, "{\"k\": \"\\ud83d\\ude00\"}"),
-			    "m.yaml:1:10: yaml: found invalid Unicode character "
-			    "escape code (while parsing a quoted scalar)");
+	assert_string_equal(
+		parse_error(&t, "{\"k\": \"\\ud83d\\ude00\"}"),
+		"m.yaml:1:10: yaml: found invalid Unicode character "
+		"escape code (while parsing a quoted scalar)");
 	t_release(&t);
 }
 
@@ -1096,9 +1097,8 @@ static void test_documents_before_an_error_are_kept(void **state)
 	assert_int_equal(parse(&t, "a: 1\n---\nb: 2\n---\nc: [\n"), -EINVAL);
 	assert_int_equal(sm_err_count(&t.e, SM_ERROR), 1);
 	assert_int_equal(t.f.nr_docs, 2);
-	assert_int_equal(json_integer_value(
-				 json_object_get(t.f.docs[1].root, "b")),
-			 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(t.f.docs[1].root, "b")), 2);
 	assert_pos(&t.f.docs[1], "/b", 3, 4, 3, 1);
 	t_release(&t);
 }
@@ -1126,7 +1126,8 @@ static void test_tab_indentation_is_an_error_with_a_hint(void **state)
 static void test_binary_garbage_is_an_error_with_a_position(void **state)
 {
 	static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-	static const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0";
+	static const char elf[] = "\x7f"
+				  "ELF\x02\x01\x01\0\0\0";
 	struct t t;
 
 	t_init(&t);
@@ -1163,8 +1164,7 @@ static void test_nul_byte_is_an_error_at_its_position(void **state)
 	t_release(&t);
 }
 
-static void test_invalid_utf8_is_an_error_at_its_line_and_column(
-	void **state)
+static void test_invalid_utf8_is_an_error_at_its_line_and_column(void **state)
 {
 	struct t t;
 
@@ -1182,9 +1182,10 @@ static void test_invalid_utf8_is_an_error_at_its_line_and_column(
 
 	/* An encoded surrogate is not a character. */
 	t_init(&t);
-	assert_string_equal(parse_error(&t, "a: \xed\xa0\x80\n"),
-			    "m.yaml:1:4: yaml: invalid Unicode character, found "
-			    "U+D800: manifests must be UTF-8 text");
+	assert_string_equal(
+		parse_error(&t, "a: \xed\xa0\x80\n"),
+		"m.yaml:1:4: yaml: invalid Unicode character, found "
+		"U+D800: manifests must be UTF-8 text");
 	t_release(&t);
 }
 
@@ -1212,9 +1213,10 @@ static void test_random_bytes_fail_cleanly_or_parse(void **state)
 			uint32_t x = next_rand(&seed);
 
 			/* Half raw bytes, half YAML punctuation. */
-			data[i] = round % 2 ? (char)(x & 0xff) :
-					      alphabet[x % (sizeof(alphabet) -
-							    1)];
+			data[i] =
+				round % 2
+					? (char)(x & 0xff)
+					: alphabet[x % (sizeof(alphabet) - 1)];
 		}
 		t_init(&t);
 		r = mf_parse_buffer(&t.f, "m.yaml", data, sizeof(data), NULL,
@@ -1245,9 +1247,8 @@ static void test_data_need_not_be_nul_terminated(void **state)
 	t_init(&t);
 	assert_int_equal(mf_parse_buffer(&t.f, "m.yaml", data, 4, NULL, &t.e),
 			 0);
-	assert_int_equal(json_integer_value(
-				 json_object_get(t.f.docs[0].root, "a")),
-			 1);
+	assert_int_equal(
+		json_integer_value(json_object_get(t.f.docs[0].root, "a")), 1);
 	t_release(&t);
 	free(data);
 }
@@ -1261,13 +1262,14 @@ static void test_oversized_buffer_is_refused_with_efbig(void **state)
 	assert_non_null(big);
 	memset(big, 'a', len);
 	t_init(&t);
-	assert_int_equal(mf_parse_buffer(&t.f, "big.yaml", big, len, NULL,
-					 &t.e),
-			 -EFBIG);
+	assert_int_equal(
+		mf_parse_buffer(&t.f, "big.yaml", big, len, NULL, &t.e),
+		-EFBIG);
 	assert_int_equal(sm_err_count(&t.e, SM_ERROR), 1);
-	assert_string_equal(diag(&t, 0),
-			    "big.yaml: file is 9.0 MiB, over the 8 MiB limit for "
-			    "manifests: split it or raise --max-file-size");
+	assert_string_equal(
+		diag(&t, 0),
+		"big.yaml: file is 9.0 MiB, over the 8 MiB limit for "
+		"manifests: split it or raise --max-file-size");
 	assert_int_equal(t.f.nr_docs, 0);
 	t_release(&t);
 
@@ -1285,8 +1287,8 @@ static void test_oversized_buffer_is_refused_with_efbig(void **state)
 	/* At the limit is fine. */
 	t_init(&t);
 	t.opts.max_bytes = 16;
-	assert_int_equal(mf_parse_buffer(&t.f, "m.yaml", "a: 1234567890123",
-					 16, &t.opts, &t.e),
+	assert_int_equal(mf_parse_buffer(&t.f, "m.yaml", "a: 1234567890123", 16,
+					 &t.opts, &t.e),
 			 0);
 	t_release(&t);
 	t_init(&t);
@@ -1352,8 +1354,7 @@ static void test_parse_file_errors_name_the_file(void **state)
 	free(path);
 }
 
-static void test_parse_file_on_a_missing_file_reports_cannot_read(
-	void **state)
+static void test_parse_file_on_a_missing_file_reports_cannot_read(void **state)
 {
 	char *path = temp_file("", 0, 0);
 	char *want;
@@ -1363,7 +1364,8 @@ static void test_parse_file_on_a_missing_file_reports_cannot_read(
 	t_init(&t);
 	assert_int_equal(mf_parse_file(&t.f, path, NULL, &t.e), -ENOENT);
 	assert_int_equal(sm_err_count(&t.e, SM_ERROR), 1);
-	assert_true(asprintf(&want, "%s: cannot read: No such file or directory",
+	assert_true(asprintf(&want,
+			     "%s: cannot read: No such file or directory",
 			     path) > 0);
 	assert_string_equal(diag(&t, 0), want);
 	assert_int_equal(t.f.nr_docs, 0);
@@ -1377,8 +1379,7 @@ static void test_parse_file_on_a_missing_file_reports_cannot_read(
 	free(path);
 }
 
-static void test_parse_file_on_an_oversized_file_reports_its_size(
-	void **state)
+static void test_parse_file_on_an_oversized_file_reports_its_size(void **state)
 {
 	/* Sparse: 9 MiB that cost no disk and are refused unread. */
 	char *path = temp_file("a: 1\n", 5, 9 << 20);
@@ -1427,8 +1428,7 @@ static void test_release_leaves_a_reusable_empty_file(void **state)
 	sm_err_release(&e);
 }
 
-static void test_many_documents_parse_with_a_position_for_each_node(
-	void **state)
+static void test_many_documents_get_a_position_for_each_node(void **state)
 {
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	struct t t;
@@ -1436,9 +1436,8 @@ static void test_many_documents_parse_with_a_position_for_each_node(
 	for (int i = 0; i < 1000; i++)
 		assert_int_equal(sm_buf_addf(&b, "---\n%s", deployment), 0);
 	t_init(&t);
-	assert_int_equal(mf_parse_buffer(&t.f, "m.yaml", b.buf, b.len, NULL,
-					 &t.e),
-			 0);
+	assert_int_equal(
+		mf_parse_buffer(&t.f, "m.yaml", b.buf, b.len, NULL, &t.e), 0);
 	assert_int_equal(t.f.nr_docs, 1000);
 	assert_int_equal(t.f.docs[999].index, 999);
 	assert_int_equal(t.f.docs[999].line, 999 * 18 + 2);
@@ -1453,14 +1452,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
-			test_nested_maps_and_lists_record_positions_of_values_and_keys),
+			test_nested_nodes_record_value_and_key_positions),
 		cmocka_unit_test(test_pointers_escape_tilde_and_slash_in_keys),
 		cmocka_unit_test(
 			test_columns_count_characters_and_crlf_ends_a_line),
 		cmocka_unit_test(
-			test_multi_document_file_skips_empty_and_null_documents),
+			test_multi_document_file_skips_empty_and_null_docs),
 		cmocka_unit_test(
-			test_file_with_no_document_gives_zero_docs_and_no_error),
+			test_file_without_documents_gives_none_and_no_error),
 		cmocka_unit_test(test_a_document_that_is_a_scalar_is_kept),
 		cmocka_unit_test(
 			test_json_input_is_read_with_tabs_and_types_kept),
@@ -1474,18 +1473,19 @@ int main(void)
 		cmocka_unit_test(
 			test_tags_that_do_not_fit_are_errors_naming_the_tag),
 		cmocka_unit_test(
-			test_aliases_copy_the_anchored_value_at_the_alias_position),
-		cmocka_unit_test(test_alias_copies_share_nothing_with_the_anchor),
+			test_alias_copies_take_the_position_of_the_alias),
+		cmocka_unit_test(
+			test_alias_copies_share_nothing_with_the_anchor),
 		cmocka_unit_test(
 			test_anchors_can_be_redefined_and_used_as_keys),
 		cmocka_unit_test(
 			test_merge_key_with_a_mapping_lets_explicit_keys_win),
 		cmocka_unit_test(
-			test_merge_key_with_a_sequence_prefers_earlier_mappings),
+			test_merge_of_a_sequence_prefers_earlier_mappings),
 		cmocka_unit_test(
 			test_inline_merge_keeps_the_merged_members_positions),
 		cmocka_unit_test(
-			test_a_quoted_merge_key_inside_a_merge_value_is_no_duplicate),
+			test_quoted_merge_key_in_a_merge_value_is_no_duplicate),
 		cmocka_unit_test(test_merge_key_with_a_scalar_is_an_error),
 		cmocka_unit_test(
 			test_undefined_alias_is_an_error_naming_the_anchor),
@@ -1501,10 +1501,11 @@ int main(void)
 		cmocka_unit_test(test_keys_that_are_not_scalars_are_errors),
 		cmocka_unit_test(test_plain_keys_stay_strings_as_written),
 		cmocka_unit_test(
-			test_syntax_errors_report_libyaml_problem_at_line_and_column),
+			test_syntax_errors_give_libyaml_problem_at_line_col),
 		cmocka_unit_test(test_documents_before_an_error_are_kept),
 		cmocka_unit_test(test_tab_indentation_is_an_error_with_a_hint),
-		cmocka_unit_test(test_binary_garbage_is_an_error_with_a_position),
+		cmocka_unit_test(
+			test_binary_garbage_is_an_error_with_a_position),
 		cmocka_unit_test(test_nul_byte_is_an_error_at_its_position),
 		cmocka_unit_test(
 			test_invalid_utf8_is_an_error_at_its_line_and_column),
@@ -1519,7 +1520,7 @@ int main(void)
 			test_parse_file_on_an_oversized_file_reports_its_size),
 		cmocka_unit_test(test_release_leaves_a_reusable_empty_file),
 		cmocka_unit_test(
-			test_many_documents_parse_with_a_position_for_each_node),
+			test_many_documents_get_a_position_for_each_node),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
