@@ -132,10 +132,15 @@ static struct mf_walk_mark push_key(struct mf_walk *w, const char *key,
 	struct mf_walk_mark m = { w->ptr.len, w->path.len };
 
 	sm_json_pointer_add_key(&w->ptr, key);
-	if (!map_key && plain_key(key))
-		sm_buf_addf(&w->path, "%s%s", w->path.len ? "." : "", key);
-	else
-		sm_buf_addf(&w->path, "[%s]", key);
+	if (!map_key && plain_key(key)) {
+		if (w->path.len)
+			sm_buf_addch(&w->path, '.');
+		sm_buf_adds(&w->path, key);
+	} else {
+		sm_buf_addch(&w->path, '[');
+		sm_buf_adds(&w->path, key);
+		sm_buf_addch(&w->path, ']');
+	}
 	return m;
 }
 
@@ -149,7 +154,11 @@ struct mf_walk_mark mf_walk_push_index(struct mf_walk *w, size_t i)
 	struct mf_walk_mark m = { w->ptr.len, w->path.len };
 
 	sm_json_pointer_add_index(&w->ptr, i);
-	sm_buf_addf(&w->path, "[%zu]", i);
+	/* The pointer segment just added is "/N": reuse its digits. */
+	sm_buf_addch(&w->path, '[');
+	sm_buf_add(&w->path, w->ptr.buf + m.ptr_len + 1,
+		   w->ptr.len - m.ptr_len - 1);
+	sm_buf_addch(&w->path, ']');
 	return m;
 }
 
