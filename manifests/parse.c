@@ -299,10 +299,10 @@ static int yerror(struct ctx *c, int line, int col, const char *fmt, ...)
 
 /*
  * Integers of the YAML 1.2 core schema: [-+]?[0-9]+, 0o[0-7]+,
- * 0x[0-9a-fA-F]+. A leading zero does not make a number octal in YAML 1.2,
- * so 0777 is decimal 777 and 0o777 is 511; YAML 1.1 readers (kubectl's
- * among them) read 0777 as 511, so a file mode should be written 0o644 or
- * 420 to mean the same everywhere.
+ * 0x[0-9a-fA-F]+, plus one YAML 1.1 rule Kubernetes relies on: a leading
+ * zero followed by octal digits is octal, so `defaultMode: 0644` is 420, as
+ * kubectl and the API server read it (the Kubernetes docs write file modes
+ * that way; reading them as decimal would give other permissions).
  */
 enum num_result { NUM_NO, NUM_OK, NUM_RANGE };
 
@@ -334,6 +334,11 @@ static enum num_result parse_int(const char *s, size_t len, json_int_t *out)
 	}
 	if (i == len)
 		return NUM_NO;
+	if (base == 10 && s[i] == '0' && len - i > 1 &&
+	    strspn(s + i, "01234567") == len - i) {
+		base = 8;
+		i++;
+	}
 	for (; i < len; i++) {
 		int d = digit_value(s[i]);
 

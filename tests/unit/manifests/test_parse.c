@@ -362,8 +362,10 @@ static const struct {
 	{ "-0", "0" },
 	{ "+12", "12" },
 	{ "-12", "-12" },
-	/* A leading zero is decimal in YAML 1.2; 0o is octal. */
-	{ "0777", "777" },
+	/* A leading zero before octal digits is octal (YAML 1.1, as Kubernetes). */
+	{ "0777", "511" }, /* YAML 1.1 octal, as Kubernetes reads modes */
+	{ "0644", "420" },
+	{ "0800", "800" },
 	{ "0o777", "511" },
 	{ "0x1F", "31" },
 	{ "0xff", "255" },
