@@ -121,13 +121,15 @@ int sm_json_pointer_add_key(struct sm_buf *ptr, const char *key)
 	size_t start = ptr->len;
 	int r = sm_buf_addch(ptr, '/');
 
-	for (const char *p = key; !r && *p; p++) {
-		if (*p == '~')
-			r = sm_buf_add(ptr, "~0", 2);
-		else if (*p == '/')
-			r = sm_buf_add(ptr, "~1", 2);
-		else
-			r = sm_buf_addch(ptr, *p);
+	/* Copy runs of plain characters at once: this is on the parse path. */
+	for (const char *p = key; !r && *p;) {
+		size_t n = strcspn(p, "~/");
+
+		if (n)
+			r = sm_buf_add(ptr, p, n);
+		p += n;
+		if (!r && *p)
+			r = sm_buf_add(ptr, *p++ == '~' ? "~0" : "~1", 2);
 	}
 	/* All or nothing, so a caller can go on with the old pointer. */
 	if (r && ptr->buf)
@@ -137,7 +139,14 @@ int sm_json_pointer_add_key(struct sm_buf *ptr, const char *key)
 
 int sm_json_pointer_add_index(struct sm_buf *ptr, size_t index)
 {
-	return sm_buf_addf(ptr, "/%zu", index);
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do
+		tmp[--i] = (char)('0' + index % 10);
+	while ((index /= 10));
+	tmp[--i] = '/';
+	return sm_buf_add(ptr, tmp + i, sizeof(tmp) - i);
 }
 
 /*
