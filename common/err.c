@@ -18,12 +18,24 @@ static void diag_release(struct sm_diag *d)
 	free(d->msg);
 }
 
+/*
+ * Empties e but keeps its limit, as sm_buf_release keeps max: a sink set
+ * up with a small max and reused must not quietly go back to SM_ERR_MAX.
+ */
+static void err_reinit(struct sm_err *e)
+{
+	size_t max = e->max;
+
+	sm_err_init(e);
+	e->max = max;
+}
+
 void sm_err_release(struct sm_err *e)
 {
 	for (size_t i = 0; i < e->nr; i++)
 		diag_release(&e->items[i]);
 	free(e->items);
-	sm_err_init(e);
+	err_reinit(e);
 }
 
 static size_t err_max(const struct sm_err *e)
@@ -84,7 +96,7 @@ void sm_err_move(struct sm_err *dst, struct sm_err *src)
 	for (int s = 0; s < 3; s++)
 		dst->count[s] += src->count[s];
 	free(src->items);
-	sm_err_init(src);
+	err_reinit(src);
 }
 
 const char *sm_severity_name(enum sm_severity s)

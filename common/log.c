@@ -248,6 +248,9 @@ static void format_json(struct sm_buf *line, const char *time,
 
 static void log_line(enum sm_log_level l, const char *component,
 		     const char *const *kv, const char *fmt, va_list ap)
+	SM_PRINTF(4, 0);
+static void log_line(enum sm_log_level l, const char *component,
+		     const char *const *kv, const char *fmt, va_list ap)
 {
 	const struct sm_clock *clock = logger.clock ? logger.clock :
 						      &sm_clock_system;
