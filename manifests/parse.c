@@ -56,6 +56,17 @@
  */
 #define MERGE_SEGMENT "\xff"
 
+/*
+ * Every node's position is keyed by its whole JSON Pointer, so a long key
+ * over many siblings (or a deep path, or aliases copied under it) would cost
+ * pointer length times node count: a few MiB of input could ask for
+ * terabytes. The pointers of one file may add up to PTR_BUDGET_FACTOR times
+ * its size, at least PTR_BUDGET_MIN. Real manifests use far less: 10,000
+ * Deployments take 2.4 times their size.
+ */
+#define PTR_BUDGET_FACTOR 32
+#define PTR_BUDGET_MIN ((size_t)32 << 20)
+
 /* Messages quote at most this many bytes of a value or key. */
 #define QUOTE_MAX 60
 
@@ -131,6 +142,8 @@ struct ctx {
 	struct sm_buf keys; /* pending keys of open mappings, a stack */
 	struct sm_buf quote;
 	size_t alias_nodes; /* nodes added by aliases, whole file */
+	size_t ptr_bytes; /* bytes of pointers recorded, whole file */
+	size_t ptr_budget; /* most ptr_bytes may reach */
 	int merge_depth; /* > 0 inside the value of a "<<" key */
 
 	/* The document being built. */
@@ -543,18 +556,38 @@ static struct sm_strmap *cur_map(struct ctx *c)
 	return c->merge_depth > 0 ? &c->scratch : &c->doc_pos;
 }
 
-static void pos_put(struct sm_strmap *map, const struct sm_buf *ptr,
-		    const struct mf_pos *p, struct mf_pos **old)
+/*
+ * Records a copy of p under the pointer in ptr. Fails with -E2BIG, recording
+ * nothing, when the file's pointers would pass their budget. A replaced
+ * position goes to *old (new, free()) or, when old is NULL, is freed.
+ */
+static int pos_put(struct ctx *c, struct sm_strmap *map,
+		   const struct sm_buf *ptr, const struct mf_pos *p,
+		   struct mf_pos **old)
 {
-	struct mf_pos *n = xmalloc(sizeof(*n));
+	struct mf_pos *n;
 	void *prev = NULL;
 
+	if (ptr->len + 1 > c->ptr_budget - c->ptr_bytes)
+		return -E2BIG;
+	c->ptr_bytes += ptr->len + 1;
+	n = xmalloc(sizeof(*n));
 	*n = *p;
 	sm_strmap_putn(map, sm_buf_cstr(ptr), ptr->len, n, &prev);
 	if (old)
 		*old = prev;
 	else
 		free(prev);
+	return 0;
+}
+
+static int ptr_budget_error(struct ctx *c, int line, int col)
+{
+	return yerror(c, line, col,
+		      "the JSON Pointers of this file's nodes pass %zu MiB "
+		      "(long keys nested deep?): shorten the keys or split "
+		      "the file",
+		      c->ptr_budget >> 20);
 }
 
 static void anchor_free(void *p)
@@ -618,7 +651,8 @@ static int node_begin(struct ctx *c, const yaml_mark_t *m, size_t *parent_len)
 			c->merge_depth++;
 		ptr_add_key(&c->path, f->key_is_merge ? MERGE_SEGMENT : key);
 	}
-	pos_put(cur_map(c), &c->path, &p, &old);
+	if (pos_put(c, cur_map(c), &c->path, &p, &old))
+		return ptr_budget_error(c, p.line, p.col);
 	if (!old || !f || !f->is_map) {
 		free(old);
 		return 0;
@@ -817,24 +851,27 @@ static int on_scalar(struct ctx *c, const yaml_event_t *ev)
 /*
  * Deep-copies v for an alias, recording each node below the alias at the
  * alias's position (value and key alike) under c->path. Returns a new
- * reference. The recursion is bounded by the anchor's height, which the
- * depth limit bounds.
+ * reference, or NULL when the pointer budget runs out (c->path is then left
+ * longer; the caller cuts it back). The recursion is bounded by the
+ * anchor's height, which the depth limit bounds.
  */
 static json_t *copy_for_alias(struct ctx *c, json_t *v, struct sm_strmap *map,
 			      const struct mf_pos *at)
 {
 	size_t len = c->path.len, i;
 	const char *key;
-	json_t *copy, *item;
+	json_t *copy, *item, *sub;
 
 	if (json_is_object(v)) {
 		copy = jcheck(json_object());
 		json_object_foreach (v, key, item) {
 			ptr_add_key(&c->path, key);
-			pos_put(map, &c->path, at, NULL);
-			if (json_object_set_new_nocheck(
-				    copy, key,
-				    copy_for_alias(c, item, map, at)))
+			if (pos_put(c, map, &c->path, at, NULL) ||
+			    !(sub = copy_for_alias(c, item, map, at))) {
+				json_decref(copy);
+				return NULL;
+			}
+			if (json_object_set_new_nocheck(copy, key, sub))
 				sm_die("out of memory building a JSON object");
 			sm_buf_truncate(&c->path, len);
 		}
@@ -844,9 +881,12 @@ static json_t *copy_for_alias(struct ctx *c, json_t *v, struct sm_strmap *map,
 		copy = jcheck(json_array());
 		json_array_foreach (v, i, item) {
 			ptr_add_index(&c->path, i);
-			pos_put(map, &c->path, at, NULL);
-			if (json_array_append_new(
-				    copy, copy_for_alias(c, item, map, at)))
+			if (pos_put(c, map, &c->path, at, NULL) ||
+			    !(sub = copy_for_alias(c, item, map, at))) {
+				json_decref(copy);
+				return NULL;
+			}
+			if (json_array_append_new(copy, sub))
 				sm_die("out of memory building a JSON array");
 			sm_buf_truncate(&c->path, len);
 		}
@@ -900,6 +940,8 @@ static int on_alias(struct ctx *c, const yaml_event_t *ev)
 	if (r)
 		return r;
 	v = copy_for_alias(c, a->value, cur_map(c), &at);
+	if (!v)
+		return ptr_budget_error(c, line, col);
 	r = attach(c, v, a->nodes, a->height, line, col);
 	sm_buf_truncate(&c->path, parent_len);
 	return r;
@@ -960,11 +1002,12 @@ static int on_collection_start(struct ctx *c, const yaml_event_t *ev,
 /*
  * Records positions for a merged member: each node below c->tmp (in
  * scratch) gets the same position under c->path (in map); a node scratch
- * lacks takes fallback. Adds the subtree's node count and height.
+ * lacks takes fallback. Adds the subtree's node count and height. Fails
+ * with -E2BIG when the pointer budget runs out, leaving the paths longer.
  */
-static void move_positions(struct ctx *c, json_t *v, struct sm_strmap *map,
-			   const struct mf_pos *fallback, size_t *nodes,
-			   int *height)
+static int move_positions(struct ctx *c, json_t *v, struct sm_strmap *map,
+			  const struct mf_pos *fallback, size_t *nodes,
+			  int *height)
 {
 	size_t dlen = c->path.len, slen = c->tmp.len, i, n = 0;
 	const struct mf_pos *p;
@@ -973,12 +1016,14 @@ static void move_positions(struct ctx *c, json_t *v, struct sm_strmap *map,
 	int h = 0, sub;
 
 	p = sm_strmap_getn(&c->scratch, sm_buf_cstr(&c->tmp), c->tmp.len);
-	pos_put(map, &c->path, p ? p : fallback, NULL);
+	if (pos_put(c, map, &c->path, p ? p : fallback, NULL))
+		return -E2BIG;
 	if (json_is_object(v)) {
 		json_object_foreach (v, key, item) {
 			ptr_add_key(&c->path, key);
 			ptr_add_key(&c->tmp, key);
-			move_positions(c, item, map, fallback, &n, &sub);
+			if (move_positions(c, item, map, fallback, &n, &sub))
+				return -E2BIG;
 			h = sub + 1 > h ? sub + 1 : h;
 			sm_buf_truncate(&c->path, dlen);
 			sm_buf_truncate(&c->tmp, slen);
@@ -988,7 +1033,8 @@ static void move_positions(struct ctx *c, json_t *v, struct sm_strmap *map,
 		json_array_foreach (v, i, item) {
 			ptr_add_index(&c->path, i);
 			ptr_add_index(&c->tmp, i);
-			move_positions(c, item, map, fallback, &n, &sub);
+			if (move_positions(c, item, map, fallback, &n, &sub))
+				return -E2BIG;
 			h = sub + 1 > h ? sub + 1 : h;
 			sm_buf_truncate(&c->path, dlen);
 			sm_buf_truncate(&c->tmp, slen);
@@ -997,10 +1043,14 @@ static void move_positions(struct ctx *c, json_t *v, struct sm_strmap *map,
 	}
 	*nodes += n + 1;
 	*height = h;
+	return 0;
 }
 
-/* Merges the members of src (at c->tmp in scratch) that f lacks. */
-static void merge_one(struct ctx *c, struct frame *f, json_t *src)
+/*
+ * Merges the members of src (at c->tmp in scratch) that f lacks. Fails with
+ * -E2BIG when the pointer budget runs out.
+ */
+static int merge_one(struct ctx *c, struct frame *f, json_t *src)
 {
 	size_t dlen = c->path.len, slen = c->tmp.len;
 	const struct mf_pos *p;
@@ -1019,21 +1069,24 @@ static void merge_one(struct ctx *c, struct frame *f, json_t *src)
 			continue;
 		ptr_add_key(&c->path, key);
 		ptr_add_key(&c->tmp, key);
-		move_positions(c, v, f->map, &fallback, &nodes, &height);
+		if (move_positions(c, v, f->map, &fallback, &nodes, &height))
+			return -E2BIG;
 		if (json_object_set_nocheck(f->node, key, v))
 			sm_die("out of memory building a JSON object");
 		fold(f, nodes, height);
 		sm_buf_truncate(&c->path, dlen);
 		sm_buf_truncate(&c->tmp, slen);
 	}
+	return 0;
 }
 
 /*
  * Applies a mapping's "<<" value: explicit keys win, then earlier mappings
  * of a merged sequence win over later ones. Members move from the merge
- * value, which is dropped, so nothing ends up shared.
+ * value, which is dropped, so nothing ends up shared. Fails with -E2BIG
+ * when the pointer budget runs out; f still owns all it holds then.
  */
-static void apply_merges(struct ctx *c, struct frame *f)
+static int apply_merges(struct ctx *c, struct frame *f)
 {
 	size_t i, base;
 	json_t *item;
@@ -1042,17 +1095,20 @@ static void apply_merges(struct ctx *c, struct frame *f)
 	buf_put(&c->tmp, sm_buf_cstr(&c->path), c->path.len);
 	ptr_add_key(&c->tmp, MERGE_SEGMENT);
 	if (json_is_object(f->merges)) {
-		merge_one(c, f, f->merges);
+		if (merge_one(c, f, f->merges))
+			return -E2BIG;
 	} else {
 		base = c->tmp.len;
 		json_array_foreach (f->merges, i, item) {
 			ptr_add_index(&c->tmp, i);
-			merge_one(c, f, item);
+			if (merge_one(c, f, item))
+				return -E2BIG;
 			sm_buf_truncate(&c->tmp, base);
 		}
 	}
 	json_decref(f->merges);
 	f->merges = NULL;
+	return 0;
 }
 
 static void frame_release(struct frame *f)
@@ -1069,8 +1125,8 @@ static int on_collection_end(struct ctx *c)
 	struct anchor *a;
 
 	SM_BUG_ON(!f);
-	if (f->merges)
-		apply_merges(c, f);
+	if (f->merges && apply_merges(c, f))
+		return ptr_budget_error(c, f->line, f->col);
 	if (f->anchor) {
 		/* Unless the name was redefined inside, which then wins. */
 		a = sm_strmap_get(&c->anchors, f->anchor);
@@ -1339,6 +1395,9 @@ static int parse(struct mf_file *f, const char *data, size_t len,
 	};
 	int r;
 
+	c.ptr_budget = len > PTR_BUDGET_MIN / PTR_BUDGET_FACTOR
+			       ? len * PTR_BUDGET_FACTOR
+			       : PTR_BUDGET_MIN;
 	if (!yaml_parser_initialize(&c.parser))
 		sm_die("out of memory starting the YAML parser");
 	yaml_parser_set_input_string(&c.parser, (const unsigned char *)data,

@@ -362,7 +362,8 @@ static const struct {
 	{ "-0", "0" },
 	{ "+12", "12" },
 	{ "-12", "-12" },
-	/* A leading zero before octal digits is octal (YAML 1.1, as Kubernetes). */
+	/* A leading zero before octal digits is octal (YAML 1.1, as
+	   Kubernetes). */
 	{ "0777", "511" }, /* YAML 1.1 octal, as Kubernetes reads modes */
 	{ "0644", "420" },
 	{ "0800", "800" },
@@ -900,6 +901,79 @@ static void test_alias_nodes_are_counted_per_file_not_per_document(void **state)
 		"nodes (an alias bomb?): reduce the use of aliases");
 	assert_int_equal(t.f.nr_docs, 1);
 	t_release(&t);
+}
+
+/*
+ * Appends "? " and a key of 64 KiB ("kkk...") to b: an explicit key, as
+ * libyaml reads implicit ones up to 1024 characters only.
+ */
+static void add_long_key(struct sm_buf *b)
+{
+	assert_int_equal(sm_buf_adds(b, "? "), 0);
+	for (int i = 0; i < 64 * 1024; i++)
+		assert_int_equal(sm_buf_addch(b, 'k'), 0);
+}
+
+static void test_long_keys_over_many_nodes_meet_the_pointer_budget(void **state)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	struct t t;
+
+	/*
+	 * 600 items under a 64 KiB key would keep 39 MiB of pointers for a
+	 * 68 KiB file; the budget is 32 MiB, reached at item 510 (line 513).
+	 */
+	add_long_key(&b);
+	assert_int_equal(sm_buf_adds(&b, "\n:\n"), 0);
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(sm_buf_adds(&b, "  - 1\n"), 0);
+	t_init(&t);
+	assert_string_equal(parse_error(&t, sm_buf_cstr(&b)),
+			    "m.yaml:513:5: yaml: the JSON Pointers of this "
+			    "file's nodes pass 32 MiB (long keys nested "
+			    "deep?): shorten the keys or split the file");
+	t_release(&t);
+	sm_buf_release(&b);
+}
+
+static void test_aliases_and_merges_meet_the_pointer_budget(void **state)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	struct t t;
+
+	/* 5001 copied nodes under a 64 KiB key: stopped while copying. */
+	assert_int_equal(sm_buf_adds(&b, "a: &a [0"), 0);
+	for (int i = 0; i < 5000; i++)
+		assert_int_equal(sm_buf_adds(&b, ", 0"), 0);
+	assert_int_equal(sm_buf_adds(&b, "]\n"), 0);
+	add_long_key(&b);
+	assert_int_equal(sm_buf_adds(&b, "\n: *a\n"), 0);
+	t_init(&t);
+	assert_string_equal(parse_error(&t, sm_buf_cstr(&b)),
+			    "m.yaml:3:3: yaml: the JSON Pointers of this "
+			    "file's nodes pass 32 MiB (long keys nested "
+			    "deep?): shorten the keys or split the file");
+	assert_int_equal(t.f.nr_docs, 0);
+	t_release(&t);
+
+	/*
+	 * 300 merged members: their copies (20 MiB) fit, moving them to
+	 * their place does not; the mapping that merges is named.
+	 */
+	sm_buf_reset(&b);
+	assert_int_equal(sm_buf_adds(&b, "a: &a {k0: 0"), 0);
+	for (int i = 1; i < 300; i++)
+		assert_int_equal(sm_buf_addf(&b, ", k%d: 0", i), 0);
+	assert_int_equal(sm_buf_adds(&b, "}\n"), 0);
+	add_long_key(&b);
+	assert_int_equal(sm_buf_adds(&b, "\n:\n  <<: *a\n"), 0);
+	t_init(&t);
+	assert_string_equal(parse_error(&t, sm_buf_cstr(&b)),
+			    "m.yaml:4:3: yaml: the JSON Pointers of this "
+			    "file's nodes pass 32 MiB (long keys nested "
+			    "deep?): shorten the keys or split the file");
+	t_release(&t);
+	sm_buf_release(&b);
 }
 
 static char *nested(int levels)
@@ -1498,6 +1572,10 @@ int main(void)
 		cmocka_unit_test(
 			test_nesting_deeper_than_max_depth_is_an_error),
 		cmocka_unit_test(test_aliases_cannot_nest_past_max_depth),
+		cmocka_unit_test(
+			test_long_keys_over_many_nodes_meet_the_pointer_budget),
+		cmocka_unit_test(
+			test_aliases_and_merges_meet_the_pointer_budget),
 		cmocka_unit_test(
 			test_duplicate_keys_are_an_error_naming_both_places),
 		cmocka_unit_test(test_keys_that_are_not_scalars_are_errors),
