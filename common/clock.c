@@ -59,16 +59,20 @@ int sm_time_rfc3339(uint64_t ns, int millis, char *out, size_t len)
 	time_t secs = (time_t)(ns / 1000000000ULL);
 	struct tm tm;
 	size_t n;
+	int r;
 
 	if (!gmtime_r(&secs, &tm))
 		return -EOVERFLOW;
 	n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!n)
 		return -EOVERFLOW;
+	/* A cut-off "Z" would still look like a time: report it instead. */
 	if (millis)
-		snprintf(out + n, len - n, ".%03uZ",
-			 (unsigned)(ns / 1000000ULL % 1000));
+		r = snprintf(out + n, len - n, ".%03uZ",
+			     (unsigned)(ns / 1000000ULL % 1000));
 	else
-		snprintf(out + n, len - n, "Z");
+		r = snprintf(out + n, len - n, "Z");
+	if (r < 0 || (size_t)r >= len - n)
+		return -EOVERFLOW;
 	return 0;
 }

@@ -69,10 +69,15 @@ uint32_t sm_rand_u32(const struct sm_rand *r)
 
 uint32_t sm_rand_below(const struct sm_rand *r, uint32_t n)
 {
-	/* Reject the top partial range so every result is equally likely. */
-	uint32_t limit = UINT32_MAX - UINT32_MAX % n, v;
+	uint32_t limit, v;
 
+	/*
+	 * Check before dividing: a division by zero is undefined, and the
+	 * compiler may then assume n != 0 and drop the check altogether.
+	 */
 	SM_BUG_ON(n == 0);
+	/* Reject the top partial range so every result is equally likely. */
+	limit = UINT32_MAX - UINT32_MAX % n;
 	do
 		v = sm_rand_u32(r);
 	while (v >= limit);
