@@ -974,6 +974,7 @@ static int on_collection_start(struct ctx *c, const yaml_event_t *ev,
 	    kind != (is_map ? TAG_MAP : TAG_SEQ))
 		return yerror(c, line, col, "tag %s cannot be applied to %s",
 			      quote_tag(c, (const char *)utag), what);
+	/* Depth counts open collections; scalars add no level. */
 	if (c->nr_frames >= (size_t)c->opts.max_depth)
 		return yerror(c, line, col, "nesting deeper than %d levels",
 			      c->opts.max_depth);
@@ -1161,6 +1162,8 @@ static void doc_reset(struct ctx *c)
 /*
  * Ends a document: keeps it unless it is empty. A document with no content
  * ("---" alone) or whose root is null is what "kubectl apply" skips too.
+ * The index counts every document of the stream, skipped ones included, so
+ * it matches what a reader counts by the "---" separators.
  */
 static void on_document_end(struct ctx *c)
 {
@@ -1308,7 +1311,10 @@ static int parse_events(struct ctx *c)
 	}
 }
 
-/* Options with zero fields replaced by the defaults. */
+/*
+ * Options with zero fields replaced by the defaults, so a zeroed struct
+ * means "the defaults" rather than "refuse every file".
+ */
 static struct mf_parse_opts opts_or_defaults(const struct mf_parse_opts *o)
 {
 	struct mf_parse_opts d = MF_PARSE_OPTS_INIT, r = o ? *o : d;
