@@ -350,6 +350,7 @@ static bool looks_like_timestamp(const char *s, size_t len)
 /* Would a reader resolve this plain scalar to anything but a string? */
 static bool resolves_to_non_string(const char *s, size_t len)
 {
+	/* clang-format off */
 	static const char *const words[] = {
 		/* 1.2 core null and booleans, in any case to be safe. */
 		"null", "true", "false",
@@ -359,6 +360,7 @@ static bool resolves_to_non_string(const char *s, size_t len)
 		"<<", "=",
 		NULL,
 	};
+	/* clang-format on */
 
 	if (len == 0 || (len == 1 && s[0] == '~'))
 		return true;
@@ -495,8 +497,7 @@ static int emit_string(struct yaml_out *y, const char *s, size_t len)
 		style = YAML_PLAIN_SCALAR_STYLE;
 	else
 		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-	return emit_scalar(y, s, len, style == YAML_PLAIN_SCALAR_STYLE,
-			   style);
+	return emit_scalar(y, s, len, style == YAML_PLAIN_SCALAR_STYLE, style);
 }
 
 struct member {
@@ -522,24 +523,23 @@ static int emit_value(struct yaml_out *y, const json_t *j, int depth);
 
 static int emit_object(struct yaml_out *y, const json_t *j, int depth)
 {
-	size_t n = json_object_size(j), i = 0, klen;
+	size_t n = json_object_size(j), i = 0;
 	struct member *m;
 	yaml_event_t ev;
-	const char *key;
-	json_t *v;
 	int r;
 
 	if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-			n ? YAML_BLOCK_MAPPING_STYLE : YAML_FLOW_MAPPING_STYLE))
+						 n ? YAML_BLOCK_MAPPING_STYLE
+						   : YAML_FLOW_MAPPING_STYLE))
 		return -ENOMEM;
 	if ((r = emit(y, &ev)))
 		return r;
 	m = xcalloc(n ? n : 1, sizeof(*m));
-	json_object_keylen_foreach((json_t *)j, key, klen, v) {
-		m[i].key = key;
-		m[i].len = klen;
-		m[i].value = v;
-		i++;
+	for (void *it = json_object_iter((json_t *)j); it;
+	     it = json_object_iter_next((json_t *)j, it), i++) {
+		m[i].key = json_object_iter_key(it);
+		m[i].len = json_object_iter_key_len(it);
+		m[i].value = json_object_iter_value(it);
 	}
 	qsort(m, n, sizeof(*m), member_cmp);
 	for (i = 0, r = 0; i < n && !r; i++) {
@@ -561,8 +561,8 @@ static int emit_array(struct yaml_out *y, const json_t *j, int depth)
 	int r;
 
 	if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-			n ? YAML_BLOCK_SEQUENCE_STYLE :
-			    YAML_FLOW_SEQUENCE_STYLE))
+						  n ? YAML_BLOCK_SEQUENCE_STYLE
+						    : YAML_FLOW_SEQUENCE_STYLE))
 		return -ENOMEM;
 	if ((r = emit(y, &ev)))
 		return r;

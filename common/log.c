@@ -29,7 +29,7 @@
 static struct {
 	enum sm_log_level min;
 	enum sm_log_format fmt;
-	FILE *out;		     /* NULL means stderr */
+	FILE *out; /* NULL means stderr */
 	const struct sm_clock *clock; /* NULL means sm_clock_system */
 } logger = { SM_LOG_INFO, SM_LOG_TEXT, NULL, NULL };
 
@@ -252,15 +252,14 @@ static void log_line(enum sm_log_level l, const char *component,
 static void log_line(enum sm_log_level l, const char *component,
 		     const char *const *kv, const char *fmt, va_list ap)
 {
-	const struct sm_clock *clock = logger.clock ? logger.clock :
-						      &sm_clock_system;
+	const struct sm_clock *clock =
+		logger.clock ? logger.clock : &sm_clock_system;
 	struct sm_buf msg = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	struct sm_buf line = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	FILE *out = logger.out ? logger.out : stderr;
 	char time[SM_TIME_RFC3339_LEN];
 
-	if (sm_time_rfc3339(sm_clock_realtime_ns(clock), 1, time,
-			    sizeof(time)))
+	if (sm_time_rfc3339(sm_clock_realtime_ns(clock), 1, time, sizeof(time)))
 		memcpy(time, "-", 2);
 	if (sm_buf_vaddf(&msg, fmt, ap))
 		sm_buf_adds(&msg, fmt); /* a broken format: show it as is */

@@ -278,23 +278,29 @@ static void test_buf_read_file_of_a_stream_under_max_succeeds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_starts_empty_and_reads_as_an_empty_string),
+		cmocka_unit_test(
+			test_buf_starts_empty_and_reads_as_an_empty_string),
 		cmocka_unit_test(test_buf_add_keeps_a_nul_after_the_contents),
 		cmocka_unit_test(test_buf_holds_binary_data_with_nuls),
 		cmocka_unit_test(test_buf_add_up_to_max_exactly_succeeds),
-		cmocka_unit_test(test_buf_add_past_max_fails_and_keeps_contents),
+		cmocka_unit_test(
+			test_buf_add_past_max_fails_and_keeps_contents),
 		cmocka_unit_test(test_buf_with_max_zero_holds_nothing),
 		cmocka_unit_test(test_buf_grows_through_many_appends),
 		cmocka_unit_test(test_buf_reset_and_truncate_keep_memory),
 		cmocka_unit_test(test_buf_release_keeps_max),
-		cmocka_unit_test(test_buf_detach_hands_over_contents_and_empties),
+		cmocka_unit_test(
+			test_buf_detach_hands_over_contents_and_empties),
 		cmocka_unit_test(test_buf_read_file_appends_the_whole_file),
-		cmocka_unit_test(test_buf_read_file_of_exactly_max_bytes_succeeds),
-		cmocka_unit_test(test_buf_read_file_over_max_fails_and_reads_nothing),
+		cmocka_unit_test(
+			test_buf_read_file_of_exactly_max_bytes_succeeds),
+		cmocka_unit_test(
+			test_buf_read_file_over_max_fails_and_reads_nothing),
 		cmocka_unit_test(test_buf_read_file_that_is_empty_succeeds),
 		cmocka_unit_test(test_buf_read_file_reports_open_errors),
 		cmocka_unit_test(test_buf_read_file_of_a_stream_over_max_fails),
-		cmocka_unit_test(test_buf_read_file_of_a_stream_under_max_succeeds),
+		cmocka_unit_test(
+			test_buf_read_file_of_a_stream_under_max_succeeds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,7 @@ static void test_err_error_returns_einval_and_marks_failure(void **state)
 	sm_err_release(&e);
 }
 
-static void test_err_warnings_and_notes_return_zero_and_do_not_fail(void **state)
+static void test_err_warnings_and_notes_do_not_fail(void **state)
 {
 	struct sm_err e = SM_ERR_INIT;
 
@@ -80,7 +80,8 @@ static void test_diag_format_is_gcc_style_with_known_parts_only(void **state)
 	struct sm_pos line = { "web.yaml", 3, 0 };
 	struct sm_pos file = { "web.yaml", 0, 5 };
 
-	sm_error(&e, &full, "spec.replicas: expected an integer, got \"three\"");
+	sm_error(&e, &full,
+		 "spec.replicas: expected an integer, got \"three\"");
 	sm_warning(&e, &line, "deprecated field");
 	sm_note(&e, &file, "defined here");
 	sm_error(&e, NULL, "no file at all");
@@ -238,10 +239,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_err_sink_starts_empty_and_not_failed),
-		cmocka_unit_test(test_err_error_returns_einval_and_marks_failure),
-		cmocka_unit_test(test_err_warnings_and_notes_return_zero_and_do_not_fail),
+		cmocka_unit_test(
+			test_err_error_returns_einval_and_marks_failure),
+		cmocka_unit_test(test_err_warnings_and_notes_do_not_fail),
 		cmocka_unit_test(test_err_copies_the_file_name),
-		cmocka_unit_test(test_diag_format_is_gcc_style_with_known_parts_only),
+		cmocka_unit_test(
+			test_diag_format_is_gcc_style_with_known_parts_only),
 		cmocka_unit_test(test_diag_format_into_full_buffer_fails),
 		cmocka_unit_test(test_severity_names),
 		cmocka_unit_test(test_err_past_max_counts_but_keeps_only_max),
@@ -249,8 +252,10 @@ int main(void)
 		cmocka_unit_test(test_err_move_appends_and_empties_the_source),
 		cmocka_unit_test(test_err_move_respects_the_destination_max),
 		cmocka_unit_test(test_err_release_keeps_max_for_reuse),
-		cmocka_unit_test(test_err_sort_orders_by_file_line_column_and_is_stable),
-		cmocka_unit_test(test_err_sort_keeps_many_equal_positions_in_order),
+		cmocka_unit_test(
+			test_err_sort_orders_by_file_line_column_and_is_stable),
+		cmocka_unit_test(
+			test_err_sort_keeps_many_equal_positions_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

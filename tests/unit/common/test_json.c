@@ -50,6 +50,7 @@ static bool full_match(const char *pattern, const char *s)
 #define CORE_NAN "^\\.(nan|NaN|NAN)$"
 
 /* What YAML 1.1 readers (PyYAML's resolvers, plus the spec's y/n) see. */
+/* clang-format off */
 static const char *const yaml11_non_strings[] = {
 	"^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE"
 	"|on|On|ON|off|Off|OFF)$",
@@ -62,6 +63,7 @@ static const char *const yaml11_non_strings[] = {
 	"^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?",
 	NULL,
 };
+/* clang-format on */
 
 /* A plain scalar as a 1.2 core schema reader resolves it (new ref). */
 static json_t *resolve_plain(const char *s, size_t len)
@@ -127,8 +129,8 @@ static json_t *read_scalar(struct reader *rd, yaml_event_t *ev)
 static json_t *read_collection(struct reader *rd, bool mapping)
 {
 	json_t *c = mapping ? json_object() : json_array();
-	yaml_event_type_t end = mapping ? YAML_MAPPING_END_EVENT :
-					  YAML_SEQUENCE_END_EVENT;
+	yaml_event_type_t end =
+		mapping ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
 	yaml_event_t ev;
 
 	for (;;) {
@@ -142,8 +144,9 @@ static json_t *read_collection(struct reader *rd, bool mapping)
 			return c;
 		}
 		if (mapping) {
-			key = ev.type == YAML_SCALAR_EVENT ?
-				read_scalar(rd, &ev) : NULL;
+			key = ev.type == YAML_SCALAR_EVENT
+				      ? read_scalar(rd, &ev)
+				      : NULL;
 			yaml_event_delete(&ev);
 			/* A key that reads back as anything else is a bug. */
 			if (!json_is_string(key) || !next_event(rd, &ev)) {
@@ -158,9 +161,8 @@ static json_t *read_collection(struct reader *rd, bool mapping)
 			goto fail;
 		}
 		ok = mapping ? !json_object_setn_new(c, json_string_value(key),
-						     json_string_length(key),
-						     v) :
-			       !json_array_append_new(c, v);
+						     json_string_length(key), v)
+			     : !json_array_append_new(c, v);
 		json_decref(key);
 		if (!ok)
 			goto fail;
@@ -188,10 +190,12 @@ static json_t *read_node(struct reader *rd, yaml_event_t *ev)
 /* Parses one YAML document into JSON (new), or NULL with a message. */
 static json_t *yaml_read(const char *text, int *single_quoted)
 {
+	/* clang-format off */
 	static const yaml_event_type_t frame[] = {
 		YAML_STREAM_START_EVENT, YAML_DOCUMENT_START_EVENT,
 		0, YAML_DOCUMENT_END_EVENT, YAML_STREAM_END_EVENT,
 	};
+	/* clang-format on */
 	struct reader rd = { 0 };
 	json_t *j = NULL;
 	yaml_event_t ev;
@@ -261,6 +265,7 @@ static void yaml_of(const char *json, struct sm_buf *b)
 
 static void test_type_name_uses_kubernetes_words(void **state)
 {
+	/* clang-format off */
 	static const struct {
 		const char *json, *name;
 	} cases[] = {
@@ -269,6 +274,7 @@ static void test_type_name_uses_kubernetes_words(void **state)
 		{ "false", "boolean" }, { "null", "null" },
 		{ "{}", "object" },	 { "[]", "array" },
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(cases); i++) {
 		json_t *j = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
@@ -281,6 +287,7 @@ static void test_type_name_uses_kubernetes_words(void **state)
 
 static void test_describe_quotes_strings_and_shows_the_rest_bare(void **state)
 {
+	/* clang-format off */
 	static const struct {
 		const char *json, *text;
 	} cases[] = {
@@ -290,6 +297,7 @@ static void test_describe_quotes_strings_and_shows_the_rest_bare(void **state)
 		{ "null", "null" },	      { "{\"a\":1}", "object" },
 		{ "[1]", "array" },	      { "\"\"", "\"\"" },
 	};
+	/* clang-format on */
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(cases); i++) {
@@ -314,7 +322,7 @@ static void test_describe_escapes_quotes_and_newlines(void **state)
 	sm_buf_release(&b);
 }
 
-static void test_describe_cuts_long_strings_on_a_character_boundary(void **state)
+static void test_describe_cuts_long_strings_between_chars(void **state)
 {
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	char s[200];
@@ -354,18 +362,21 @@ static void test_dump_canonical_sorts_keys_at_every_level(void **state)
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	json_t *j = json_loads("{\"b\": [1, {\"y\": 2, \"x\": 1}], "
 			       "\"a\": {\"d\": null, \"c\": true}, "
-			       "\"B\": \"\u00e9\"}", 0, NULL);
+			       "\"B\": \"\u00e9\"}",
+			       0, NULL);
 
 	assert_non_null(j);
 	assert_int_equal(sm_json_dump_canonical(j, &b), 0);
+	/* clang-format off */
 	assert_string_equal(sm_buf_cstr(&b),
 			    "{\"B\":\"\u00e9\",\"a\":{\"c\":true,\"d\":null},"
 			    "\"b\":[1,{\"x\":1,\"y\":2}]}");
+	/* clang-format on */
 	json_decref(j);
 	sm_buf_release(&b);
 }
 
-static void test_dump_canonical_is_the_same_for_equal_values_built_apart(void **state)
+static void test_dump_canonical_is_equal_for_equal_values(void **state)
 {
 	struct sm_buf x = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	struct sm_buf y = SM_BUF_INIT(SM_BUF_UNBOUNDED);
@@ -404,7 +415,7 @@ static void test_dump_canonical_writes_bare_scalars(void **state)
 	sm_buf_release(&b);
 }
 
-static void test_dump_canonical_into_full_buffer_fails_and_keeps_contents(void **state)
+static void test_dump_canonical_when_full_keeps_contents(void **state)
 {
 	struct sm_buf b = SM_BUF_INIT(16);
 	json_t *j = json_pack("{s:s, s:i}", "name", "a-rather-long-name",
@@ -432,6 +443,7 @@ static void test_yaml_of_a_manifest_reads_like_kubectl(void **state)
 		"   \"args\": [\"--port\", \"8080\", []],"
 		"   \"script\": \"set -e\\nrun\\n\"}}",
 		&b);
+	/* clang-format off */
 	assert_string_equal(sm_buf_cstr(&b),
 			    "apiVersion: apps/v1\n"
 			    "kind: Deployment\n"
@@ -452,11 +464,13 @@ static void test_yaml_of_a_manifest_reads_like_kubectl(void **state)
 			    "    set -e\n"
 			    "    run\n"
 			    "  selector: null\n");
+	/* clang-format on */
 	sm_buf_release(&b);
 }
 
-static void test_yaml_double_quotes_strings_that_read_as_other_types(void **state)
+static void test_yaml_double_quotes_look_alike_strings(void **state)
 {
+	/* clang-format off */
 	static const char *const strings[] = {
 		"", "true", "False", "TRUE", "null", "Null", "NULL", "~",
 		"yes", "No", "ON", "off", "y", "N", "YeS",
@@ -470,6 +484,7 @@ static void test_yaml_double_quotes_strings_that_read_as_other_types(void **stat
 		"tab\there", "cr\rhere", "nul\001here", "bom\xef\xbb\xbf",
 		"nel\xc2\x85", "ls\xe2\x80\xa8", "emoji \xf0\x9f\x98\x80",
 	};
+	/* clang-format on */
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(strings); i++) {
@@ -479,8 +494,8 @@ static void test_yaml_double_quotes_strings_that_read_as_other_types(void **stat
 		sm_buf_reset(&b);
 		assert_int_equal(sm_json_to_yaml(j, &b), 0);
 		if (b.buf[0] != '"')
-			print_error("not double-quoted: [%s] -> %s",
-				    strings[i], sm_buf_cstr(&b));
+			print_error("not double-quoted: [%s] -> %s", strings[i],
+				    sm_buf_cstr(&b));
 		assert_int_equal(b.buf[0], '"');
 		assert_round_trip(j);
 		json_decref(j);
@@ -490,12 +505,14 @@ static void test_yaml_double_quotes_strings_that_read_as_other_types(void **stat
 
 static void test_yaml_leaves_ordinary_strings_plain(void **state)
 {
+	/* clang-format off */
 	static const char *const strings[] = {
 		"web", "apps/v1", "--verbose", "-v", "nginx:1.25",
 		"5d8f7c9b4", "1.2.3-beta", "http://x/y#z", "a:b", "a,b",
 		"caf\xc3\xa9", "a b c", "1e", "0x", "yesterday", "nothing",
 		"trueish", "v1.0", "x-1", "key=value", "50%",
 	};
+	/* clang-format on */
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(strings); i++) {
@@ -522,15 +539,17 @@ static void test_yaml_writes_multi_line_strings_as_literal_blocks(void **state)
 	yaml_of("{\"a\": \"one\\ntwo\\n\", \"b\": \"one\\ntwo\","
 		" \"c\": \"one\\n\\n\", \"d\": \"  indented\\nx\"}",
 		&b);
+	/* clang-format off */
 	assert_string_equal(sm_buf_cstr(&b),
 			    "a: |\n  one\n  two\n"
 			    "b: |-\n  one\n  two\n"
 			    "c: |+\n  one\n\n"
 			    "d: |2-\n    indented\n  x\n");
+	/* clang-format on */
 	sm_buf_release(&b);
 }
 
-static void test_yaml_falls_back_to_double_quotes_for_tabs_in_lines(void **state)
+static void test_yaml_multi_line_with_tabs_is_double_quoted(void **state)
 {
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
@@ -554,6 +573,7 @@ static void test_yaml_writes_empty_collections_in_flow_style(void **state)
 
 static void test_yaml_keeps_reals_real_and_integers_integral(void **state)
 {
+	/* clang-format off */
 	static const struct {
 		const char *json, *yaml;
 	} cases[] = {
@@ -564,6 +584,7 @@ static void test_yaml_keeps_reals_real_and_integers_integral(void **state)
 		{ "null", "null\n" },
 		{ "9223372036854775807", "9223372036854775807\n" },
 	};
+	/* clang-format on */
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(cases); i++) {
@@ -580,10 +601,12 @@ static void test_yaml_keeps_reals_real_and_integers_integral(void **state)
 
 static void test_yaml_reals_round_trip_bit_for_bit(void **state)
 {
+	/* clang-format off */
 	static const double values[] = {
 		0.1, 1.0 / 3.0, 2.5e-308, 5e-324, 1.7976931348623157e308,
 		123456789.0, -1e-10, 3.141592653589793,
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(values); i++) {
 		json_t *j = json_real(values[i]);
@@ -599,15 +622,18 @@ static void test_yaml_quotes_keys_that_read_as_other_types(void **state)
 	json_t *j;
 
 	yaml_of("{\"y\": 1, \"on\": 2, \"10\": 3, \"\": 4, \"name\": 5}", &b);
+	/* clang-format off */
 	assert_string_equal(sm_buf_cstr(&b),
 			    "\"\": 4\n\"10\": 3\nname: 5\n\"on\": 2\n"
 			    "\"y\": 1\n");
+	/* clang-format on */
 	j = json_loads("{\"y\": 1, \"on\": 2, \"10\": 3, \"\": 4}", 0, NULL);
 	assert_round_trip(j);
 	json_decref(j);
 	sm_buf_release(&b);
 }
 
+/* clang-format off */
 static const char *const tricky[] = {
 	"a\n---\nb", "---\n", "...\nx", "\n", "\n\n", "x\n\n\n", "\nx",
 	" \n", "x \ny", "x\n y", "# not a comment\nx", "- a\n- b",
@@ -616,6 +642,7 @@ static const char *const tricky[] = {
 	"\xe2\x80\xa8", "x\xc2\x85y", "%YAML 1.2\n---", "|\n>",
 	"  two leading\n  spaces", "a\r\nb",
 };
+/* clang-format on */
 
 static void test_yaml_round_trips_tricky_strings_everywhere(void **state)
 {
@@ -639,6 +666,7 @@ static void test_yaml_round_trips_tricky_strings_everywhere(void **state)
 
 static void test_yaml_round_trips_random_strings_from_a_fixed_seed(void **state)
 {
+	/* clang-format off */
 	static const char *const parts[] = {
 		" ", "\n", "\t", ":", "#", "-", "?", "'", "\"", "\\", "0",
 		"1", ".", "e", "x", "y", "n", "true", "null", "~", "---",
@@ -647,6 +675,7 @@ static void test_yaml_round_trips_random_strings_from_a_fixed_seed(void **state)
 		"[", ",", ".inf", "_", "+", "<<", "=", "2024-01-01", "0x",
 		"0o", "on", "no", "E", "-1",
 	};
+	/* clang-format on */
 	struct sm_seeded_rand rnd;
 
 	sm_seeded_rand_init(&rnd, 20261125);
@@ -656,8 +685,9 @@ static void test_yaml_round_trips_random_strings_from_a_fixed_seed(void **state)
 		json_t *j;
 
 		for (uint32_t i = 0; i < count; i++)
-			sm_buf_adds(&s, parts[sm_rand_below(
-					&rnd.rand, SM_ARRAY_SIZE(parts))]);
+			sm_buf_adds(&s,
+				    parts[sm_rand_below(&rnd.rand,
+							SM_ARRAY_SIZE(parts))]);
 		j = json_pack("{s:s, s:[s], s:i}", "v", sm_buf_cstr(&s), "l",
 			      sm_buf_cstr(&s), sm_buf_cstr(&s), n);
 		assert_non_null(j);
@@ -704,7 +734,8 @@ static void test_get_path_follows_object_keys_only(void **state)
 {
 	json_t *j = json_loads("{\"spec\": {\"template\": {\"metadata\":"
 			       " {\"labels\": {\"app\": \"web\"}}},"
-			       " \"ports\": [1], \"n\": 3}}", 0, NULL);
+			       " \"ports\": [1], \"n\": 3}}",
+			       0, NULL);
 
 	assert_non_null(j);
 	assert_string_equal(
@@ -779,32 +810,42 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_name_uses_kubernetes_words),
-		cmocka_unit_test(test_describe_quotes_strings_and_shows_the_rest_bare),
+		cmocka_unit_test(
+			test_describe_quotes_strings_and_shows_the_rest_bare),
 		cmocka_unit_test(test_describe_escapes_quotes_and_newlines),
-		cmocka_unit_test(test_describe_cuts_long_strings_on_a_character_boundary),
+		cmocka_unit_test(test_describe_cuts_long_strings_between_chars),
 		cmocka_unit_test(test_describe_into_full_buffer_keeps_contents),
 		cmocka_unit_test(test_dump_canonical_sorts_keys_at_every_level),
-		cmocka_unit_test(test_dump_canonical_is_the_same_for_equal_values_built_apart),
+		cmocka_unit_test(test_dump_canonical_is_equal_for_equal_values),
 		cmocka_unit_test(test_dump_canonical_writes_bare_scalars),
-		cmocka_unit_test(test_dump_canonical_into_full_buffer_fails_and_keeps_contents),
+		cmocka_unit_test(test_dump_canonical_when_full_keeps_contents),
 		cmocka_unit_test(test_yaml_of_a_manifest_reads_like_kubectl),
-		cmocka_unit_test(test_yaml_double_quotes_strings_that_read_as_other_types),
+		cmocka_unit_test(test_yaml_double_quotes_look_alike_strings),
 		cmocka_unit_test(test_yaml_leaves_ordinary_strings_plain),
-		cmocka_unit_test(test_yaml_writes_multi_line_strings_as_literal_blocks),
-		cmocka_unit_test(test_yaml_falls_back_to_double_quotes_for_tabs_in_lines),
-		cmocka_unit_test(test_yaml_writes_empty_collections_in_flow_style),
-		cmocka_unit_test(test_yaml_keeps_reals_real_and_integers_integral),
+		cmocka_unit_test(
+			test_yaml_writes_multi_line_strings_as_literal_blocks),
+		cmocka_unit_test(
+			test_yaml_multi_line_with_tabs_is_double_quoted),
+		cmocka_unit_test(
+			test_yaml_writes_empty_collections_in_flow_style),
+		cmocka_unit_test(
+			test_yaml_keeps_reals_real_and_integers_integral),
 		cmocka_unit_test(test_yaml_reals_round_trip_bit_for_bit),
-		cmocka_unit_test(test_yaml_quotes_keys_that_read_as_other_types),
-		cmocka_unit_test(test_yaml_round_trips_tricky_strings_everywhere),
-		cmocka_unit_test(test_yaml_round_trips_random_strings_from_a_fixed_seed),
-		cmocka_unit_test(test_yaml_into_full_buffer_fails_and_keeps_contents),
+		cmocka_unit_test(
+			test_yaml_quotes_keys_that_read_as_other_types),
+		cmocka_unit_test(
+			test_yaml_round_trips_tricky_strings_everywhere),
+		cmocka_unit_test(
+			test_yaml_round_trips_random_strings_from_a_fixed_seed),
+		cmocka_unit_test(
+			test_yaml_into_full_buffer_fails_and_keeps_contents),
 		cmocka_unit_test(test_yaml_appends_after_existing_contents),
 		cmocka_unit_test(test_get_path_follows_object_keys_only),
 		cmocka_unit_test(test_get_str_returns_only_strings),
 		cmocka_unit_test(test_pointer_escapes_tilde_and_slash),
 		cmocka_unit_test(test_pointer_index_appends_a_decimal_segment),
-		cmocka_unit_test(test_pointer_key_past_max_fails_and_keeps_pointer),
+		cmocka_unit_test(
+			test_pointer_key_past_max_fails_and_keeps_pointer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

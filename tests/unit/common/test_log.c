@@ -85,8 +85,8 @@ static void test_text_line_has_time_level_component_and_message(void **state)
 {
 	sm_log(SM_LOG_INFO, "manifests", "loaded %d files from \"%s\"", 3,
 	       "apps");
-	assert_string_equal(logged(state),
-			    T0 " info  manifests: loaded 3 files from \"apps\"\n");
+	assert_string_equal(logged(state), T0
+			    " info  manifests: loaded 3 files from \"apps\"\n");
 }
 
 static void test_text_pads_level_names_to_one_width(void **state)
@@ -97,9 +97,11 @@ static void test_text_pads_level_names_to_one_width(void **state)
 	sm_log(SM_LOG_DEBUG, "a", "d");
 	sm_log(SM_LOG_WARN, "a", "w");
 	sm_log(SM_LOG_ERROR, "a", "e");
+	/* clang-format off */
 	assert_string_equal(logged(state), T0 " debug a: d\n"
 					   T0 " warn  a: w\n"
 					   T0 " error a: e\n");
+	/* clang-format on */
 }
 
 static void test_messages_below_the_minimum_are_not_written(void **state)
@@ -124,9 +126,11 @@ static void test_text_timestamp_follows_the_clock(void **state)
 	sm_log(SM_LOG_INFO, "a", "one");
 	c->clock.realtime_ns += 1500000000ULL; /* 1.5 s later */
 	sm_log(SM_LOG_INFO, "a", "two");
+	/* clang-format off */
 	assert_string_equal(logged(state),
 			    T0 " info  a: one\n"
 			    "2026-11-25T21:58:55.623Z info  a: two\n");
+	/* clang-format on */
 }
 
 static void test_text_without_component_shows_just_the_message(void **state)
@@ -137,16 +141,20 @@ static void test_text_without_component_shows_just_the_message(void **state)
 
 static void test_text_kv_quotes_values_with_spaces(void **state)
 {
+	/* clang-format off */
 	static const char *const kv[] = {
 		"file", "apps/web.yaml", "reason", "bad indent",
 		"empty", "", "q", "say \"hi\"", NULL,
 	};
+	/* clang-format on */
 
 	sm_log_kv(SM_LOG_WARN, "manifests", kv, "skipped %s", "web");
+	/* clang-format off */
 	assert_string_equal(logged(state),
 			    T0 " warn  manifests: skipped web"
 			    " file=apps/web.yaml reason=\"bad indent\""
 			    " empty=\"\" q=\"say \\\"hi\\\"\"\n");
+	/* clang-format on */
 }
 
 static void test_text_escapes_newlines_so_a_record_is_one_line(void **state)
@@ -156,16 +164,19 @@ static void test_text_escapes_newlines_so_a_record_is_one_line(void **state)
 	sm_log_kv(SM_LOG_INFO, "git", kv, "first\nsecond\r\x01");
 	assert_int_equal(count_lines(logged(state)), 1);
 	assert_string_equal(logged(state), T0 " info  git: first\\nsecond"
-					   "\\r\\x01 v=\"a\\nb\"\n");
+					      "\\r\\x01 v=\"a\\nb\"\n");
 }
 
 static void test_json_line_has_fields_in_a_fixed_order(void **state)
 {
 	use_json(state);
 	sm_log(SM_LOG_INFO, "manifests", "message");
+	/* clang-format off */
 	assert_string_equal(logged(state),
 			    "{\"time\":\"" T0 "\",\"level\":\"info\","
-			    "\"component\":\"manifests\",\"msg\":\"message\"}\n");
+			    "\"component\":\"manifests\","
+			    "\"msg\":\"message\"}\n");
+	/* clang-format on */
 }
 
 static void test_json_escapes_quotes_and_control_characters(void **state)
@@ -187,9 +198,11 @@ static void test_json_escapes_quotes_and_control_characters(void **state)
 
 static void test_json_kv_become_members_and_never_replace_msg(void **state)
 {
+	/* clang-format off */
 	static const char *const kv[] = {
 		"file", "a.yaml", "msg", "sneaky", "file", "b.yaml", NULL,
 	};
+	/* clang-format on */
 	json_t *j;
 
 	use_json(state);
@@ -277,13 +290,12 @@ static void test_level_and_format_names_parse_both_ways(void **state)
 	assert_int_equal(sm_log_format_parse("yaml", &f), -EINVAL);
 	assert_int_equal(f, SM_LOG_JSON);
 	for (int i = SM_LOG_DEBUG; i <= SM_LOG_ERROR; i++) {
-		assert_int_equal(
-			sm_log_level_parse(sm_log_level_name(i), &l), 0);
+		assert_int_equal(sm_log_level_parse(sm_log_level_name(i), &l),
+				 0);
 		assert_int_equal(l, i);
 	}
 	assert_string_equal(sm_log_level_name(SM_LOG_INFO), "info");
-	assert_string_equal(sm_log_level_name((enum sm_log_level)9),
-			    "unknown");
+	assert_string_equal(sm_log_level_name((enum sm_log_level)9), "unknown");
 }
 
 int main(void)

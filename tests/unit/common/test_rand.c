@@ -28,7 +28,7 @@ static void test_seeded_rand_is_xorshift64_star(void **state)
 	assert_int_equal(sm_rand_u32(&s.rand), 0xeb731f57U);
 }
 
-static void test_same_seed_gives_same_sequence_and_other_seeds_differ(void **state)
+static void test_same_seed_same_sequence_other_seed_other(void **state)
 {
 	struct sm_seeded_rand a, b, c;
 	int differ = 0;
@@ -164,14 +164,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seeded_rand_is_xorshift64_star),
-		cmocka_unit_test(test_same_seed_gives_same_sequence_and_other_seeds_differ),
+		cmocka_unit_test(test_same_seed_same_sequence_other_seed_other),
 		cmocka_unit_test(test_seed_zero_does_not_stick_at_zero),
-		cmocka_unit_test(test_rand_below_stays_in_range_and_covers_it_evenly),
+		cmocka_unit_test(
+			test_rand_below_stays_in_range_and_covers_it_evenly),
 		cmocka_unit_test(test_rand_below_zero_is_a_bug_that_aborts),
-		cmocka_unit_test(test_name_suffix_uses_only_the_kubernetes_alphabet),
+		cmocka_unit_test(
+			test_name_suffix_uses_only_the_kubernetes_alphabet),
 		cmocka_unit_test(test_name_suffix_of_length_zero_is_empty),
 		cmocka_unit_test(test_name_suffix_is_reproducible_from_a_seed),
-		cmocka_unit_test(test_system_rand_fills_odd_lengths_with_fresh_bytes),
+		cmocka_unit_test(
+			test_system_rand_fills_odd_lengths_with_fresh_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

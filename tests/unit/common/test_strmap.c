@@ -30,7 +30,7 @@ static void test_empty_map_finds_nothing_and_iterates_nothing(void **state)
 	sm_strmap_release(&m, NULL);
 }
 
-static void test_put_returns_zero_for_new_keys_and_one_with_old_value(void **state)
+static void test_put_returns_1_and_old_value_for_old_keys(void **state)
 {
 	struct sm_strmap m = SM_STRMAP_INIT;
 	int a = 1, b = 2;
@@ -200,15 +200,20 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fnv1a_matches_the_published_vectors),
-		cmocka_unit_test(test_empty_map_finds_nothing_and_iterates_nothing),
-		cmocka_unit_test(test_put_returns_zero_for_new_keys_and_one_with_old_value),
+		cmocka_unit_test(
+			test_empty_map_finds_nothing_and_iterates_nothing),
+		cmocka_unit_test(test_put_returns_1_and_old_value_for_old_keys),
 		cmocka_unit_test(test_keys_are_copied),
-		cmocka_unit_test(test_has_tells_a_null_value_from_a_missing_key),
+		cmocka_unit_test(
+			test_has_tells_a_null_value_from_a_missing_key),
 		cmocka_unit_test(test_getn_and_putn_use_only_the_given_length),
-		cmocka_unit_test(test_map_grows_to_thousands_of_keys_and_finds_them_all),
+		cmocka_unit_test(
+			test_map_grows_to_thousands_of_keys_and_finds_them_all),
 		cmocka_unit_test(test_iteration_visits_every_entry_once),
-		cmocka_unit_test(test_iteration_order_is_the_same_for_the_same_inserts),
-		cmocka_unit_test(test_release_frees_each_value_with_the_given_function),
+		cmocka_unit_test(
+			test_iteration_order_is_the_same_for_the_same_inserts),
+		cmocka_unit_test(
+			test_release_frees_each_value_with_the_given_function),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
