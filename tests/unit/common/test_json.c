@@ -698,6 +698,43 @@ static void test_yaml_round_trips_random_strings_from_a_fixed_seed(void **state)
 	}
 }
 
+static void test_yaml_round_trips_keys_too_long_for_simple_keys(void **state)
+{
+	char key[300];
+	json_t *j;
+
+	/* Past 128 characters libyaml writes "? key" on a line of its own. */
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	j = json_pack("{s:i, s:[s]}", key, 1, "short", key);
+	assert_round_trip(j);
+	json_decref(j);
+}
+
+static void test_yaml_of_deep_nesting_round_trips_up_to_a_limit(void **state)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	json_t *deep = json_integer(1), *tmp;
+
+	for (int i = 0; i < 500; i++) {
+		tmp = json_array();
+		json_array_append_new(tmp, deep);
+		deep = tmp;
+	}
+	assert_round_trip(deep);
+	/* Far deeper than any manifest: refused, buffer unchanged. */
+	for (int i = 0; i < 5000; i++) {
+		tmp = json_object();
+		json_object_set_new(tmp, "a", deep);
+		deep = tmp;
+	}
+	sm_buf_adds(&b, "x");
+	assert_int_equal(sm_json_to_yaml(deep, &b), -ELOOP);
+	assert_string_equal(sm_buf_cstr(&b), "x");
+	json_decref(deep);
+	sm_buf_release(&b);
+}
+
 static void test_yaml_into_full_buffer_fails_and_keeps_contents(void **state)
 {
 	struct sm_buf b = SM_BUF_INIT(64);
@@ -837,6 +874,10 @@ int main(void)
 			test_yaml_round_trips_tricky_strings_everywhere),
 		cmocka_unit_test(
 			test_yaml_round_trips_random_strings_from_a_fixed_seed),
+		cmocka_unit_test(
+			test_yaml_round_trips_keys_too_long_for_simple_keys),
+		cmocka_unit_test(
+			test_yaml_of_deep_nesting_round_trips_up_to_a_limit),
 		cmocka_unit_test(
 			test_yaml_into_full_buffer_fails_and_keeps_contents),
 		cmocka_unit_test(test_yaml_appends_after_existing_contents),
