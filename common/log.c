@@ -137,7 +137,8 @@ static void format_text(struct sm_buf *line, const char *time,
 	if (component)
 		sm_buf_addf(line, "%s: ", component);
 	add_escaped(line, msg, false);
-	for (; kv && kv[0]; kv += 2) {
+	/* A NULL value also ends the list: nothing after it is read. */
+	for (; kv && kv[0]; kv = kv[1] ? kv + 2 : NULL) {
 		const char *v = kv[1] ? kv[1] : "(null)";
 
 		sm_buf_addf(line, " %s=", kv[0]);
@@ -235,7 +236,7 @@ static void format_json(struct sm_buf *line, const char *time,
 	if (component)
 		json_add_field(obj, "component", json_string_lossy(component));
 	json_add_field(obj, "msg", json_string_lossy(msg));
-	for (; kv && kv[0]; kv += 2)
+	for (; kv && kv[0]; kv = kv[1] ? kv + 2 : NULL)
 		json_add_field(obj, kv[0],
 			       kv[1] ? json_string_lossy(kv[1]) : json_null());
 	text = json_dumps(obj, JSON_COMPACT);

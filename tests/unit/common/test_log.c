@@ -167,6 +167,23 @@ static void test_text_escapes_newlines_so_a_record_is_one_line(void **state)
 					      "\\r\\x01 v=\"a\\nb\"\n");
 }
 
+static void test_kv_with_a_null_value_ends_the_list_there(void **state)
+{
+	/* Exactly two elements: reading a third would overflow. */
+	static const char *const kv[2] = { "ref", NULL };
+	json_t *j;
+
+	sm_log_kv(SM_LOG_INFO, "git", kv, "fetched");
+	assert_string_equal(logged(state),
+			    T0 " info  git: fetched ref=(null)\n");
+	use_json(state);
+	sm_log_kv(SM_LOG_INFO, "git", kv, "fetched");
+	j = json_loads(strchr(logged(state), '\n') + 1, 0, NULL);
+	assert_non_null(j);
+	assert_true(json_is_null(json_object_get(j, "ref")));
+	json_decref(j);
+}
+
 static void test_json_line_has_fields_in_a_fixed_order(void **state)
 {
 	use_json(state);
@@ -309,6 +326,7 @@ int main(void)
 		T(test_text_without_component_shows_just_the_message),
 		T(test_text_kv_quotes_values_with_spaces),
 		T(test_text_escapes_newlines_so_a_record_is_one_line),
+		T(test_kv_with_a_null_value_ends_the_list_there),
 		T(test_json_line_has_fields_in_a_fixed_order),
 		T(test_json_escapes_quotes_and_control_characters),
 		T(test_json_kv_become_members_and_never_replace_msg),
