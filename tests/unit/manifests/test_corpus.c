@@ -9,9 +9,12 @@
  * Invalid: tests/corpus/invalid/NAME.{yaml,json} (or the file NAME.generate
  * writes, for inputs too big to commit) must fail to load, and every line
  * `LINE:COL: SUBSTRING` of NAME.expect must match a diagnostic at that
- * position whose message contains SUBSTRING. Files named strict-* load with
- * --strict. An .expect line `# warning-only` means the file loads with
- * warnings but no errors (e.g. an empty file).
+ * position whose message contains SUBSTRING, and no other error may be
+ * reported. Files named strict-* give those diagnostics as warnings without
+ * --strict (and load) and as errors with it. An .expect line
+ * `# warning-only` (or `# severity: warning`) means the file loads with
+ * those warnings and no errors (e.g. an empty file). A diagnostic without a
+ * position is expected as 0:0. See tests/corpus/README.md.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -126,76 +129,137 @@ static char *generate_input(const struct corpus_case *c, char *tmpdir)
 	return out;
 }
 
+/* A diagnostic with no position of its own is expected as 0:0 (README). */
 static bool diag_matches(const struct sm_diag *d, int line, int col,
 			 const char *sub)
 {
 	return d->line == line && d->col == col && strstr(d->msg, sub);
 }
 
-static void test_invalid_file(void **state)
+struct expect_line {
+	int line, col;
+	const char *sub; /* borrowed from the expect buffer */
+};
+
+/* Reads NAME.expect into lines; sets *warning_only from its comments. */
+static size_t read_expect(const char *path, struct sm_buf *buf,
+			  struct expect_line **out, bool *warning_only)
 {
-	struct corpus_case *c = *state;
-	struct mf_load_opts opts = MF_LOAD_OPTS_INIT;
-	struct sm_err err = SM_ERR_INIT;
-	struct sm_buf expect = SM_BUF_INIT(SM_BUF_UNBOUNDED);
-	char tmpdir[] = "/tmp/sm-corpus-XXXXXX";
-	char *expect_path = xasprintf("%s/%s.expect", c->dir, c->stem);
-	const char *ext = strrchr(c->name, '.');
-	char *path;
-	const char *paths[1];
-	bool warning_only = false;
-	size_t checked = 0;
+	struct expect_line *lines = NULL;
+	size_t nr = 0, alloc = 0;
 	char *save = NULL, *line;
-	int r;
 
-	if (!strcmp(ext, ".generate"))
-		path = generate_input(c, tmpdir);
-	else
-		path = xasprintf("%s/%s", c->dir, c->name);
-	paths[0] = path;
-	opts.strict = !strncmp(c->name, "strict-", 7);
-	r = mf_load(paths, 1, &opts, NULL, NULL, NULL, &err);
-
-	assert_int_equal(sm_buf_read_file(&expect, expect_path), 0);
-	for (line = strtok_r(expect.buf, "\n", &save); line;
+	*warning_only = false;
+	assert_int_equal(sm_buf_read_file(buf, path), 0);
+	for (line = strtok_r(buf->buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		int l, col, n = 0;
-		bool found = false;
 
-		if (!strcmp(line, "# warning-only")) {
-			warning_only = true;
+		if (!strcmp(line, "# warning-only") ||
+		    !strcmp(line, "# severity: warning")) {
+			*warning_only = true;
 			continue;
 		}
 		if (line[0] == '#' || !line[0])
 			continue;
 		if (sscanf(line, "%d:%d: %n", &l, &col, &n) != 2 || !n)
-			fail_msg("%s: bad expect line \"%s\"", expect_path,
-				 line);
-		for (size_t i = 0; i < err.nr && !found; i++)
-			found = diag_matches(&err.items[i], l, col, line + n);
+			fail_msg("%s: bad expect line \"%s\"", path, line);
+		SM_ALLOC_GROW(lines, nr + 1, alloc);
+		lines[nr].line = l;
+		lines[nr].col = col;
+		lines[nr].sub = line + n;
+		nr++;
+	}
+	*out = lines;
+	return nr;
+}
+
+/*
+ * Loads path and checks the result against the expectations: every expected
+ * diagnostic is there (as an error, or a warning when `as_warnings`), and no
+ * error is reported that the expectations do not name.
+ */
+static void check_load(const char *name, const char *path, bool strict,
+		       const struct expect_line *exp, size_t nexp,
+		       bool as_warnings)
+{
+	struct mf_load_opts opts = MF_LOAD_OPTS_INIT;
+	struct sm_err err = SM_ERR_INIT;
+	enum sm_severity want = as_warnings ? SM_WARNING : SM_ERROR;
+	const char *paths[] = { path };
+	int r;
+
+	opts.strict = strict;
+	r = mf_load(paths, 1, &opts, NULL, NULL, NULL, &err);
+	for (size_t i = 0; i < nexp; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < err.nr && !found; j++)
+			found = err.items[j].severity == want &&
+				diag_matches(&err.items[j], exp[i].line,
+					     exp[i].col, exp[i].sub);
 		if (!found) {
-			print_message("%s: no diagnostic at %d:%d containing "
-				      "\"%s\"; got:\n", c->name, l, col,
-				      line + n);
+			print_message("%s%s: no %s at %d:%d containing "
+				      "\"%s\"; got:\n", name,
+				      strict ? " (--strict)" : "",
+				      sm_severity_name(want), exp[i].line,
+				      exp[i].col, exp[i].sub);
 			print_diags(&err);
 		}
 		assert_true(found);
-		checked++;
 	}
-	assert_true(checked > 0);
-	if (warning_only) {
+	for (size_t j = 0; j < err.nr; j++) {
+		bool expected = false;
+
+		if (err.items[j].severity != SM_ERROR)
+			continue;
+		for (size_t i = 0; i < nexp && !expected; i++)
+			expected = diag_matches(&err.items[j], exp[i].line,
+						exp[i].col, exp[i].sub);
+		if (!expected) {
+			print_message("%s: unexpected error:\n", name);
+			print_diags(&err);
+		}
+		assert_true(expected);
+	}
+	if (as_warnings)
 		assert_int_equal(r, 0);
-		assert_true(sm_err_count(&err, SM_WARNING) > 0);
-	} else {
+	else
 		assert_int_equal(r, -EINVAL);
-		assert_true(sm_err_failed(&err));
+	sm_err_release(&err);
+}
+
+static void test_invalid_file(void **state)
+{
+	struct corpus_case *c = *state;
+	struct sm_buf expect = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char tmpdir[] = "/tmp/sm-corpus-XXXXXX";
+	char *expect_path = xasprintf("%s/%s.expect", c->dir, c->stem);
+	const char *ext = strrchr(c->name, '.');
+	bool generated = !strcmp(ext, ".generate");
+	bool strict = !strncmp(c->name, "strict-", 7);
+	struct expect_line *exp;
+	bool warning_only;
+	size_t nexp;
+	char *path;
+
+	path = generated ? generate_input(c, tmpdir) :
+			   xasprintf("%s/%s", c->dir, c->name);
+	nexp = read_expect(expect_path, &expect, &exp, &warning_only);
+	assert_true(nexp > 0);
+	if (strict) {
+		/* Warnings without --strict, errors with it. */
+		check_load(c->name, path, false, exp, nexp, true);
+		check_load(c->name, path, true, exp, nexp, false);
+	} else {
+		check_load(c->name, path, false, exp, nexp, warning_only);
 	}
-	if (!strcmp(ext, ".generate")) {
+	if (generated) {
 		unlink(path);
 		rmdir(tmpdir);
 	}
+	free(exp);
 	sm_buf_release(&expect);
-	sm_err_release(&err);
 	free(path);
 	free(expect_path);
 }
