@@ -58,11 +58,12 @@ struct mf_check_opts {
 /*
  * Checks and defaults obj (borrowed, changed in place) that came from doc of
  * file (either may be NULL for objects that came from elsewhere, e.g. the
- * API). *kind is set when the kind is supported. Every problem is added to
- * err.
+ * API), at JSON Pointer `at` in the document ("" for the whole document,
+ * "/items/3" for an item of a List). *kind is set when the kind is
+ * supported. Every problem is added to err.
  */
 enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
-				     const char *file,
+				     const char *at, const char *file,
 				     const struct mf_check_opts *opts,
 				     const struct mf_kind **kind,
 				     struct sm_err *err);

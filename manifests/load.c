@@ -85,15 +85,22 @@ static void check_duplicate(struct loader *l, const struct mf_object *o,
 	free(key);
 }
 
-static void load_doc(struct loader *l, struct mf_file *f, struct mf_doc *d)
+/* One object: the document's root, or an item of a List at `at`. */
+static void load_object(struct loader *l, struct mf_file *f, struct mf_doc *d,
+			json_t *obj, const char *at)
 {
 	struct mf_check_opts copts = { l->opts->strict };
-	struct mf_object o = { d->root, NULL, f->path, d->line, d->col };
+	struct mf_object o = { obj, NULL, f->path, d->line, d->col };
+	const struct mf_pos *p = mf_doc_pos(d, at);
 	struct sm_pos pos = { f->path, d->line, d->col };
 	size_t errors = sm_err_count(l->err, SM_ERROR);
 	enum mf_check_result r;
 
-	r = mf_object_check(d->root, d, f->path, &copts, &o.kind, l->err);
+	if (p) {
+		o.line = pos.line = p->line;
+		o.col = pos.col = p->col;
+	}
+	r = mf_object_check(obj, d, at, f->path, &copts, &o.kind, l->err);
 	if (r == MF_CHECK_UNSUPPORTED) {
 		l->stats->unsupported++;
 		return;
@@ -113,6 +120,42 @@ static void load_doc(struct loader *l, struct mf_file *f, struct mf_doc *d)
 
 		if (cr < 0)
 			l->stop = cr;
+	}
+}
+
+/*
+ * A document is one object, or a v1 List of them (what `kubectl get -o
+ * yaml` writes for several objects), which kubectl apply also accepts.
+ */
+static void load_doc(struct loader *l, struct mf_file *f, struct mf_doc *d)
+{
+	const char *kind = sm_json_get_str(d->root, "kind");
+	const char *api = sm_json_get_str(d->root, "apiVersion");
+	json_t *items = json_object_get(d->root, "items");
+	json_t *item;
+	size_t i;
+
+	if (!kind || strcmp(kind, "List") || !api || strcmp(api, "v1")) {
+		load_object(l, f, d, d->root, "");
+		return;
+	}
+	if (!json_is_array(items)) {
+		const struct mf_pos *p = mf_doc_pos(d, items ? "/items" : "");
+		struct sm_pos pos = { f->path, p ? p->line : d->line,
+				      p ? p->col : d->col };
+
+		sm_error(l->err, &pos, "List: items: %s", items ?
+			 "expected an array of objects" : "required value");
+		l->stats->invalid++;
+		return;
+	}
+	json_array_foreach(items, i, item) {
+		char at[32];
+
+		if (l->stop)
+			break;
+		snprintf(at, sizeof(at), "/items/%zu", i);
+		load_object(l, f, d, item, at);
 	}
 }
 

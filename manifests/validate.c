@@ -11,14 +11,21 @@
 #include "manifests/kinds.h"
 #include "common/banned.h"
 
-static struct sm_pos root_pos(const struct mf_doc *doc, const char *file,
-			      const char *ptr, bool key)
+/* Where the object's member ptr ("" for the object) is, within doc at at. */
+static struct sm_pos root_pos(const struct mf_doc *doc, const char *at,
+			      const char *file, const char *ptr, bool key)
 {
 	struct sm_pos pos = { file, 0, 0 };
-	const struct mf_pos *p = doc ? mf_doc_pos(doc, ptr) : NULL;
+	const struct mf_pos *p = NULL;
 
-	if (!p && doc)
-		p = mf_doc_pos(doc, "");
+	if (doc) {
+		char *full = xasprintf("%s%s", at, ptr);
+
+		p = mf_doc_pos(doc, full);
+		if (!p)
+			p = mf_doc_pos(doc, at);
+		free(full);
+	}
 	if (p) {
 		pos.line = key ? p->key_line : p->line;
 		pos.col = key ? p->key_col : p->col;
@@ -28,15 +35,15 @@ static struct sm_pos root_pos(const struct mf_doc *doc, const char *file,
 
 /* Checks that member `field` is a non-empty string; reports otherwise. */
 static const char *need_string(json_t *obj, const char *field,
-			       const struct mf_doc *doc, const char *file,
-			       struct sm_err *err)
+			       const struct mf_doc *doc, const char *at,
+			       const char *file, struct sm_err *err)
 {
 	json_t *v = json_object_get(obj, field);
 	char ptr[64];
 	struct sm_pos pos;
 
 	snprintf(ptr, sizeof(ptr), "/%s", field);
-	pos = root_pos(doc, file, ptr, false);
+	pos = root_pos(doc, at, file, ptr, false);
 	if (!v || json_is_null(v) ||
 	    (json_is_string(v) && !*json_string_value(v))) {
 		sm_error(err, &pos, "missing %s: every object needs apiVersion "
@@ -57,7 +64,7 @@ static const char *need_string(json_t *obj, const char *field,
 }
 
 enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
-				     const char *file,
+				     const char *at, const char *file,
 				     const struct mf_check_opts *opts,
 				     const struct mf_kind **kindp,
 				     struct sm_err *err)
@@ -74,7 +81,7 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 	if (!json_is_object(obj)) {
 		struct sm_buf got = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
-		pos = root_pos(doc, file, "", false);
+		pos = root_pos(doc, at, file, "", false);
 		sm_json_describe(obj, &got);
 		sm_error(err, &pos, "expected an object (a Kubernetes object "
 			 "with apiVersion, kind and metadata), got %s",
@@ -82,8 +89,8 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 		sm_buf_release(&got);
 		return MF_CHECK_INVALID;
 	}
-	api = need_string(obj, "apiVersion", doc, file, err);
-	kname = need_string(obj, "kind", doc, file, err);
+	api = need_string(obj, "apiVersion", doc, at, file, err);
+	kname = need_string(obj, "kind", doc, at, file, err);
 	if (!api || !kname)
 		return MF_CHECK_INVALID;
 
@@ -91,7 +98,7 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 	name = sm_json_get_str(meta, "name");
 	kind = mf_kind_find(kname);
 	if (!kind) {
-		pos = root_pos(doc, file, "/kind", false);
+		pos = root_pos(doc, at, file, "/kind", false);
 		sm_err_add(err, opts->strict ? SM_ERROR : SM_WARNING, &pos,
 			   "%s \"%s\": kind \"%s\" is not supported by "
 			   "stuurman (apiVersion %s) and is left out; "
@@ -101,7 +108,7 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 	}
 	mf_kind_api_version(kind, want, sizeof(want));
 	if (strcmp(api, want)) {
-		pos = root_pos(doc, file, "/apiVersion", false);
+		pos = root_pos(doc, at, file, "/apiVersion", false);
 		sm_error(err, &pos, "%s \"%s\": apiVersion \"%s\" is not "
 			 "supported for %s: use \"%s\"", kname,
 			 name ? name : "", api, kname, want);
@@ -116,6 +123,7 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 	w.user = (void *)kind;
 	sm_buf_init(&w.ptr, SM_BUF_UNBOUNDED);
 	sm_buf_init(&w.path, SM_BUF_UNBOUNDED);
+	sm_buf_adds(&w.ptr, at);
 	{
 		char *subject = xasprintf("%s \"%s\"", kname,
 					  name ? name : "");

@@ -37,7 +37,7 @@ static void check_yaml(struct checked *c, const char *yaml, bool strict)
 					 strlen(yaml), NULL, &c->err), 0);
 	assert_int_equal(c->file.nr_docs, 1);
 	c->obj = c->file.docs[0].root;
-	c->result = mf_object_check(c->obj, &c->file.docs[0], "t.yaml", &opts,
+	c->result = mf_object_check(c->obj, &c->file.docs[0], "", "t.yaml", &opts,
 				    &c->kind, &c->err);
 }
 
