@@ -5,6 +5,36 @@
 #include "common/xalloc.h"
 #include "common/banned.h"
 
+/* Keys live in blocks; a key larger than a block gets a block of its own. */
+#define BLOCK_BYTES 8192
+
+struct sm_strmap_block {
+	struct sm_strmap_block *next;
+	size_t used, cap;
+	char data[];
+};
+
+static char *key_copy(struct sm_strmap *m, const char *key, size_t len)
+{
+	struct sm_strmap_block *b = m->blocks;
+	char *k;
+
+	if (!b || b->cap - b->used < len + 1) {
+		size_t cap = len + 1 > BLOCK_BYTES ? len + 1 : BLOCK_BYTES;
+
+		b = xmalloc(sizeof(*b) + cap);
+		b->used = 0;
+		b->cap = cap;
+		b->next = m->blocks;
+		m->blocks = b;
+	}
+	k = b->data + b->used;
+	memcpy(k, key, len);
+	k[len] = '\0';
+	b->used += len + 1;
+	return k;
+}
+
 uint64_t sm_hash_fnv1a(const void *data, size_t len)
 {
 	const unsigned char *p = data;
@@ -19,12 +49,14 @@ uint64_t sm_hash_fnv1a(const void *data, size_t len)
 
 void sm_strmap_release(struct sm_strmap *m, void (*free_value)(void *))
 {
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->slots[i].key)
-			continue;
-		free(m->slots[i].key);
-		if (free_value)
+	for (size_t i = 0; free_value && i < m->cap; i++)
+		if (m->slots[i].key)
 			free_value(m->slots[i].value);
+	while (m->blocks) {
+		struct sm_strmap_block *b = m->blocks;
+
+		m->blocks = b->next;
+		free(b);
 	}
 	free(m->slots);
 	m->slots = NULL;
@@ -103,7 +135,7 @@ int sm_strmap_putn(struct sm_strmap *m, const char *key, size_t len,
 		e->value = value;
 		return 1;
 	}
-	e->key = xstrndup(key, len);
+	e->key = key_copy(m, key, len);
 	e->hash = h;
 	e->value = value;
 	m->nr++;

@@ -937,6 +937,27 @@ static const struct mf_type t_pod_template = { .kind = MF_OBJECT,
 					       .name = "PodTemplateSpec",
 					       .fields = pod_template_fields };
 
+/* "volume "data" not found" at REL[i].volumeMounts[j].name. */
+static void report_mount(struct mf_walk *w, const char *rel, size_t i,
+			 size_t j, const char *name, const json_t *claims)
+{
+	struct mf_walk_mark m = { w->nr_segs };
+	char *copy = xstrdup(rel), *save = NULL;
+
+	/* copy holds the keys the pushed segments point into. */
+	for (char *k = strtok_r(copy, ".", &save); k;
+	     k = strtok_r(NULL, ".", &save))
+		mf_walk_push_key(w, k);
+	mf_walk_push_index(w, i);
+	mf_walk_push_key(w, "volumeMounts");
+	mf_walk_push_index(w, j);
+	mf_walk_push_key(w, "name");
+	mf_walk_error(w, "volume \"%s\" not found in volumes%s", name,
+		      claims ? " or volumeClaimTemplates" : "");
+	mf_walk_pop(w, m);
+	free(copy);
+}
+
 /*
  * Every volumeMount names a volume of the pod, or (for a StatefulSet) one of
  * its volumeClaimTemplates. spec is the PodSpec at rel ("" or "template.spec").
@@ -978,31 +999,7 @@ static void check_mounts(struct mf_walk *w, json_t *spec, const char *rel,
 					continue;
 				snprintf(at, sizeof(at), "%s%s%s",
 					 rel, *rel ? "." : "", *l);
-				{
-					struct mf_walk_mark m0 = { w->ptr.len,
-								   w->path.len };
-					const char *p = at;
-
-					while (*p) {
-						const char *d = strchr(p, '.');
-						size_t n = d ? (size_t)(d - p) :
-							       strlen(p);
-						char *key = xstrndup(p, n);
-
-						mf_walk_push_key(w, key);
-						free(key);
-						p += n + (d ? 1 : 0);
-					}
-					mf_walk_push_index(w, i);
-					mf_walk_push_key(w, "volumeMounts");
-					mf_walk_push_index(w, j);
-					mf_walk_push_key(w, "name");
-					mf_walk_error(w, "volume \"%s\" not "
-						      "found in volumes%s", name,
-						      claims ? " or "
-						      "volumeClaimTemplates" : "");
-					mf_walk_pop(w, m0);
-				}
+				report_mount(w, at, i, j, name, claims);
 			}
 		}
 	}

@@ -63,14 +63,23 @@ static const char *known_non_manifest(const char *name)
 	return NULL;
 }
 
+/* "group/Kind/namespace/name": what makes two objects the same (new). */
+static char *object_key(const json_t *obj, const struct mf_kind *kind)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = sm_json_get_str(meta, "namespace");
+
+	return xasprintf("%s/%s/%s/%s", kind->group, kind->kind, ns ? ns : "",
+			 sm_json_get_str(meta, "name"));
+}
+
 static void check_duplicate(struct loader *l, const struct mf_object *o,
 			    const struct sm_pos *pos)
 {
 	json_t *meta = json_object_get(o->obj, "metadata");
 	const char *ns = sm_json_get_str(meta, "namespace");
 	const char *name = sm_json_get_str(meta, "name");
-	char *key = xasprintf("%s/%s/%s/%s", o->kind->group, o->kind->kind,
-			      ns ? ns : "", name);
+	char *key = object_key(o->obj, o->kind);
 	char *where = xasprintf("%s:%d:%d", pos->file, pos->line, pos->col);
 	void *old = NULL;
 
@@ -159,12 +168,79 @@ static void load_doc(struct loader *l, struct mf_file *f, struct mf_doc *d)
 	}
 }
 
+/*
+ * The fast path for a file that is most likely valid: parse it without
+ * positions (they are only needed for messages), check every object into a
+ * scratch sink, and if nothing at all was said and no object repeats one
+ * seen before, hand the objects on. Returns false, having changed nothing,
+ * when the file needs the full path: any diagnostic, a List, a duplicate.
+ */
+static bool load_file_fast(struct loader *l, const char *path)
+{
+	struct mf_parse_opts popts = l->opts->parse;
+	struct mf_check_opts copts = { l->opts->strict };
+	struct mf_file f = MF_FILE_INIT;
+	struct sm_err scratch = SM_ERR_INIT;
+	struct sm_strmap mine = SM_STRMAP_INIT;
+	const struct mf_kind **kinds = NULL;
+	bool ok;
+
+	popts.no_positions = true;
+	ok = !mf_parse_file(&f, path, &popts, &scratch) && f.nr_docs > 0;
+	if (ok)
+		kinds = xcalloc(f.nr_docs, sizeof(*kinds));
+	for (size_t i = 0; ok && i < f.nr_docs; i++) {
+		struct mf_doc *d = &f.docs[i];
+		const char *kind = sm_json_get_str(d->root, "kind");
+		char *key;
+
+		if (kind && !strcmp(kind, "List"))
+			ok = false;
+		else if (mf_object_check(d->root, d, "", path, &copts,
+					 &kinds[i], &scratch) != MF_CHECK_OK ||
+			 scratch.nr)
+			ok = false;
+		if (!ok)
+			break;
+		key = object_key(d->root, kinds[i]);
+		ok = !sm_strmap_has(&l->seen, key) &&
+		     !sm_strmap_put(&mine, key, NULL, NULL);
+		free(key);
+	}
+	for (size_t i = 0; ok && i < f.nr_docs && !l->stop; i++) {
+		struct mf_doc *d = &f.docs[i];
+		struct mf_object o = { d->root, kinds[i], path, d->line,
+				       d->col };
+		char *key = object_key(d->root, kinds[i]);
+
+		sm_strmap_put(&l->seen, key,
+			      xasprintf("%s:%d:%d", path, d->line, d->col),
+			      NULL);
+		free(key);
+		l->stats->objects++;
+		if (l->fn) {
+			int cr = l->fn(l->ctx, &o);
+
+			if (cr < 0)
+				l->stop = cr;
+		}
+	}
+	free(kinds);
+	sm_strmap_release(&mine, NULL);
+	sm_err_release(&scratch);
+	mf_file_release(&f);
+	return ok;
+}
+
 static void load_file(struct loader *l, const char *path)
 {
 	struct mf_file f = MF_FILE_INIT;
 	size_t nerr = sm_err_count(l->err, SM_ERROR);
 
 	l->stats->files++;
+	if (load_file_fast(l, path))
+		return;
+	/* Again, with positions, so every message says where. */
 	mf_parse_file(&f, path, &l->opts->parse, l->err);
 	for (size_t i = 0; i < f.nr_docs && !l->stop; i++)
 		load_doc(l, &f, &f.docs[i]);

@@ -568,6 +568,11 @@ static int pos_put(struct ctx *c, struct sm_strmap *map,
 	struct mf_pos *n;
 	void *prev = NULL;
 
+	if (c->opts.no_positions) {
+		if (old)
+			*old = NULL;
+		return 0;
+	}
 	if (ptr->len + 1 > c->ptr_budget - c->ptr_bytes)
 		return -E2BIG;
 	c->ptr_bytes += ptr->len + 1;
@@ -653,6 +658,16 @@ static int node_begin(struct ctx *c, const yaml_mark_t *m, size_t *parent_len)
 	}
 	if (pos_put(c, cur_map(c), &c->path, &p, &old))
 		return ptr_budget_error(c, p.line, p.col);
+	/*
+	 * Without positions the members built so far tell: "<<" values are
+	 * merged only when the mapping ends, so these are all explicit keys.
+	 */
+	if (c->opts.no_positions && f && f->is_map && !f->key_is_merge &&
+	    json_object_getn(f->node, c->keys.buf + f->key_off, f->key_len)) {
+		key = c->keys.buf + f->key_off;
+		return yerror(c, p.key_line, p.key_col, "duplicate key %s",
+			      quote(c, key, f->key_len));
+	}
 	if (!old || !f || !f->is_map) {
 		free(old);
 		return 0;

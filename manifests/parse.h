@@ -35,6 +35,7 @@
 #define MF_PARSE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -65,10 +66,16 @@ struct mf_parse_opts {
 	size_t max_bytes;       /* larger files are refused; default 8 MiB */
 	size_t max_alias_nodes; /* nodes aliases may add per file; default 100000 */
 	int max_depth;          /* nesting limit; default 256 */
+	/*
+	 * Record no positions (mf_doc_pos finds nothing): for a first pass
+	 * over files that are most likely valid, where positions would only
+	 * be needed for messages. Parse errors still carry their line:col.
+	 */
+	bool no_positions;
 };
 
 #define MF_PARSE_MAX_BYTES (8u << 20)
-#define MF_PARSE_OPTS_INIT { MF_PARSE_MAX_BYTES, 100000, 256 }
+#define MF_PARSE_OPTS_INIT { MF_PARSE_MAX_BYTES, 100000, 256, false }
 
 /*
  * Parses data (len bytes; need not be NUL-terminated) as the file named path

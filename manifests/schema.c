@@ -18,47 +18,77 @@
 #include "manifests/schema.h"
 #include "common/banned.h"
 
+static bool plain_key(const char *k);
+
+/* Appends the JSON Pointer of the first n segments to out. */
+static void walk_pointer(const struct mf_walk *w, size_t n, struct sm_buf *out)
+{
+	sm_buf_adds(out, w->at ? w->at : "");
+	for (size_t i = 0; i < n; i++) {
+		if (w->segs[i].key)
+			sm_json_pointer_add_key(out, w->segs[i].key);
+		else
+			sm_json_pointer_add_index(out, w->segs[i].index);
+	}
+}
+
 /* The position for a diagnostic about the current value. */
 static struct sm_pos walk_pos(const struct mf_walk *w, bool want_key)
 {
 	struct sm_pos pos = { w->file, 0, 0 };
-	char *ptr;
-	size_t len;
-	bool exact = true;
+	struct sm_buf ptr = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 	if (!w->doc)
 		return pos;
-	ptr = xstrndup(sm_buf_cstr(&w->ptr), w->ptr.len);
-	len = w->ptr.len;
-	for (;;) {
-		const struct mf_pos *p = mf_doc_pos(w->doc, ptr);
+	/*
+	 * A value that is not in the document (added by a default, or
+	 * missing) is reported at the key of the nearest ancestor that is.
+	 */
+	for (size_t n = w->nr_segs + 1; n-- > 0;) {
+		const struct mf_pos *p;
 
-		if (p) {
-			/*
-			 * A value that is not in the document (added by a
-			 * default, or missing) is reported at the key of the
-			 * nearest ancestor that is.
-			 */
-			if (exact && !want_key) {
-				pos.line = p->line;
-				pos.col = p->col;
-			} else {
-				pos.line = p->key_line;
-				pos.col = p->key_col;
-			}
-			break;
+		sm_buf_reset(&ptr);
+		walk_pointer(w, n, &ptr);
+		p = mf_doc_pos(w->doc, sm_buf_cstr(&ptr));
+		if (!p && n == 0)
+			p = mf_doc_pos(w->doc, "");
+		if (!p)
+			continue;
+		if (n == w->nr_segs && !want_key) {
+			pos.line = p->line;
+			pos.col = p->col;
+		} else {
+			pos.line = p->key_line;
+			pos.col = p->key_col;
 		}
-		if (!len)
-			break;
-		while (len && ptr[len - 1] != '/')
-			len--;
-		if (len)
-			len--;
-		ptr[len] = '\0';
-		exact = false;
+		break;
 	}
-	free(ptr);
+	sm_buf_release(&ptr);
 	return pos;
+}
+
+void mf_walk_path(const struct mf_walk *w, struct sm_buf *out)
+{
+	size_t start = out->len;
+
+	for (size_t i = 0; i < w->nr_segs; i++) {
+		const struct mf_walk_seg *g = &w->segs[i];
+
+		if (!g->key)
+			sm_buf_addf(out, "[%zu]", g->index);
+		else if (!g->map_key && plain_key(g->key))
+			sm_buf_addf(out, "%s%s", out->len > start ? "." : "",
+				    g->key);
+		else
+			sm_buf_addf(out, "[%s]", g->key);
+	}
+}
+
+void mf_walk_release(struct mf_walk *w)
+{
+	free(w->segs);
+	w->segs = NULL;
+	w->nr_segs = w->alloc_segs = 0;
 }
 
 static void walk_vreport(struct mf_walk *w, enum sm_severity sev,
@@ -72,8 +102,10 @@ static void walk_vreport(struct mf_walk *w, enum sm_severity sev,
 
 	if (w->subject)
 		sm_buf_addf(&msg, "%s: ", w->subject);
-	if (w->path.len)
-		sm_buf_addf(&msg, "%s: ", sm_buf_cstr(&w->path));
+	if (w->nr_segs) {
+		mf_walk_path(w, &msg);
+		sm_buf_adds(&msg, ": ");
+	}
 	sm_buf_vaddf(&msg, fmt, ap);
 	sm_err_add(w->err, sev, &pos, "%s", sm_buf_cstr(&msg));
 	if (sev == SM_ERROR)
@@ -126,61 +158,47 @@ static bool plain_key(const char *k)
 	return true;
 }
 
-static struct mf_walk_mark push_key(struct mf_walk *w, const char *key,
-				    bool map_key)
+static struct mf_walk_mark push_seg(struct mf_walk *w, const char *key,
+				    size_t index, bool map_key)
 {
-	struct mf_walk_mark m = { w->ptr.len, w->path.len };
+	struct mf_walk_mark m = { w->nr_segs };
 
-	sm_json_pointer_add_key(&w->ptr, key);
-	if (!map_key && plain_key(key)) {
-		if (w->path.len)
-			sm_buf_addch(&w->path, '.');
-		sm_buf_adds(&w->path, key);
-	} else {
-		sm_buf_addch(&w->path, '[');
-		sm_buf_adds(&w->path, key);
-		sm_buf_addch(&w->path, ']');
-	}
+	SM_ALLOC_GROW(w->segs, w->nr_segs + 1, w->alloc_segs);
+	w->segs[w->nr_segs].key = key;
+	w->segs[w->nr_segs].index = index;
+	w->segs[w->nr_segs].map_key = map_key;
+	w->nr_segs++;
 	return m;
 }
 
 struct mf_walk_mark mf_walk_push_key(struct mf_walk *w, const char *key)
 {
-	return push_key(w, key, false);
+	return push_seg(w, key, 0, false);
 }
 
 struct mf_walk_mark mf_walk_push_index(struct mf_walk *w, size_t i)
 {
-	struct mf_walk_mark m = { w->ptr.len, w->path.len };
-
-	sm_json_pointer_add_index(&w->ptr, i);
-	/* The pointer segment just added is "/N": reuse its digits. */
-	sm_buf_addch(&w->path, '[');
-	sm_buf_add(&w->path, w->ptr.buf + m.ptr_len + 1,
-		   w->ptr.len - m.ptr_len - 1);
-	sm_buf_addch(&w->path, ']');
-	return m;
+	return push_seg(w, NULL, i, false);
 }
 
 void mf_walk_pop(struct mf_walk *w, struct mf_walk_mark m)
 {
-	sm_buf_truncate(&w->ptr, m.ptr_len);
-	sm_buf_truncate(&w->path, m.path_len);
+	SM_BUG_ON(m.nr_segs > w->nr_segs);
+	w->nr_segs = m.nr_segs;
 }
 
 int mf_walk_key_line(struct mf_walk *w, const char *key)
 {
-	struct mf_walk_mark m = mf_walk_push_key(w, key);
-	const struct mf_pos *p = w->doc ? mf_doc_pos(w->doc, sm_buf_cstr(&w->ptr))
-					: NULL;
+	struct sm_buf ptr = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	const struct mf_pos *p = NULL;
 
-	mf_walk_pop(w, m);
+	if (w->doc) {
+		walk_pointer(w, w->nr_segs, &ptr);
+		sm_json_pointer_add_key(&ptr, key);
+		p = mf_doc_pos(w->doc, sm_buf_cstr(&ptr));
+	}
+	sm_buf_release(&ptr);
 	return p ? p->key_line : 0;
-}
-
-const char *mf_walk_path(const struct mf_walk *w)
-{
-	return sm_buf_cstr(&w->path);
 }
 
 static void walk_vreport_at(struct mf_walk *w, const char *rel, bool key,
@@ -188,22 +206,16 @@ static void walk_vreport_at(struct mf_walk *w, const char *rel, bool key,
 static void walk_vreport_at(struct mf_walk *w, const char *rel, bool key,
 			    const char *fmt, va_list ap)
 {
-	struct mf_walk_mark m = { w->ptr.len, w->path.len };
-	const char *p = rel;
+	struct mf_walk_mark m = { w->nr_segs };
+	char *copy = xstrdup(rel), *save = NULL;
 
-	while (*p) {
-		const char *dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		char *k = xstrndup(p, n);
-
+	/* The copy holds the keys the pushed segments point into. */
+	for (char *k = strtok_r(copy, ".", &save); k;
+	     k = strtok_r(NULL, ".", &save))
 		mf_walk_push_key(w, k);
-		free(k);
-		p += n;
-		if (*p)
-			p++;
-	}
 	walk_vreport(w, SM_ERROR, key, fmt, ap);
 	mf_walk_pop(w, m);
+	free(copy);
 }
 
 void mf_walk_error_at(struct mf_walk *w, const char *rel, const char *fmt, ...)
@@ -308,12 +320,35 @@ static json_t *check_quantity(struct mf_walk *w, json_t *val)
 static int walk_value(struct mf_walk *w, const struct mf_type *t, json_t *val,
 		      json_t **repl);
 
+/*
+ * A field's default as a new value. Most defaults are scalars or "{}", built
+ * directly: this runs for every defaulted field of every object.
+ */
+static json_t *default_value(const char *def)
+{
+	json_error_t jerr;
+	json_t *d;
+
+	if (def[0] == '"' && !strchr(def + 1, '\\'))
+		return json_stringn(def + 1, strlen(def) - 2);
+	if (!strcmp(def, "{}"))
+		return json_object();
+	if (!strcmp(def, "true"))
+		return json_true();
+	if ((def[0] >= '0' && def[0] <= '9') && !strpbrk(def, ".eE"))
+		return json_integer(strtoll(def, NULL, 10));
+	d = json_loads(def, JSON_DECODE_ANY, &jerr);
+	SM_BUG_ON(!d);
+	return d;
+}
+
 static void walk_object(struct mf_walk *w, const struct mf_type *t,
 			json_t *obj)
 {
 	const char *key;
 	json_t *v, *r;
 	void *tmp;
+	size_t known = 0;
 
 	for (const struct mf_field *f = t->fields; f && f->name; f++) {
 		struct mf_walk_mark m;
@@ -324,22 +359,25 @@ static void walk_object(struct mf_walk *w, const struct mf_type *t,
 			json_object_del(obj, f->name);
 			v = NULL;
 		}
+		/* Nothing to say about an absent optional field. */
+		if (!v && !(f->flags & MF_REQUIRED) && !f->def)
+			continue;
 		m = mf_walk_push_key(w, f->name);
 		r = NULL;
 		if (!v && (f->flags & MF_REQUIRED)) {
 			mf_walk_error(w, "required value");
-		} else if (!v && f->def) {
-			json_error_t jerr;
-			json_t *d = json_loads(f->def, JSON_DECODE_ANY, &jerr);
+		} else if (!v) {
+			json_t *d = default_value(f->def);
 
-			SM_BUG_ON(!d);
 			json_object_set_new(obj, f->name, d);
+			known++;
 			/* A default may have defaults of its own. */
 			if (json_is_object(d))
 				walk_value(w, f->type, d, &r);
-		} else if (v && (f->flags & MF_DROP)) {
+		} else if (f->flags & MF_DROP) {
 			json_object_del(obj, f->name);
-		} else if (v) {
+		} else {
+			known++;
 			walk_value(w, f->type, v, &r);
 			if (r)
 				json_object_set_new(obj, f->name, v = r);
@@ -353,6 +391,9 @@ static void walk_object(struct mf_walk *w, const struct mf_type *t,
 		mf_walk_pop(w, m);
 	}
 
+	/* Every member is a known field: no unknown ones to look for. */
+	if (json_object_size(obj) == known)
+		return;
 	json_object_foreach_safe(obj, tmp, key, v) {
 		const struct mf_field *f;
 		struct mf_walk_mark m;
@@ -379,7 +420,7 @@ static void walk_map(struct mf_walk *w, const struct mf_type *t, json_t *obj)
 	json_t *v;
 
 	json_object_foreach(obj, key, v) {
-		struct mf_walk_mark m = push_key(w, key, true);
+		struct mf_walk_mark m = push_seg(w, key, 0, true);
 		json_t *r = NULL;
 		const char *why;
 

@@ -77,19 +77,35 @@ struct mf_field {
 	const char *def;
 };
 
+/*
+ * One step of the walk's path: a member (key borrowed: a table's field name,
+ * or a key of the object being walked, valid while it is walked) or an
+ * element. The JSON Pointer and display path are rendered from these only
+ * when a diagnostic needs them: valid objects never pay for strings.
+ */
+struct mf_walk_seg {
+	const char *key; /* NULL for an element */
+	size_t index;
+	bool map_key;    /* a map's key: displayed as [key] */
+};
+
 /* A walk over one object, with the place it came from. */
 struct mf_walk {
 	const struct mf_doc *doc; /* positions; may be NULL */
 	const char *file;         /* for messages; may be NULL */
 	const char *subject;      /* `Deployment "web"`, or NULL */
+	const char *at;           /* JSON Pointer of the object in doc ("") */
 	struct sm_err *err;
 	bool strict;              /* unknown fields are errors, not warnings */
-	struct sm_buf ptr;        /* JSON Pointer of the current value */
-	struct sm_buf path;       /* display path of the current value */
+	struct mf_walk_seg *segs; /* the path to the current value */
+	size_t nr_segs, alloc_segs;
 	json_t *root;             /* the whole object (borrowed) */
 	void *user;               /* for kind checks */
 	int errors;               /* errors reported by this walk */
 };
+
+/* Frees what a walk allocated (its path stack). */
+void mf_walk_release(struct mf_walk *w);
 
 /*
  * Checks val (borrowed; defaults are added to it in place) against type.
@@ -110,7 +126,7 @@ void mf_walk_warning(struct mf_walk *w, const char *fmt, ...) SM_PRINTF(2, 3);
  * that look at children: push returns the old lengths; pop restores them.
  */
 struct mf_walk_mark {
-	size_t ptr_len, path_len;
+	size_t nr_segs;
 };
 struct mf_walk_mark mf_walk_push_key(struct mf_walk *w, const char *key);
 struct mf_walk_mark mf_walk_push_index(struct mf_walk *w, size_t i);
@@ -119,8 +135,8 @@ void mf_walk_pop(struct mf_walk *w, struct mf_walk_mark m);
 /* The line where member key of the current value starts, or 0. */
 int mf_walk_key_line(struct mf_walk *w, const char *key);
 
-/* The current display path ("spec.template.spec"), borrowed. */
-const char *mf_walk_path(const struct mf_walk *w);
+/* Appends the current display path ("spec.template.spec") to out. */
+void mf_walk_path(const struct mf_walk *w, struct sm_buf *out);
 
 /*
  * Reports a problem with a path relative to the current one ("" for the

@@ -121,9 +121,7 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 	w.strict = opts->strict;
 	w.root = obj;
 	w.user = (void *)kind;
-	sm_buf_init(&w.ptr, SM_BUF_UNBOUNDED);
-	sm_buf_init(&w.path, SM_BUF_UNBOUNDED);
-	sm_buf_adds(&w.ptr, at);
+	w.at = at;
 	{
 		char *subject = xasprintf("%s \"%s\"", kname,
 					  name ? name : "");
@@ -164,8 +162,7 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 		r = mf_schema_apply(&w, kind->type, obj);
 		free(subject);
 	}
-	sm_buf_release(&w.ptr);
-	sm_buf_release(&w.path);
+	mf_walk_release(&w);
 	if (r || w.errors)
 		return MF_CHECK_INVALID;
 	*kindp = kind;
