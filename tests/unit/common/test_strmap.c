@@ -196,9 +196,32 @@ static void test_release_frees_each_value_with_the_given_function(void **state)
 	sm_strmap_release(&m, NULL);
 }
 
+static void test_keys_longer_than_a_block_are_kept_whole(void **state)
+{
+	struct sm_strmap m = SM_STRMAP_INIT;
+	char *big = malloc(20000);
+	char small[16];
+
+	memset(big, 'k', 19999);
+	big[19999] = '\0';
+	for (int i = 0; i < 2000; i++) {
+		snprintf(small, sizeof(small), "key-%d", i);
+		assert_int_equal(sm_strmap_put(&m, small, (void *)(intptr_t)(i + 1),
+					       NULL), 0);
+	}
+	assert_int_equal(sm_strmap_put(&m, big, big, NULL), 0);
+	assert_ptr_equal(sm_strmap_get(&m, big), big);
+	assert_int_equal((intptr_t)sm_strmap_get(&m, "key-1999"), 2000);
+	assert_int_equal((intptr_t)sm_strmap_get(&m, "key-0"), 1);
+	assert_int_equal(m.nr, 2001);
+	sm_strmap_release(&m, NULL);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keys_longer_than_a_block_are_kept_whole),
 		cmocka_unit_test(test_fnv1a_matches_the_published_vectors),
 		cmocka_unit_test(
 			test_empty_map_finds_nothing_and_iterates_nothing),

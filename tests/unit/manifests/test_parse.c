@@ -1527,11 +1527,50 @@ static void test_many_documents_get_a_position_for_each_node(void **state)
 	sm_buf_release(&b);
 }
 
+static void test_without_positions_values_are_the_same_and_duplicates_fail(
+	void **state)
+{
+	static const char yaml[] = "a:\n  b: [1, 2]\n  c: x\nbase: &b {k: 1}\n"
+				   "m:\n  <<: *b\n  k: 2\n";
+	static const char dup[] = "a: 1\nb: 2\na: 3\n";
+	struct mf_parse_opts fast = MF_PARSE_OPTS_INIT;
+	struct mf_file with = MF_FILE_INIT, without = MF_FILE_INIT;
+	struct sm_err err = SM_ERR_INIT;
+
+	fast.no_positions = true;
+	assert_int_equal(mf_parse_buffer(&with, "f.yaml", yaml, strlen(yaml),
+					 NULL, &err), 0);
+	assert_int_equal(mf_parse_buffer(&without, "f.yaml", yaml,
+					 strlen(yaml), &fast, &err), 0);
+	assert_int_equal(err.nr, 0);
+	assert_true(json_equal(with.docs[0].root, without.docs[0].root));
+	assert_non_null(mf_doc_pos(&with.docs[0], "/a/b/1"));
+	assert_null(mf_doc_pos(&without.docs[0], "/a/b/1"));
+	/* The explicit key still wins over the merged one. */
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(without.docs[0].root, "m"),
+				 "k")),
+			 2);
+	mf_file_release(&with);
+	mf_file_release(&without);
+
+	assert_int_equal(mf_parse_buffer(&without, "d.yaml", dup, strlen(dup),
+					 &fast, &err),
+			 -EINVAL);
+	assert_int_equal(err.nr, 1);
+	assert_int_equal(err.items[0].line, 3);
+	assert_non_null(strstr(err.items[0].msg, "duplicate key"));
+	mf_file_release(&without);
+	sm_err_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_nested_nodes_record_value_and_key_positions),
+		cmocka_unit_test(
+			test_without_positions_values_are_the_same_and_duplicates_fail),
 		cmocka_unit_test(test_pointers_escape_tilde_and_slash_in_keys),
 		cmocka_unit_test(
 			test_columns_count_characters_and_crlf_ends_a_line),
