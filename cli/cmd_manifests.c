@@ -38,6 +38,8 @@ static const char validate_help[] =
 	"  -o, --output FORMAT   text (default) or json\n"
 	"  -q, --quiet           leave out notes (skipped files)\n"
 	"  --max-file-size N     refuse files over N bytes (default 8 MiB)\n"
+	"  -j, --jobs N          threads that read and check files (default:\n"
+	"                        one per CPU); the output does not depend on it\n"
 	"\n"
 	"Exit status: 0 valid (warnings allowed), 1 errors, 2 usage.\n";
 
@@ -52,6 +54,8 @@ static const char render_help[] =
 	"  --strict              unknown fields and unsupported kinds are errors\n"
 	"  -o, --output FORMAT   yaml (default) or json (a v1 List)\n"
 	"  --max-file-size N     refuse files over N bytes (default 8 MiB)\n"
+	"  -j, --jobs N          threads that read and check files (default:\n"
+	"                        one per CPU); the output does not depend on it\n"
 	"\n"
 	"Exit status: 0 rendered, 1 errors, 2 usage.\n";
 
@@ -64,6 +68,7 @@ static int parse_args(int argc, char **argv, const char *cmd,
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "max-file-size", required_argument, NULL, 'm' },
+		{ "jobs", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -73,7 +78,7 @@ static int parse_args(int argc, char **argv, const char *cmd,
 	a->load = lo;
 	a->output = deflt;
 	a->quiet = 0;
-	while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:qj:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			a->load.strict = true;
@@ -104,6 +109,20 @@ static int parse_args(int argc, char **argv, const char *cmd,
 						       "bytes, got \"%s\"",
 						       optarg);
 			a->load.parse.max_bytes = (size_t)n;
+			break;
+		}
+		case 'j': {
+			char *end;
+			long n;
+
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > MF_LOAD_MAX_JOBS)
+				return cli_usage_error(cmd, "--jobs: expected "
+						       "a number from 1 to %d, "
+						       "got \"%s\"",
+						       MF_LOAD_MAX_JOBS, optarg);
+			a->load.jobs = (int)n;
 			break;
 		}
 		case 'h':

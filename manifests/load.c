@@ -4,16 +4,21 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/json.h"
 #include "common/strmap.h"
 #include "common/xalloc.h"
 #include "manifests/load.h"
 #include "common/banned.h"
+
+struct first_pass;
 
 struct loader {
 	const struct mf_load_opts *opts;
@@ -23,6 +28,11 @@ struct loader {
 	struct sm_err *err;
 	struct sm_strmap seen; /* "group/Kind/ns/name" -> "file:line:col" */
 	int stop;              /* a callback's negative return */
+	int jobs;              /* threads for first passes */
+	struct first_pass *queue; /* files waiting for their first pass */
+	size_t nr_queue, alloc_queue;
+	struct first_pass *done;  /* the last batch, to be freed */
+	size_t nr_done, alloc_done;
 };
 
 /* Files people keep beside manifests, and what they are. */
@@ -169,52 +179,76 @@ static void load_doc(struct loader *l, struct mf_file *f, struct mf_doc *d)
 }
 
 /*
- * The fast path for a file that is most likely valid: parse it without
- * positions (they are only needed for messages), check every object into a
- * scratch sink, and if nothing at all was said and no object repeats one
- * seen before, hand the objects on. Returns false, having changed nothing,
- * when the file needs the full path: any diagnostic, a List, a duplicate.
+ * The first pass over a file, on a worker thread: parse it without positions
+ * (they are only needed for messages) and check every object into a scratch
+ * sink. It touches nothing shared. `ok` means nothing at all was said, so
+ * the objects can be handed on as they are; otherwise the file goes through
+ * the full path, with positions, on the loader's thread.
  */
-static bool load_file_fast(struct loader *l, const char *path)
+struct first_pass {
+	char *path; /* owned */
+	struct mf_file f;
+	const struct mf_kind **kinds; /* one per document */
+	bool ok;
+};
+
+static void first_pass_run(const struct loader *l, struct first_pass *p)
 {
 	struct mf_parse_opts popts = l->opts->parse;
 	struct mf_check_opts copts = { l->opts->strict };
-	struct mf_file f = MF_FILE_INIT;
 	struct sm_err scratch = SM_ERR_INIT;
-	struct sm_strmap mine = SM_STRMAP_INIT;
-	const struct mf_kind **kinds = NULL;
-	bool ok;
 
 	popts.no_positions = true;
-	ok = !mf_parse_file(&f, path, &popts, &scratch) && f.nr_docs > 0;
-	if (ok)
-		kinds = xcalloc(f.nr_docs, sizeof(*kinds));
-	for (size_t i = 0; ok && i < f.nr_docs; i++) {
-		struct mf_doc *d = &f.docs[i];
+	p->ok = !mf_parse_file(&p->f, p->path, &popts, &scratch) &&
+		p->f.nr_docs > 0;
+	if (p->ok)
+		p->kinds = xcalloc(p->f.nr_docs, sizeof(*p->kinds));
+	for (size_t i = 0; p->ok && i < p->f.nr_docs; i++) {
+		struct mf_doc *d = &p->f.docs[i];
 		const char *kind = sm_json_get_str(d->root, "kind");
-		char *key;
 
-		if (kind && !strcmp(kind, "List"))
-			ok = false;
-		else if (mf_object_check(d->root, d, "", path, &copts,
-					 &kinds[i], &scratch) != MF_CHECK_OK ||
-			 scratch.nr)
-			ok = false;
-		if (!ok)
-			break;
-		key = object_key(d->root, kinds[i]);
+		/* Lists need their items' positions even when valid. */
+		p->ok = !(kind && !strcmp(kind, "List")) &&
+			mf_object_check(d->root, d, "", p->path, &copts,
+					&p->kinds[i], &scratch) == MF_CHECK_OK &&
+			!scratch.nr;
+	}
+	sm_err_release(&scratch);
+}
+
+static void first_pass_release(struct first_pass *p)
+{
+	mf_file_release(&p->f);
+	free(p->kinds);
+	p->kinds = NULL;
+}
+
+/*
+ * Hands on the objects of a file whose first pass said nothing, unless one
+ * of them repeats an object seen before: then nothing is done and false is
+ * returned, so the full path can report it with its place.
+ */
+static bool first_pass_commit(struct loader *l, struct first_pass *p)
+{
+	struct sm_strmap mine = SM_STRMAP_INIT;
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < p->f.nr_docs; i++) {
+		char *key = object_key(p->f.docs[i].root, p->kinds[i]);
+
 		ok = !sm_strmap_has(&l->seen, key) &&
 		     !sm_strmap_put(&mine, key, NULL, NULL);
 		free(key);
 	}
-	for (size_t i = 0; ok && i < f.nr_docs && !l->stop; i++) {
-		struct mf_doc *d = &f.docs[i];
-		struct mf_object o = { d->root, kinds[i], path, d->line,
+	sm_strmap_release(&mine, NULL);
+	for (size_t i = 0; ok && i < p->f.nr_docs && !l->stop; i++) {
+		struct mf_doc *d = &p->f.docs[i];
+		struct mf_object o = { d->root, p->kinds[i], p->path, d->line,
 				       d->col };
-		char *key = object_key(d->root, kinds[i]);
+		char *key = object_key(d->root, p->kinds[i]);
 
 		sm_strmap_put(&l->seen, key,
-			      xasprintf("%s:%d:%d", path, d->line, d->col),
+			      xasprintf("%s:%d:%d", p->path, d->line, d->col),
 			      NULL);
 		free(key);
 		l->stats->objects++;
@@ -225,22 +259,15 @@ static bool load_file_fast(struct loader *l, const char *path)
 				l->stop = cr;
 		}
 	}
-	free(kinds);
-	sm_strmap_release(&mine, NULL);
-	sm_err_release(&scratch);
-	mf_file_release(&f);
 	return ok;
 }
 
-static void load_file(struct loader *l, const char *path)
+/* The full path: parse with positions, report everything with its place. */
+static void load_file_slow(struct loader *l, const char *path)
 {
 	struct mf_file f = MF_FILE_INIT;
 	size_t nerr = sm_err_count(l->err, SM_ERROR);
 
-	l->stats->files++;
-	if (load_file_fast(l, path))
-		return;
-	/* Again, with positions, so every message says where. */
 	mf_parse_file(&f, path, &l->opts->parse, l->err);
 	for (size_t i = 0; i < f.nr_docs && !l->stop; i++)
 		load_doc(l, &f, &f.docs[i]);
@@ -253,18 +280,111 @@ static void load_file(struct loader *l, const char *path)
 	mf_file_release(&f);
 }
 
+/*
+ * A batch of first passes, plus the previous batch, whose files the workers
+ * free first: freeing parsed trees is a good part of the work, and it need
+ * not happen on the loader's thread.
+ */
+struct batch {
+	const struct loader *l;
+	struct first_pass *items, *old;
+	size_t nr, nr_old;
+	atomic_size_t next, next_old;
+};
+
+static void *batch_worker(void *arg)
+{
+	struct batch *b = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&b->next_old, 1)) < b->nr_old) {
+		first_pass_release(&b->old[i]);
+		free(b->old[i].path);
+	}
+	while ((i = atomic_fetch_add(&b->next, 1)) < b->nr)
+		first_pass_run(b->l, &b->items[i]);
+	return NULL;
+}
+
+/* Runs the batch on l->jobs threads, this one among them. */
+static void batch_run(const struct loader *l, struct batch *b)
+{
+	pthread_t threads[MF_LOAD_MAX_JOBS];
+	size_t work = b->nr > b->nr_old ? b->nr : b->nr_old;
+	int started = 0;
+
+	for (int t = 1; t < l->jobs && (size_t)t < work; t++) {
+		if (pthread_create(&threads[started], NULL, batch_worker, b))
+			break; /* fewer threads: the work still gets done */
+		started++;
+	}
+	batch_worker(b);
+	for (int t = 0; t < started; t++)
+		pthread_join(threads[t], NULL);
+}
+
+/*
+ * First passes of the queued files on several threads, then, in order on
+ * this thread, each file's objects handed on, or the file loaded again the
+ * full way. Results and messages do not depend on the number of threads.
+ * The files stay parsed (the callback may have kept references to their
+ * objects only until it returned) until the next batch frees them.
+ */
+static void flush_files(struct loader *l)
+{
+	struct batch b = { l, l->queue, l->done, l->nr_queue, l->nr_done,
+			   0, 0 };
+	struct first_pass *tmp;
+	size_t tmp_alloc;
+
+	batch_run(l, &b);
+	for (size_t i = 0; i < b.nr; i++) {
+		struct first_pass *p = &b.items[i];
+
+		l->stats->files++;
+		if (!l->stop && !(p->ok && first_pass_commit(l, p))) {
+			first_pass_release(p);
+			if (!l->stop)
+				load_file_slow(l, p->path);
+		}
+	}
+	/* This batch is freed by the next one; the queue reuses the old. */
+	tmp = l->done;
+	tmp_alloc = l->alloc_done;
+	l->done = l->queue;
+	l->alloc_done = l->alloc_queue;
+	l->nr_done = l->nr_queue;
+	l->queue = tmp;
+	l->alloc_queue = tmp_alloc;
+	l->nr_queue = 0;
+}
+
+static void load_file(struct loader *l, const char *path)
+{
+	struct first_pass *p;
+
+	SM_ALLOC_GROW(l->queue, l->nr_queue + 1, l->alloc_queue);
+	p = &l->queue[l->nr_queue++];
+	memset(p, 0, sizeof(*p));
+	p->path = xstrdup(path);
+	if (l->nr_queue >= (size_t)l->jobs * 256)
+		flush_files(l);
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void load_path(struct loader *l, const char *path, bool top);
+static void load_path(struct loader *l, const char *path, bool top,
+		      unsigned char type);
 
 static void load_dir(struct loader *l, const char *path)
 {
 	DIR *dir = opendir(path);
 	char **names = NULL;
-	size_t nr = 0, alloc = 0;
+	unsigned char *types = NULL;
+	size_t nr = 0, alloc = 0, alloc_types = 0;
 	struct dirent *de;
 
 	if (!dir) {
@@ -279,38 +399,54 @@ static void load_dir(struct loader *l, const char *path)
 		if (de->d_name[0] == '.')
 			continue;
 		SM_ALLOC_GROW(names, nr + 1, alloc);
-		names[nr++] = xstrdup(de->d_name);
+		/* The type rides after the name's NUL, to sort with it. */
+		names[nr] = xasprintf("%s%c%c", de->d_name, '\0',
+				      de->d_type ? de->d_type : DT_UNKNOWN);
+		nr++;
 	}
 	closedir(dir);
 	/* Sorted, so messages and render output do not depend on the disk. */
 	qsort(names, nr, sizeof(*names), name_cmp);
+	SM_ALLOC_GROW(types, nr, alloc_types);
+	for (size_t i = 0; i < nr; i++)
+		types[i] = (unsigned char)names[i][strlen(names[i]) + 1];
 	for (size_t i = 0; i < nr; i++) {
 		char *child = xasprintf("%s%s%s", path,
 					path[strlen(path) - 1] == '/' ? "" :
 					"/", names[i]);
 
 		if (!l->stop)
-			load_path(l, child, false);
+			load_path(l, child, false, types[i]);
 		free(child);
 		free(names[i]);
 	}
 	free(names);
+	free(types);
 }
 
-static void load_path(struct loader *l, const char *path, bool top)
+/*
+ * type is the entry's d_type from its folder, DT_UNKNOWN when not known: a
+ * regular file or folder found by readdir needs no stat of its own.
+ */
+static void load_path(struct loader *l, const char *path, bool top,
+		      unsigned char type)
 {
 	const char *base = strrchr(path, '/');
 	const char *what;
 	struct stat st;
 
 	base = base ? base + 1 : path;
-	if (stat(path, &st) < 0) {
-		struct sm_pos pos = { path, 0, 0 };
+	if (type != DT_REG && type != DT_DIR) {
+		if (stat(path, &st) < 0) {
+			struct sm_pos pos = { path, 0, 0 };
 
-		sm_error(l->err, &pos, "cannot read: %s", strerror(errno));
-		return;
+			sm_error(l->err, &pos, "cannot read: %s",
+				 strerror(errno));
+			return;
+		}
+		type = S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
 	}
-	if (S_ISDIR(st.st_mode)) {
+	if (type == DT_DIR) {
 		load_dir(l, path);
 		return;
 	}
@@ -343,9 +479,17 @@ int mf_load(const char *const *paths, size_t nr,
 		.seen = SM_STRMAP_INIT,
 	};
 	size_t errors = sm_err_count(err, SM_ERROR);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
+	l.jobs = opts->jobs > 0 ? opts->jobs : cpus > 0 ? (int)cpus : 1;
+	if (l.jobs > MF_LOAD_MAX_JOBS)
+		l.jobs = MF_LOAD_MAX_JOBS;
 	for (size_t i = 0; i < nr && !l.stop; i++)
-		load_path(&l, paths[i], true);
+		load_path(&l, paths[i], true, DT_UNKNOWN);
+	flush_files(&l);
+	flush_files(&l); /* an empty batch that frees the last one */
+	free(l.queue);
+	free(l.done);
 	sm_strmap_release(&l.seen, free);
 	if (l.stop)
 		return l.stop;

@@ -33,12 +33,20 @@ struct mf_object {
 /* Called for every valid object; a negative return stops the load. */
 typedef int (*mf_object_fn)(void *ctx, const struct mf_object *o);
 
+#define MF_LOAD_MAX_JOBS 16
+
 struct mf_load_opts {
 	bool strict;
 	struct mf_parse_opts parse;
+	/*
+	 * Threads that parse and check files; 0 means one per CPU (at most
+	 * MF_LOAD_MAX_JOBS). Objects reach the callback in file order on the
+	 * calling thread, and messages are the same, whatever the number.
+	 */
+	int jobs;
 };
 
-#define MF_LOAD_OPTS_INIT { false, MF_PARSE_OPTS_INIT }
+#define MF_LOAD_OPTS_INIT { false, MF_PARSE_OPTS_INIT, 0 }
 
 struct mf_load_stats {
 	size_t files;       /* manifest files read */
