@@ -78,9 +78,18 @@ static char *object_key(const json_t *obj, const struct mf_kind *kind)
 {
 	json_t *meta = json_object_get(obj, "metadata");
 	const char *ns = sm_json_get_str(meta, "namespace");
+	const char *name = sm_json_get_str(meta, "name");
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
-	return xasprintf("%s/%s/%s/%s", kind->group, kind->kind, ns ? ns : "",
-			 sm_json_get_str(meta, "name"));
+	/* Built by hand: this runs once or twice for every object. */
+	sm_buf_adds(&b, kind->group);
+	sm_buf_addch(&b, '/');
+	sm_buf_adds(&b, kind->kind);
+	sm_buf_addch(&b, '/');
+	sm_buf_adds(&b, ns ? ns : "");
+	sm_buf_addch(&b, '/');
+	sm_buf_adds(&b, name ? name : "");
+	return sm_buf_detach(&b, NULL);
 }
 
 static void check_duplicate(struct loader *l, const struct mf_object *o,

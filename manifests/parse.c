@@ -647,14 +647,18 @@ static int node_begin(struct ctx *c, const yaml_mark_t *m, size_t *parent_len)
 		c->root_line = p.line;
 		c->root_col = p.col;
 	} else if (!f->is_map) {
-		ptr_add_index(&c->path, f->index);
+		/* Without positions, pointers serve nothing: skip them. */
+		if (!c->opts.no_positions)
+			ptr_add_index(&c->path, f->index);
 	} else {
 		key = c->keys.buf + f->key_off;
 		p.key_line = f->key_line;
 		p.key_col = f->key_col;
 		if (f->key_is_merge)
 			c->merge_depth++;
-		ptr_add_key(&c->path, f->key_is_merge ? MERGE_SEGMENT : key);
+		if (!c->opts.no_positions)
+			ptr_add_key(&c->path,
+				    f->key_is_merge ? MERGE_SEGMENT : key);
 	}
 	if (pos_put(c, cur_map(c), &c->path, &p, &old))
 		return ptr_budget_error(c, p.line, p.col);

@@ -100,8 +100,8 @@ static void walk_vreport(struct mf_walk *w, enum sm_severity sev,
 	struct sm_pos pos = walk_pos(w, want_key);
 	struct sm_buf msg = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
-	if (w->subject)
-		sm_buf_addf(&msg, "%s: ", w->subject);
+	if (w->kind)
+		sm_buf_addf(&msg, "%s \"%s\": ", w->kind, w->name ? w->name : "");
 	if (w->nr_segs) {
 		mf_walk_path(w, &msg);
 		sm_buf_adds(&msg, ": ");
@@ -342,74 +342,82 @@ static json_t *default_value(const char *def)
 	return d;
 }
 
+/* Whether v is "", [] or {}. */
+static bool is_empty(const json_t *v)
+{
+	return (json_is_string(v) && !*json_string_value(v)) ||
+	       (json_is_array(v) && !json_array_size(v)) ||
+	       (json_is_object(v) && !json_object_size(v));
+}
+
+/*
+ * Walks the members the object has (a table lookup each), then the fields
+ * it lacks that are required or have a default. Most objects set a few of
+ * many possible fields, so this looks up what is there, not every field.
+ */
 static void walk_object(struct mf_walk *w, const struct mf_type *t,
 			json_t *obj)
 {
 	const char *key;
 	json_t *v, *r;
 	void *tmp;
-	size_t known = 0;
 
-	for (const struct mf_field *f = t->fields; f && f->name; f++) {
-		struct mf_walk_mark m;
-
-		v = json_object_get(obj, f->name);
-		if (v && json_is_null(v)) {
-			/* null means "not set", as in Kubernetes' decoding. */
-			json_object_del(obj, f->name);
-			v = NULL;
-		}
-		/* Nothing to say about an absent optional field. */
-		if (!v && !(f->flags & MF_REQUIRED) && !f->def)
-			continue;
-		m = mf_walk_push_key(w, f->name);
-		r = NULL;
-		if (!v && (f->flags & MF_REQUIRED)) {
-			mf_walk_error(w, "required value");
-		} else if (!v) {
-			json_t *d = default_value(f->def);
-
-			json_object_set_new(obj, f->name, d);
-			known++;
-			/* A default may have defaults of its own. */
-			if (json_is_object(d))
-				walk_value(w, f->type, d, &r);
-		} else if (f->flags & MF_DROP) {
-			json_object_del(obj, f->name);
-		} else {
-			known++;
-			walk_value(w, f->type, v, &r);
-			if (r)
-				json_object_set_new(obj, f->name, v = r);
-			if ((f->flags & MF_NONEMPTY) &&
-			    ((json_is_string(v) && !*json_string_value(v)) ||
-			     (json_is_array(v) && !json_array_size(v)) ||
-			     (json_is_object(v) && !json_object_size(v))))
-				mf_walk_error(w, "required value: must not be "
-					      "empty");
-		}
-		mf_walk_pop(w, m);
-	}
-
-	/* Every member is a known field: no unknown ones to look for. */
-	if (json_object_size(obj) == known)
-		return;
 	json_object_foreach_safe(obj, tmp, key, v) {
 		const struct mf_field *f;
 		struct mf_walk_mark m;
 
 		for (f = t->fields; f && f->name; f++)
-			if (!strcmp(f->name, key))
+			if (f->name[0] == key[0] && !strcmp(f->name, key))
 				break;
-		if (f && f->name)
+		if (f && f->name && json_is_null(v)) {
+			/* null means "not set", as in Kubernetes' decoding. */
+			json_object_del(obj, key);
 			continue;
-		m = mf_walk_push_key(w, key);
-		walk_report_key(w, w->strict ? SM_ERROR : SM_WARNING,
-				"unknown field \"%s\"%s", key,
-				w->strict ? "" : " (ignored)");
-		if (w->strict)
-			w->errors++;
-		json_object_del(obj, key);
+		}
+		if (f && f->name && (f->flags & MF_DROP)) {
+			json_object_del(obj, key);
+			continue;
+		}
+		m = mf_walk_push_key(w, f && f->name ? f->name : key);
+		if (!f || !f->name) {
+			walk_report_key(w, w->strict ? SM_ERROR : SM_WARNING,
+					"unknown field \"%s\"%s", key,
+					w->strict ? "" : " (ignored)");
+			if (w->strict)
+				w->errors++;
+			mf_walk_pop(w, m);
+			json_object_del(obj, key);
+			continue;
+		}
+		r = NULL;
+		walk_value(w, f->type, v, &r);
+		if (r)
+			json_object_set_new(obj, f->name, v = r);
+		if ((f->flags & MF_NONEMPTY) && is_empty(v))
+			mf_walk_error(w, "required value: must not be empty");
+		mf_walk_pop(w, m);
+	}
+
+	for (const struct mf_field *f = t->fields; f && f->name; f++) {
+		struct mf_walk_mark m;
+		json_t *d;
+
+		if (!(f->flags & MF_REQUIRED) && !f->def)
+			continue;
+		if (json_object_get(obj, f->name))
+			continue;
+		m = mf_walk_push_key(w, f->name);
+		if (f->flags & MF_REQUIRED) {
+			mf_walk_error(w, "required value");
+		} else {
+			d = default_value(f->def);
+			json_object_set_new(obj, f->name, d);
+			/* A default may have defaults of its own. */
+			if (json_is_object(d)) {
+				r = NULL;
+				walk_value(w, f->type, d, &r);
+			}
+		}
 		mf_walk_pop(w, m);
 	}
 }

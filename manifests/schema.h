@@ -93,7 +93,9 @@ struct mf_walk_seg {
 struct mf_walk {
 	const struct mf_doc *doc; /* positions; may be NULL */
 	const char *file;         /* for messages; may be NULL */
-	const char *subject;      /* `Deployment "web"`, or NULL */
+	/* The subject of messages, `Deployment "web"`: kind (NULL for none)
+	 * and name (borrowed from the object). */
+	const char *kind, *name;
 	const char *at;           /* JSON Pointer of the object in doc ("") */
 	struct sm_err *err;
 	bool strict;              /* unknown fields are errors, not warnings */

@@ -123,10 +123,8 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 	w.user = (void *)kind;
 	w.at = at;
 	{
-		char *subject = xasprintf("%s \"%s\"", kname,
-					  name ? name : "");
-
-		w.subject = subject;
+		w.kind = kname;
+		w.name = name;
 		/* Name and namespace first: they identify the object. */
 		if (json_is_object(meta)) {
 			struct mf_walk_mark m = mf_walk_push_key(&w, "metadata");
@@ -160,7 +158,6 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 			}
 		}
 		r = mf_schema_apply(&w, kind->type, obj);
-		free(subject);
 	}
 	mf_walk_release(&w);
 	if (r || w.errors)
