@@ -11,6 +11,9 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "stuurman-config.h"
+#if SM_HAVE_MIMALLOC
+#include <mimalloc.h>
+#endif
 #include "common/banned.h"
 
 static int cmd_help(int argc, char **argv);
@@ -101,6 +104,13 @@ int cmd_version(int argc, char **argv)
 		return cli_usage_error("version", "unexpected argument \"%s\"",
 				       argv[1]);
 	printf("stuurman %s\n", STUURMAN_VERSION);
+#if SM_HAVE_MIMALLOC
+	/* Naming a mimalloc symbol also keeps --as-needed from dropping it. */
+	printf("allocator: mimalloc %d.%d.%d\n", mi_version() / 100,
+	       mi_version() / 10 % 10, mi_version() % 10);
+#else
+	puts("allocator: system");
+#endif
 	return 0;
 }
 

@@ -380,20 +380,39 @@ static void load_file(struct loader *l, const char *path)
 		flush_files(l);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void load_path(struct loader *l, const char *path, bool top,
 		      unsigned char type);
+
+struct dir_entry {
+	char *name;
+	unsigned char type; /* d_type, or DT_UNKNOWN */
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dir_entry *)a)->name,
+		      ((const struct dir_entry *)b)->name);
+}
+
+/* dir + "/" + name, new; without printf: this runs for every file. */
+static char *path_join(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	bool slash = dl && dir[dl - 1] != '/';
+	char *r = xmalloc(dl + slash + nl + 1);
+
+	memcpy(r, dir, dl);
+	if (slash)
+		r[dl] = '/';
+	memcpy(r + dl + slash, name, nl + 1);
+	return r;
+}
 
 static void load_dir(struct loader *l, const char *path)
 {
 	DIR *dir = opendir(path);
-	char **names = NULL;
-	unsigned char *types = NULL;
-	size_t nr = 0, alloc = 0, alloc_types = 0;
+	struct dir_entry *entries = NULL;
+	size_t nr = 0, alloc = 0;
 	struct dirent *de;
 
 	if (!dir) {
@@ -407,30 +426,23 @@ static void load_dir(struct loader *l, const char *path)
 		/* Hidden entries: .git, .github, editor files. */
 		if (de->d_name[0] == '.')
 			continue;
-		SM_ALLOC_GROW(names, nr + 1, alloc);
-		/* The type rides after the name's NUL, to sort with it. */
-		names[nr] = xasprintf("%s%c%c", de->d_name, '\0',
-				      de->d_type ? de->d_type : DT_UNKNOWN);
+		SM_ALLOC_GROW(entries, nr + 1, alloc);
+		entries[nr].name = xstrdup(de->d_name);
+		entries[nr].type = de->d_type;
 		nr++;
 	}
 	closedir(dir);
 	/* Sorted, so messages and render output do not depend on the disk. */
-	qsort(names, nr, sizeof(*names), name_cmp);
-	SM_ALLOC_GROW(types, nr, alloc_types);
-	for (size_t i = 0; i < nr; i++)
-		types[i] = (unsigned char)names[i][strlen(names[i]) + 1];
+	qsort(entries, nr, sizeof(*entries), entry_cmp);
 	for (size_t i = 0; i < nr; i++) {
-		char *child = xasprintf("%s%s%s", path,
-					path[strlen(path) - 1] == '/' ? "" :
-					"/", names[i]);
+		char *child = path_join(path, entries[i].name);
 
 		if (!l->stop)
-			load_path(l, child, false, types[i]);
+			load_path(l, child, false, entries[i].type);
 		free(child);
-		free(names[i]);
+		free(entries[i].name);
 	}
-	free(names);
-	free(types);
+	free(entries);
 }
 
 /*

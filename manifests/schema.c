@@ -295,12 +295,14 @@ static json_t *check_quantity(struct mf_walk *w, json_t *val)
 	} else if (json_is_real(val)) {
 		snprintf(text, sizeof(text), "%.17g", json_real_value(val));
 	} else if (json_is_string(val)) {
-		if (strlen(json_string_value(val)) >= sizeof(text)) {
+		size_t n = json_string_length(val);
+
+		if (n >= sizeof(text)) {
 			mf_walk_error(w, "\"%.20s...\" is not a valid quantity: "
 				      "too long", json_string_value(val));
 			return NULL;
 		}
-		snprintf(text, sizeof(text), "%s", json_string_value(val));
+		memcpy(text, json_string_value(val), n + 1);
 	} else {
 		type_error(w, "a quantity (such as \"100m\" or \"64Mi\")",
 			   val);

@@ -42,6 +42,8 @@ static const char *need_string(json_t *obj, const char *field,
 	char ptr[64];
 	struct sm_pos pos;
 
+	if (json_is_string(v) && *json_string_value(v))
+		return json_string_value(v);
 	snprintf(ptr, sizeof(ptr), "/%s", field);
 	pos = root_pos(doc, at, file, ptr, false);
 	if (!v || json_is_null(v) ||
@@ -61,6 +63,17 @@ static const char *need_string(json_t *obj, const char *field,
 		return NULL;
 	}
 	return json_string_value(v);
+}
+
+/* Whether api is "group/version" (or "version" for the core group). */
+static bool api_version_is(const struct mf_kind *k, const char *api)
+{
+	size_t gl = strlen(k->group);
+
+	if (!gl)
+		return !strcmp(api, k->version);
+	return !strncmp(api, k->group, gl) && api[gl] == '/' &&
+	       !strcmp(api + gl + 1, k->version);
 }
 
 enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
@@ -106,8 +119,8 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 			   kname, api, mf_kinds_list());
 		return opts->strict ? MF_CHECK_INVALID : MF_CHECK_UNSUPPORTED;
 	}
-	mf_kind_api_version(kind, want, sizeof(want));
-	if (strcmp(api, want)) {
+	if (!api_version_is(kind, api)) {
+		mf_kind_api_version(kind, want, sizeof(want));
 		pos = root_pos(doc, at, file, "/apiVersion", false);
 		sm_error(err, &pos, "%s \"%s\": apiVersion \"%s\" is not "
 			 "supported for %s: use \"%s\"", kname,
