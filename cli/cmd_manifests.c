@@ -34,12 +34,14 @@ static const char validate_help[] =
 	"*.yml, *.json) the way a Kubernetes API server would, and reports\n"
 	"every problem as FILE:LINE:COLUMN: Kind \"name\": field: message.\n"
 	"\n"
-	"  --strict              unknown fields and unsupported kinds are errors\n"
+	"  --strict              unknown fields and unsupported kinds are "
+	"errors\n"
 	"  -o, --output FORMAT   text (default) or json\n"
 	"  -q, --quiet           leave out notes (skipped files)\n"
 	"  --max-file-size N     refuse files over N bytes (default 8 MiB)\n"
 	"  -j, --jobs N          threads that read and check files (default:\n"
-	"                        one per CPU); the output does not depend on it\n"
+	"                        one per CPU); the output does not depend on "
+	"it\n"
 	"\n"
 	"Exit status: 0 valid (warnings allowed), 1 errors, 2 usage.\n";
 
@@ -51,17 +53,18 @@ static const char render_help[] =
 	"sorted, like `kubectl create --dry-run=server -o yaml`. Nothing is\n"
 	"printed when any manifest has an error.\n"
 	"\n"
-	"  --strict              unknown fields and unsupported kinds are errors\n"
+	"  --strict              unknown fields and unsupported kinds are "
+	"errors\n"
 	"  -o, --output FORMAT   yaml (default) or json (a v1 List)\n"
 	"  --max-file-size N     refuse files over N bytes (default 8 MiB)\n"
 	"  -j, --jobs N          threads that read and check files (default:\n"
-	"                        one per CPU); the output does not depend on it\n"
+	"                        one per CPU); the output does not depend on "
+	"it\n"
 	"\n"
 	"Exit status: 0 rendered, 1 errors, 2 usage.\n";
 
-static int parse_args(int argc, char **argv, const char *cmd,
-		      const char *help, enum output deflt, bool text_ok,
-		      struct manifest_args *a)
+static int parse_args(int argc, char **argv, const char *cmd, const char *help,
+		      enum output deflt, bool text_ok, struct manifest_args *a)
 {
 	static const struct option opts[] = {
 		{ "strict", no_argument, NULL, 's' },
@@ -91,8 +94,10 @@ static int parse_args(int argc, char **argv, const char *cmd,
 			else if (!strcmp(optarg, "text") && text_ok)
 				a->output = OUT_TEXT;
 			else
-				return cli_usage_error(cmd, "-o: unsupported "
-						       "format \"%s\"", optarg);
+				return cli_usage_error(cmd,
+						       "-o: unsupported "
+						       "format \"%s\"",
+						       optarg);
 			break;
 		case 'q':
 			a->quiet = 1;
@@ -104,7 +109,8 @@ static int parse_args(int argc, char **argv, const char *cmd,
 			errno = 0;
 			n = strtoull(optarg, &end, 10);
 			if (errno || *end || n == 0 || n > SIZE_MAX)
-				return cli_usage_error(cmd, "--max-file-size: "
+				return cli_usage_error(cmd,
+						       "--max-file-size: "
 						       "expected a number of "
 						       "bytes, got \"%s\"",
 						       optarg);
@@ -118,10 +124,12 @@ static int parse_args(int argc, char **argv, const char *cmd,
 			errno = 0;
 			n = strtol(optarg, &end, 10);
 			if (errno || *end || n < 1 || n > MF_LOAD_MAX_JOBS)
-				return cli_usage_error(cmd, "--jobs: expected "
+				return cli_usage_error(cmd,
+						       "--jobs: expected "
 						       "a number from 1 to %d, "
 						       "got \"%s\"",
-						       MF_LOAD_MAX_JOBS, optarg);
+						       MF_LOAD_MAX_JOBS,
+						       optarg);
 			a->load.jobs = (int)n;
 			break;
 		}
@@ -134,7 +142,7 @@ static int parse_args(int argc, char **argv, const char *cmd,
 	}
 	if (optind >= argc)
 		return cli_usage_error(cmd, "no PATH given: name manifest "
-				       "files or folders");
+					    "files or folders");
 	a->paths = argv + optind;
 	a->nr_paths = argc - optind;
 	return 0;
@@ -147,8 +155,8 @@ static json_t *diags_json(const struct sm_err *err)
 	for (size_t i = 0; i < err->nr; i++) {
 		const struct sm_diag *d = &err->items[i];
 		json_t *o = json_pack("{s:s, s:s}", "severity",
-				      sm_severity_name(d->severity),
-				      "message", d->msg);
+				      sm_severity_name(d->severity), "message",
+				      d->msg);
 
 		if (d->file)
 			json_object_set_new(o, "file", json_string(d->file));
@@ -173,21 +181,20 @@ int cmd_validate(int argc, char **argv)
 		       &a);
 	if (r)
 		return r < 0 ? 0 : r;
-	mf_load((const char *const *)a.paths, (size_t)a.nr_paths, &a.load,
-		NULL, NULL, &st, &err);
+	mf_load((const char *const *)a.paths, (size_t)a.nr_paths, &a.load, NULL,
+		NULL, &st, &err);
 	sm_err_sort(&err);
 	nerr = sm_err_count(&err, SM_ERROR);
 	nwarn = sm_err_count(&err, SM_WARNING);
 	if (a.output == OUT_JSON) {
 		json_t *out = json_pack(
-			"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-			"valid", nerr == 0, "files", (json_int_t)st.files,
-			"objects", (json_int_t)st.objects,
-			"unsupported", (json_int_t)st.unsupported,
-			"skipped", (json_int_t)st.skipped,
-			"errors", (json_int_t)nerr,
-			"warnings", (json_int_t)nwarn,
-			"diagnostics", diags_json(&err));
+			"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "valid",
+			nerr == 0, "files", (json_int_t)st.files, "objects",
+			(json_int_t)st.objects, "unsupported",
+			(json_int_t)st.unsupported, "skipped",
+			(json_int_t)st.skipped, "errors", (json_int_t)nerr,
+			"warnings", (json_int_t)nwarn, "diagnostics",
+			diags_json(&err));
 
 		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
@@ -196,13 +203,14 @@ int cmd_validate(int argc, char **argv)
 		cli_print_diags(&err, stderr, !a.quiet);
 		if (nerr)
 			printf("%zu error%s, %zu warning%s in %zu file%s: "
-			       "not valid\n", nerr, nerr == 1 ? "" : "s",
-			       nwarn, nwarn == 1 ? "" : "s", st.files,
+			       "not valid\n",
+			       nerr, nerr == 1 ? "" : "s", nwarn,
+			       nwarn == 1 ? "" : "s", st.files,
 			       st.files == 1 ? "" : "s");
 		else
 			printf("%zu object%s in %zu file%s valid (%zu "
-			       "warning%s, %zu left out)\n", st.objects,
-			       st.objects == 1 ? "" : "s", st.files,
+			       "warning%s, %zu left out)\n",
+			       st.objects, st.objects == 1 ? "" : "s", st.files,
 			       st.files == 1 ? "" : "s", nwarn,
 			       nwarn == 1 ? "" : "s", st.unsupported);
 	}
@@ -240,9 +248,9 @@ int cmd_render(int argc, char **argv)
 		goto out;
 	}
 	if (a.output == OUT_JSON) {
-		json_t *list = json_pack("{s:s, s:s, s:O, s:{}}", "apiVersion",
-					 "v1", "kind", "List", "items", items,
-					 "metadata");
+		json_t *list =
+			json_pack("{s:s, s:s, s:O, s:{}}", "apiVersion", "v1",
+				  "kind", "List", "items", items, "metadata");
 
 		json_dumpf(list, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);

@@ -32,7 +32,8 @@ static void usage(FILE *out)
 	fputs("usage: stuurman [--log-level LEVEL] [--log-format text|json] "
 	      "COMMAND [ARGS]\n\n"
 	      "stuurman: a GitOps reconciler that runs Kubernetes manifests "
-	      "on Podman.\n\ncommands:\n", out);
+	      "on Podman.\n\ncommands:\n",
+	      out);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
 			commands[i].summary);
@@ -96,7 +97,8 @@ void cli_print_diags(struct sm_err *err, FILE *out, int with_notes)
 
 int cmd_version(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		puts("usage: stuurman version\n\nprints stuurman's version");
 		return 0;
 	}
@@ -133,16 +135,20 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'l':
 			if (sm_log_level_parse(optarg, &level))
-				return cli_usage_error("", "--log-level: "
+				return cli_usage_error("",
+						       "--log-level: "
 						       "expected debug, info, "
 						       "warn or error, got "
-						       "\"%s\"", optarg);
+						       "\"%s\"",
+						       optarg);
 			break;
 		case 'f':
 			if (sm_log_format_parse(optarg, &format))
-				return cli_usage_error("", "--log-format: "
+				return cli_usage_error("",
+						       "--log-format: "
 						       "expected text or json, "
-						       "got \"%s\"", optarg);
+						       "got \"%s\"",
+						       optarg);
 			break;
 		case 'h':
 			usage(stdout);

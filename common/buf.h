@@ -27,7 +27,10 @@ struct sm_buf {
 	size_t max; /* most bytes it may hold, not counting the final NUL */
 };
 
-#define SM_BUF_INIT(maxbytes) { .buf = NULL, .len = 0, .alloc = 0, .max = (maxbytes) }
+#define SM_BUF_INIT(maxbytes)                                        \
+	{                                                            \
+		.buf = NULL, .len = 0, .alloc = 0, .max = (maxbytes) \
+	}
 
 void sm_buf_init(struct sm_buf *b, size_t max);
 void sm_buf_release(struct sm_buf *b);

@@ -39,11 +39,11 @@ static inline void sm_closep(int *fd)
 #define SM_AUTOCLOSE SM_CLEANUP(sm_closep)
 
 /* Returns *pp and sets it to NULL, so a cleanup no longer frees it. */
-#define SM_STEAL_PTR(pp)                                                     \
-	({                                                                     \
-		__typeof__(*(pp)) sm_tmp_ = *(pp);                             \
-		*(pp) = NULL;                                                  \
-		sm_tmp_;                                                       \
+#define SM_STEAL_PTR(pp)                           \
+	({                                         \
+		__typeof__(*(pp)) sm_tmp_ = *(pp); \
+		*(pp) = NULL;                      \
+		sm_tmp_;                           \
 	})
 
 #endif

@@ -32,7 +32,8 @@ enum sm_severity {
 	SM_ERROR = 2,
 };
 
-/* A place in a file. file is borrowed; line and col are 1-based, 0 = unknown. */
+/* A place in a file. file is borrowed; line and col are 1-based, 0 = unknown.
+ */
 struct sm_pos {
 	const char *file;
 	int line;
@@ -53,10 +54,13 @@ struct sm_err {
 	struct sm_diag *items;
 	size_t nr, alloc;
 	size_t count[3]; /* by severity, including dropped ones */
-	size_t max;      /* 0 means SM_ERR_MAX */
+	size_t max; /* 0 means SM_ERR_MAX */
 };
 
-#define SM_ERR_INIT { 0 }
+#define SM_ERR_INIT \
+	{           \
+		0   \
+	}
 
 void sm_err_init(struct sm_err *e);
 void sm_err_release(struct sm_err *e);

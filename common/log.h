@@ -4,10 +4,11 @@
  * One logger per process, set up by main(). Lines go to one stream (stderr
  * by default) in one of two formats:
  *   text, for people:   2026-11-25T21:58:54.123Z info  manifests: message
- *   json, for machines: {"time":"...","level":"info","component":"manifests","msg":"message"}
- * plus optional key/value fields (sm_log_kv). Messages below the minimum
- * level cost one comparison. Nothing below cli/ prints to the terminal except
- * through this module.
+ *   json, for machines:
+ * {"time":"...","level":"info","component":"manifests","msg":"message"} plus
+ * optional key/value fields (sm_log_kv). Messages below the minimum level cost
+ * one comparison. Nothing below cli/ prints to the terminal except through this
+ * module.
  *
  * Never log Secret values: callers pass names, never data.
  */

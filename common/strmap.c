@@ -88,9 +88,8 @@ static void rehash(struct sm_strmap *m, size_t cap)
 	m->cap = cap;
 	for (size_t i = 0; i < oldcap; i++) {
 		if (old[i].key) {
-			struct sm_strmap_entry *e = find(m, old[i].key,
-							 strlen(old[i].key),
-							 old[i].hash);
+			struct sm_strmap_entry *e = find(
+				m, old[i].key, strlen(old[i].key), old[i].hash);
 			*e = old[i];
 		}
 	}
@@ -142,8 +141,7 @@ int sm_strmap_putn(struct sm_strmap *m, const char *key, size_t len,
 	return 0;
 }
 
-int sm_strmap_put(struct sm_strmap *m, const char *key, void *value,
-		  void **old)
+int sm_strmap_put(struct sm_strmap *m, const char *key, void *value, void **old)
 {
 	return sm_strmap_putn(m, key, strlen(key), value, old);
 }

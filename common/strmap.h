@@ -23,12 +23,15 @@ struct sm_strmap_block;
 
 struct sm_strmap {
 	struct sm_strmap_entry *slots;
-	size_t nr;  /* entries in use */
+	size_t nr; /* entries in use */
 	size_t cap; /* slots; 0 or a power of two */
 	struct sm_strmap_block *blocks; /* key storage, newest first */
 };
 
-#define SM_STRMAP_INIT { NULL, 0, 0, NULL }
+#define SM_STRMAP_INIT           \
+	{                        \
+		NULL, 0, 0, NULL \
+	}
 
 uint64_t sm_hash_fnv1a(const void *data, size_t len);
 

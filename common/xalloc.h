@@ -31,21 +31,21 @@ SM_NORETURN void sm_die(const char *fmt, ...) SM_PRINTF(1, 2);
 
 /* Always-on invariant check (never compiled out, unlike assert). */
 #define SM_BUG_ON(cond)                                                      \
-	do {                                                                   \
-		if (cond)                                                      \
-			sm_die("BUG: %s:%d: %s", __FILE__, __LINE__, #cond);   \
+	do {                                                                 \
+		if (cond)                                                    \
+			sm_die("BUG: %s:%d: %s", __FILE__, __LINE__, #cond); \
 	} while (0)
 
 #define SM_ALLOC_GROW(ptr, nr, alloc)                                        \
-	do {                                                                   \
-		if ((size_t)(nr) > (size_t)(alloc)) {                          \
-			size_t sm_new_ = (size_t)(alloc) < 8 ?                 \
-				8 : (size_t)(alloc) * 2;                       \
-			if (sm_new_ < (size_t)(nr))                            \
-				sm_new_ = (size_t)(nr);                        \
-			(ptr) = xrealloc((ptr), sm_new_ * sizeof(*(ptr)));     \
-			(alloc) = sm_new_;                                     \
-		}                                                              \
+	do {                                                                 \
+		if ((size_t)(nr) > (size_t)(alloc)) {                        \
+			size_t sm_new_ =                                     \
+				(size_t)(alloc) < 8 ? 8 : (size_t)(alloc)*2; \
+			if (sm_new_ < (size_t)(nr))                          \
+				sm_new_ = (size_t)(nr);                      \
+			(ptr) = xrealloc((ptr), sm_new_ * sizeof(*(ptr)));   \
+			(alloc) = sm_new_;                                   \
+		}                                                            \
 	} while (0)
 
 #endif

@@ -98,18 +98,18 @@ static const char **sorted_keys(const json_t *o, size_t *n)
 	json_t *v;
 
 	*n = 0;
-	json_object_foreach((json_t *)o, k, v)
+	json_object_foreach ((json_t *)o, k, v)
 		keys[(*n)++] = k;
 	qsort(keys, *n, sizeof(*keys), cmp_key);
 	return keys;
 }
 
-static void diff_value(struct mf_diff *d, struct sm_buf *path,
-		       const json_t *a, const json_t *b);
+static void diff_value(struct mf_diff *d, struct sm_buf *path, const json_t *a,
+		       const json_t *b);
 
 /* Members of a and b in one sorted walk: a merge of two sorted key lists. */
-static void diff_object(struct mf_diff *d, struct sm_buf *path,
-			const json_t *a, const json_t *b)
+static void diff_object(struct mf_diff *d, struct sm_buf *path, const json_t *a,
+			const json_t *b)
 {
 	size_t na, nb, i = 0, j = 0, len = path->len;
 	const char **ka = sorted_keys(a, &na), **kb = sorted_keys(b, &nb);
@@ -136,8 +136,8 @@ static void diff_object(struct mf_diff *d, struct sm_buf *path,
 	free(kb);
 }
 
-static void diff_array(struct mf_diff *d, struct sm_buf *path,
-		       const json_t *a, const json_t *b)
+static void diff_array(struct mf_diff *d, struct sm_buf *path, const json_t *a,
+		       const json_t *b)
 {
 	size_t na = json_array_size(a), nb = json_array_size(b);
 	size_t len = path->len;
@@ -159,8 +159,8 @@ static void diff_array(struct mf_diff *d, struct sm_buf *path,
 	}
 }
 
-static void diff_value(struct mf_diff *d, struct sm_buf *path,
-		       const json_t *a, const json_t *b)
+static void diff_value(struct mf_diff *d, struct sm_buf *path, const json_t *a,
+		       const json_t *b)
 {
 	const char *p = sm_buf_cstr(path);
 

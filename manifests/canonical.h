@@ -31,14 +31,14 @@ struct sm_buf;
 void mf_hash(const json_t *j, char out[MF_HASH_LEN + 1]);
 
 enum mf_diff_op {
-	MF_DIFF_ADD,     /* in b only */
-	MF_DIFF_REMOVE,  /* in a only */
+	MF_DIFF_ADD, /* in b only */
+	MF_DIFF_REMOVE, /* in a only */
 	MF_DIFF_REPLACE, /* in both, different */
 };
 
 struct mf_diff_entry {
 	enum mf_diff_op op;
-	char *path;      /* owned: "spec.template.spec.containers[0].image" */
+	char *path; /* owned: "spec.template.spec.containers[0].image" */
 	json_t *old_val; /* one reference or NULL (ADD) */
 	json_t *new_val; /* one reference or NULL (REMOVE) */
 };
@@ -48,7 +48,10 @@ struct mf_diff {
 	size_t nr, alloc;
 };
 
-#define MF_DIFF_INIT { NULL, 0, 0 }
+#define MF_DIFF_INIT       \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 /*
  * Computes the differences from a to b into d (which must be empty): objects

@@ -30,23 +30,26 @@ const struct mf_type mf_type_any = { .kind = MF_ANY, .name = "any" };
 #define T_BOOL (&mf_type_bool)
 #define T_ANY (&mf_type_any)
 
-#define INT_TYPE(id, lo, hi)                                                 \
-	static const struct mf_type id = { .kind = MF_INT, .name = "integer", \
-					   .min = (lo), .max = (hi) }
+#define INT_TYPE(id, lo, hi)                                                \
+	static const struct mf_type id = {                                  \
+		.kind = MF_INT, .name = "integer", .min = (lo), .max = (hi) \
+	}
 INT_TYPE(t_int32, INT32_MIN, INT32_MAX);
 INT_TYPE(t_int32_nonneg, 0, INT32_MAX);
 INT_TYPE(t_int32_pos, 1, INT32_MAX);
 INT_TYPE(t_int64_nonneg, 0, INT64_MAX);
 INT_TYPE(t_port, 1, 65535);
 INT_TYPE(t_host_port, 0, 65535);
-static const struct mf_type t_mode = { .kind = MF_INT, .name = "integer",
-				       .min = 0, .max = 0777, .octal = true };
+static const struct mf_type t_mode = {
+	.kind = MF_INT, .name = "integer", .min = 0, .max = 0777, .octal = true
+};
 INT_TYPE(t_node_port, 0, 65535);
 
 /* .name says what the string is, for "invalid port name "X": ..." */
-#define FORMAT_TYPE(id, what, fn)                                            \
-	static const struct mf_type id = { .kind = MF_STRING,                  \
-					   .name = (what), .format = (fn) }
+#define FORMAT_TYPE(id, what, fn)                             \
+	static const struct mf_type id = { .kind = MF_STRING, \
+					   .name = (what),    \
+					   .format = (fn) }
 FORMAT_TYPE(t_dns_label, "name", mf_check_dns1123_label);
 FORMAT_TYPE(t_label_value, "label value", mf_check_label_value);
 FORMAT_TYPE(t_qualified_name, "label key", mf_check_qualified_name);
@@ -54,10 +57,10 @@ FORMAT_TYPE(t_port_name, "port name", mf_check_port_name);
 FORMAT_TYPE(t_env_name, "env var name", mf_check_env_var_name);
 FORMAT_TYPE(t_config_key, "key", mf_check_config_key);
 
-#define ENUM_TYPE(id, ...)                                                   \
-	static const char *const id##_values[] = { __VA_ARGS__, NULL };        \
-	static const struct mf_type id = { .kind = MF_STRING,                  \
-					   .name = "string",                   \
+#define ENUM_TYPE(id, ...)                                              \
+	static const char *const id##_values[] = { __VA_ARGS__, NULL }; \
+	static const struct mf_type id = { .kind = MF_STRING,           \
+					   .name = "string",            \
 					   .enum_values = id##_values }
 ENUM_TYPE(t_protocol, "TCP", "UDP", "SCTP");
 ENUM_TYPE(t_restart_policy, "Always", "OnFailure", "Never");
@@ -87,20 +90,23 @@ static const struct mf_type t_quantity = { .kind = MF_QUANTITY,
 static const struct mf_type t_str_array = { .kind = MF_ARRAY, .elem = T_STR };
 static const struct mf_type t_str_map = { .kind = MF_MAP, .elem = T_STR };
 static const struct mf_type t_labels = {
-	.kind = MF_MAP, .name = "labels", .elem = &t_label_value,
+	.kind = MF_MAP,
+	.name = "labels",
+	.elem = &t_label_value,
 	.key_format = mf_check_qualified_name,
 };
 static const struct mf_type t_annotations = {
-	.kind = MF_MAP, .name = "annotations", .elem = T_STR,
+	.kind = MF_MAP,
+	.name = "annotations",
+	.elem = T_STR,
 	.key_format = mf_check_qualified_name,
 };
 
 /* Resource names: the standard ones or a domain-qualified extended one. */
 static const char *check_resource_name(const char *s)
 {
-	static const char *const std[] = { "cpu", "memory",
-					   "ephemeral-storage", "storage",
-					   NULL };
+	static const char *const std[] = { "cpu", "memory", "ephemeral-storage",
+					   "storage", NULL };
 
 	for (const char *const *p = std; *p; p++)
 		if (!strcmp(s, *p))
@@ -112,7 +118,9 @@ static const char *check_resource_name(const char *s)
 }
 
 static const struct mf_type t_resource_list = {
-	.kind = MF_MAP, .name = "ResourceList", .elem = &t_quantity,
+	.kind = MF_MAP,
+	.name = "ResourceList",
+	.elem = &t_quantity,
 	.key_format = check_resource_name,
 };
 
@@ -164,9 +172,10 @@ static void check_exactly_one(struct mf_walk *w, const json_t *obj,
 		for (const char *const *k = keys; *k && !second; k++)
 			if (json_object_get(obj, *k) && seen++ == 1)
 				second = *k;
-		mf_walk_error_key_at(w, second, "may not specify more than "
-				     "one %s (found %s)", what,
-				     sm_buf_cstr(&list));
+		mf_walk_error_key_at(w, second,
+				     "may not specify more than "
+				     "one %s (found %s)",
+				     what, sm_buf_cstr(&list));
 	}
 	sm_buf_release(&list);
 }
@@ -192,8 +201,10 @@ static void check_unique(struct mf_walk *w, const char *arr_key,
 			m = mf_walk_push_key(w, arr_key);
 			m2 = mf_walk_push_index(w, i);
 			m3 = mf_walk_push_key(w, key);
-			mf_walk_error(w, "duplicate value \"%s\" (also at "
-				      "%s[%zu])", a, arr_key, j);
+			mf_walk_error(w,
+				      "duplicate value \"%s\" (also at "
+				      "%s[%zu])",
+				      a, arr_key, j);
 			mf_walk_pop(w, m3);
 			mf_walk_pop(w, m2);
 			mf_walk_pop(w, m);
@@ -211,13 +222,16 @@ static void check_int_or_percent(struct mf_walk *w, json_t *v)
 		if (json_integer_value(v) < 0)
 			mf_walk_error(w, "must be greater than or equal to 0");
 	} else if ((why = mf_check_percent(json_string_value(v)))) {
-		mf_walk_error(w, "invalid value \"%s\": expected an integer or "
-			      "a percentage: %s", json_string_value(v), why);
+		mf_walk_error(w,
+			      "invalid value \"%s\": expected an integer or "
+			      "a percentage: %s",
+			      json_string_value(v), why);
 	}
 }
 
 static const struct mf_type t_int_or_percent = {
-	.kind = MF_INT_OR_STRING, .name = "int-or-string",
+	.kind = MF_INT_OR_STRING,
+	.name = "int-or-string",
 	.check = check_int_or_percent,
 };
 
@@ -228,7 +242,8 @@ static void check_int_or_port_name(struct mf_walk *w, json_t *v)
 
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) < 1 || json_integer_value(v) > 65535)
-			mf_walk_error(w, "must be between 1 and 65535, "
+			mf_walk_error(w,
+				      "must be between 1 and 65535, "
 				      "inclusive, got %" JSON_INTEGER_FORMAT,
 				      json_integer_value(v));
 	} else if ((why = mf_check_port_name(json_string_value(v)))) {
@@ -238,7 +253,8 @@ static void check_int_or_port_name(struct mf_walk *w, json_t *v)
 }
 
 static const struct mf_type t_port_ref = {
-	.kind = MF_INT_OR_STRING, .name = "int-or-string",
+	.kind = MF_INT_OR_STRING,
+	.name = "int-or-string",
 	.check = check_int_or_port_name,
 };
 
@@ -285,14 +301,17 @@ static void check_meta(struct mf_walk *w, json_t *meta)
 	const char *k;
 	size_t total = 0;
 
-	json_object_foreach(ann, k, v)
+	json_object_foreach (ann, k, v)
 		total += strlen(k) + strlen(json_string_value(v));
 	if (total > 256 * 1024)
-		mf_walk_error_at(w, "annotations", "too long: must have at "
-				 "most 262144 bytes, has %zu", total);
+		mf_walk_error_at(w, "annotations",
+				 "too long: must have at "
+				 "most 262144 bytes, has %zu",
+				 total);
 }
 
-static const struct mf_type t_meta = { .kind = MF_OBJECT, .name = "ObjectMeta",
+static const struct mf_type t_meta = { .kind = MF_OBJECT,
+				       .name = "ObjectMeta",
 				       .fields = meta_fields,
 				       .check = check_meta };
 
@@ -306,8 +325,10 @@ static const struct mf_field template_meta_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_template_meta = {
-	.kind = MF_OBJECT, .name = "ObjectMeta",
-	.fields = template_meta_fields, .check = check_meta,
+	.kind = MF_OBJECT,
+	.name = "ObjectMeta",
+	.fields = template_meta_fields,
+	.check = check_meta,
 };
 
 /* LabelSelector. */
@@ -318,13 +339,16 @@ static void check_sel_requirement(struct mf_walk *w, json_t *req)
 	size_t n = json_array_size(json_object_get(req, "values"));
 
 	if ((!strcmp(op, "In") || !strcmp(op, "NotIn")) && n == 0)
-		mf_walk_error_at(w, "values", "required value: must be "
+		mf_walk_error_at(w, "values",
+				 "required value: must be "
 				 "specified when `operator` is 'In' or "
 				 "'NotIn'");
 	else if ((!strcmp(op, "Exists") || !strcmp(op, "DoesNotExist")) &&
 		 n > 0)
-		mf_walk_error_key_at(w, "values", "may not be specified when "
-				 "`operator` is 'Exists' or 'DoesNotExist'");
+		mf_walk_error_key_at(
+			w, "values",
+			"may not be specified when "
+			"`operator` is 'Exists' or 'DoesNotExist'");
 }
 
 static const struct mf_type t_label_values = { .kind = MF_ARRAY,
@@ -336,8 +360,10 @@ static const struct mf_field sel_req_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_sel_req = {
-	.kind = MF_OBJECT, .name = "LabelSelectorRequirement",
-	.fields = sel_req_fields, .check = check_sel_requirement,
+	.kind = MF_OBJECT,
+	.name = "LabelSelectorRequirement",
+	.fields = sel_req_fields,
+	.check = check_sel_requirement,
 };
 static const struct mf_type t_sel_reqs = { .kind = MF_ARRAY,
 					   .elem = &t_sel_req };
@@ -361,7 +387,8 @@ static const struct mf_field container_port_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_container_port = {
-	.kind = MF_OBJECT, .name = "ContainerPort",
+	.kind = MF_OBJECT,
+	.name = "ContainerPort",
 	.fields = container_port_fields,
 };
 static const struct mf_type t_container_ports = { .kind = MF_ARRAY,
@@ -408,7 +435,9 @@ static const struct mf_field env_source_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_env_source = {
-	.kind = MF_OBJECT, .name = "EnvVarSource", .fields = env_source_fields,
+	.kind = MF_OBJECT,
+	.name = "EnvVarSource",
+	.fields = env_source_fields,
 	.check = check_env_source,
 };
 
@@ -417,8 +446,9 @@ static void check_env_var(struct mf_walk *w, json_t *env)
 	const char *value = str_member(env, "value");
 
 	if (value && *value && json_object_get(env, "valueFrom"))
-		mf_walk_error_key_at(w, "valueFrom", "may not be specified when "
-				 "`value` is not empty");
+		mf_walk_error_key_at(w, "valueFrom",
+				     "may not be specified when "
+				     "`value` is not empty");
 }
 
 static const struct mf_field env_var_fields[] = {
@@ -427,7 +457,8 @@ static const struct mf_field env_var_fields[] = {
 	{ "valueFrom", &t_env_source },
 	{ NULL },
 };
-static const struct mf_type t_env_var = { .kind = MF_OBJECT, .name = "EnvVar",
+static const struct mf_type t_env_var = { .kind = MF_OBJECT,
+					  .name = "EnvVar",
 					  .fields = env_var_fields,
 					  .check = check_env_var };
 static const struct mf_type t_env_vars = { .kind = MF_ARRAY,
@@ -474,20 +505,21 @@ static void check_resources(struct mf_walk *w, json_t *res)
 	const char *name;
 	json_t *req;
 
-	json_object_foreach(requests, name, req) {
+	json_object_foreach (requests, name, req) {
 		json_t *lim = json_object_get(limits, name);
 		struct mf_quantity ql, qr;
 		struct mf_walk_mark m, m2;
 
-		if (!lim || mf_quantity_parse(json_string_value(lim), &ql,
-					      NULL) ||
+		if (!lim ||
+		    mf_quantity_parse(json_string_value(lim), &ql, NULL) ||
 		    mf_quantity_parse(json_string_value(req), &qr, NULL))
 			continue;
 		if (mf_quantity_cmp(&qr, &ql) <= 0)
 			continue;
 		m = mf_walk_push_key(w, "requests");
 		m2 = mf_walk_push_key(w, name);
-		mf_walk_error(w, "invalid value \"%s\": must be less than or "
+		mf_walk_error(w,
+			      "invalid value \"%s\": must be less than or "
 			      "equal to %s limit of %s",
 			      json_string_value(req), name,
 			      json_string_value(lim));
@@ -575,8 +607,10 @@ static void check_probe(struct mf_walk *w, json_t *probe)
 		const char *field;
 		int value;
 	} defaults[] = {
-		{ "timeoutSeconds", 1 }, { "periodSeconds", 10 },
-		{ "successThreshold", 1 }, { "failureThreshold", 3 },
+		{ "timeoutSeconds", 1 },
+		{ "periodSeconds", 10 },
+		{ "successThreshold", 1 },
+		{ "failureThreshold", 3 },
 	};
 
 	check_exactly_one(w, probe, probe_handlers, "handler");
@@ -603,7 +637,8 @@ static const struct mf_field probe_fields[] = {
 	{ "terminationGracePeriodSeconds", &t_int64_nonneg },
 	{ NULL },
 };
-static const struct mf_type t_probe = { .kind = MF_OBJECT, .name = "Probe",
+static const struct mf_type t_probe = { .kind = MF_OBJECT,
+					.name = "Probe",
 					.fields = probe_fields,
 					.check = check_probe };
 
@@ -615,12 +650,15 @@ static void check_probe_success_one(struct mf_walk *w, json_t *probe)
 	check_probe(w, probe);
 	st = json_object_get(probe, "successThreshold");
 	if (json_integer_value(st) != 1)
-		mf_walk_error_at(w, "successThreshold", "must be 1, got %"
-				 JSON_INTEGER_FORMAT, json_integer_value(st));
+		mf_walk_error_at(w, "successThreshold",
+				 "must be 1, got %" JSON_INTEGER_FORMAT,
+				 json_integer_value(st));
 }
 
 static const struct mf_type t_probe_once = {
-	.kind = MF_OBJECT, .name = "Probe", .fields = probe_fields,
+	.kind = MF_OBJECT,
+	.name = "Probe",
+	.fields = probe_fields,
 	.check = check_probe_success_one,
 };
 
@@ -654,16 +692,19 @@ static void check_probe_port_name(struct mf_walk *w, json_t *c,
 	port = json_object_get(port, "port");
 	if (!json_is_string(port))
 		return;
-	json_array_foreach(ports, i, p)
-		if (!strcmp(sm_json_get_str(p, "name") ?
-			    sm_json_get_str(p, "name") : "",
+	json_array_foreach (ports, i, p)
+		if (!strcmp(sm_json_get_str(p, "name")
+				    ? sm_json_get_str(p, "name")
+				    : "",
 			    json_string_value(port)))
 			return;
 	m = mf_walk_push_key(w, probe);
 	m2 = mf_walk_push_key(w, handler);
 	m3 = mf_walk_push_key(w, "port");
-	mf_walk_warning(w, "port name \"%s\" is not a port name of this "
-			"container; the probe will fail", json_string_value(port));
+	mf_walk_warning(w,
+			"port name \"%s\" is not a port name of this "
+			"container; the probe will fail",
+			json_string_value(port));
 	mf_walk_pop(w, m3);
 	mf_walk_pop(w, m2);
 	mf_walk_pop(w, m);
@@ -671,8 +712,7 @@ static void check_probe_port_name(struct mf_walk *w, json_t *c,
 
 static void check_container(struct mf_walk *w, json_t *c)
 {
-	static const char *const probes[] = { "livenessProbe",
-					      "readinessProbe",
+	static const char *const probes[] = { "livenessProbe", "readinessProbe",
 					      "startupProbe", NULL };
 	const char *image = str_member(c, "image");
 
@@ -729,13 +769,17 @@ static void check_key_to_path(struct mf_walk *w, json_t *item)
 	const char *path = str_member(item, "path");
 
 	if (path[0] == '/')
-		mf_walk_error_at(w, "path", "invalid value \"%s\": must be a "
-				 "relative path", path);
+		mf_walk_error_at(w, "path",
+				 "invalid value \"%s\": must be a "
+				 "relative path",
+				 path);
 	else if (!strcmp(path, "..") || !strncmp(path, "../", 3) ||
 		 strstr(path, "/../") ||
 		 (strlen(path) >= 3 && !strcmp(path + strlen(path) - 3, "/..")))
-		mf_walk_error_at(w, "path", "invalid value \"%s\": must not "
-				 "contain '..'", path);
+		mf_walk_error_at(w, "path",
+				 "invalid value \"%s\": must not "
+				 "contain '..'",
+				 path);
 }
 
 static const struct mf_field key_to_path_fields[] = {
@@ -757,7 +801,8 @@ static const struct mf_field configmap_vol_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_configmap_vol = { .kind = MF_OBJECT,
-						.fields = configmap_vol_fields };
+						.fields =
+							configmap_vol_fields };
 static const struct mf_field secret_vol_fields[] = {
 	{ "secretName", T_STR },
 	{ "items", &t_key_to_paths },
@@ -794,9 +839,9 @@ static const struct mf_type t_host_path = { .kind = MF_OBJECT,
  * Kubernetes would and reported by the agent when a pod uses them.
  */
 static const char *const volume_sources[] = {
-	"emptyDir", "configMap", "secret", "persistentVolumeClaim",
-	"hostPath", "projected", "downwardAPI", "ephemeral", "csi", "nfs",
-	"image", NULL,
+	"emptyDir", "configMap", "secret",	"persistentVolumeClaim",
+	"hostPath", "projected", "downwardAPI", "ephemeral",
+	"csi",	    "nfs",	 "image",	NULL,
 };
 
 static void check_volume(struct mf_walk *w, json_t *vol)
@@ -823,11 +868,11 @@ static const struct mf_field volume_fields[] = {
 	{ "image", T_ANY },
 	{ NULL },
 };
-static const struct mf_type t_volume = { .kind = MF_OBJECT, .name = "Volume",
+static const struct mf_type t_volume = { .kind = MF_OBJECT,
+					 .name = "Volume",
 					 .fields = volume_fields,
 					 .check = check_volume };
-static const struct mf_type t_volumes = { .kind = MF_ARRAY,
-					  .elem = &t_volume };
+static const struct mf_type t_volumes = { .kind = MF_ARRAY, .elem = &t_volume };
 
 /* PodSpec. */
 
@@ -849,13 +894,14 @@ static void check_pod_spec(struct mf_walk *w, json_t *spec)
 	arrs[1] = json_object_get(spec, lists[1]);
 	for (int li = 0; li < 2; li++) {
 		for (size_t i = 0; i < json_array_size(arrs[li]); i++) {
-			const char *a = str_member(json_array_get(arrs[li], i),
-						   "name");
+			const char *a =
+				str_member(json_array_get(arrs[li], i), "name");
 			bool dup = false;
 
 			for (int lj = 0; lj <= li && a && !dup; lj++) {
-				size_t end = lj == li ? i :
-						 json_array_size(arrs[lj]);
+				size_t end =
+					lj == li ? i
+						 : json_array_size(arrs[lj]);
 
 				for (size_t j = 0; j < end && !dup; j++) {
 					const char *b = str_member(
@@ -871,9 +917,11 @@ static void check_pod_spec(struct mf_walk *w, json_t *spec)
 
 				mf_walk_push_index(w, i);
 				mf_walk_push_key(w, "name");
-				mf_walk_error(w, "duplicate value \"%s\": "
+				mf_walk_error(w,
+					      "duplicate value \"%s\": "
 					      "container names must be unique "
-					      "in a pod", a);
+					      "in a pod",
+					      a);
 				mf_walk_pop(w, m);
 			}
 		}
@@ -938,8 +986,8 @@ static const struct mf_type t_pod_template = { .kind = MF_OBJECT,
 					       .fields = pod_template_fields };
 
 /* "volume "data" not found" at REL[i].volumeMounts[j].name. */
-static void report_mount(struct mf_walk *w, const char *rel, size_t i,
-			 size_t j, const char *name, const json_t *claims)
+static void report_mount(struct mf_walk *w, const char *rel, size_t i, size_t j,
+			 const char *name, const json_t *claims)
 {
 	struct mf_walk_mark m = { w->nr_segs };
 	char *copy = xstrdup(rel), *save = NULL;
@@ -973,32 +1021,43 @@ static void check_mounts(struct mf_walk *w, json_t *spec, const char *rel,
 		json_t *cs = json_object_get(spec, *l), *c;
 		size_t i;
 
-		json_array_foreach(cs, i, c) {
+		json_array_foreach (cs, i, c) {
 			json_t *mounts = json_object_get(c, "volumeMounts");
 			json_t *mnt;
 			size_t j;
 
-			json_array_foreach(mounts, j, mnt) {
+			json_array_foreach (mounts, j, mnt) {
 				const char *name = str_member(mnt, "name");
 				bool found = false;
 				json_t *v;
 				size_t k;
 				char at[128];
 
-				json_array_foreach(volumes, k, v)
-					found |= !strcmp(name,
-						str_member(v, "name") ?
-						str_member(v, "name") : "");
-				json_array_foreach(claims, k, v)
-					found |= !strcmp(name, sm_json_get_str(
-						json_object_get(v, "metadata"),
-						"name") ? sm_json_get_str(
-						json_object_get(v, "metadata"),
-						"name") : "");
+				json_array_foreach (volumes, k, v)
+					found |= !strcmp(
+						name,
+						str_member(v, "name")
+							? str_member(v, "name")
+							: "");
+				json_array_foreach (claims, k, v)
+					found |= !strcmp(
+						name,
+						sm_json_get_str(
+							json_object_get(
+								v, "metadata"),
+							"name")
+							? sm_json_get_str(
+								  json_object_get(
+									  v,
+									  "meta"
+									  "dat"
+									  "a"),
+								  "name")
+							: "");
 				if (found)
 					continue;
-				snprintf(at, sizeof(at), "%s%s%s",
-					 rel, *rel ? "." : "", *l);
+				snprintf(at, sizeof(at), "%s%s%s", rel,
+					 *rel ? "." : "", *l);
 				report_mount(w, at, i, j, name, claims);
 			}
 		}
@@ -1016,13 +1075,13 @@ static void check_pod(struct mf_walk *w, json_t *pod)
 	check_mounts(w, spec, "", NULL);
 	mf_walk_pop(w, m);
 	/* Requests default to limits on Pods (not on templates). */
-	json_array_foreach(cs, i, c) {
+	json_array_foreach (cs, i, c) {
 		json_t *res = json_object_get(c, "resources");
 		json_t *lim = json_object_get(res, "limits"), *v;
 		json_t *req = json_object_get(res, "requests");
 		const char *k;
 
-		json_object_foreach(lim, k, v) {
+		json_object_foreach (lim, k, v) {
 			if (!req) {
 				req = json_object();
 				json_object_set_new(res, "requests", req);
@@ -1042,29 +1101,33 @@ static void check_workload(struct mf_walk *w, json_t *spec, const char *kind)
 	json_t *sel = json_object_get(spec, "selector");
 	json_t *tmpl = json_object_get(spec, "template");
 	json_t *labels = sm_json_get_path(tmpl, "metadata.labels");
-	const char *rp = sm_json_get_str(json_object_get(tmpl, "spec"),
-					 "restartPolicy");
+	const char *rp =
+		sm_json_get_str(json_object_get(tmpl, "spec"), "restartPolicy");
 	struct mf_selector s = MF_SELECTOR_INIT;
 	struct sm_err scratch = SM_ERR_INIT;
 
 	if (rp && strcmp(rp, "Always"))
 		mf_walk_error_at(w, "template.spec.restartPolicy",
 				 "unsupported value \"%s\": supported values: "
-				 "\"Always\" (a %s restarts its pods)", rp, kind);
+				 "\"Always\" (a %s restarts its pods)",
+				 rp, kind);
 	if (!sel)
 		return;
 	if (mf_selector_from_json(&s, sel, "spec.selector", NULL, &scratch)) {
 		/* The schema has reported the selector's problems already. */
 	} else if (mf_selector_empty(&s)) {
-		mf_walk_error_at(w, "selector", "empty selector is invalid "
-				 "for a %s: it would select every pod", kind);
+		mf_walk_error_at(w, "selector",
+				 "empty selector is invalid "
+				 "for a %s: it would select every pod",
+				 kind);
 	} else if (!mf_selector_matches(&s, labels)) {
 		struct sm_buf text = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 		mf_selector_format(&s, &text);
 		mf_walk_error_at(w, "template.metadata.labels",
 				 "selector does not match template labels "
-				 "(selector: %s)", sm_buf_cstr(&text));
+				 "(selector: %s)",
+				 sm_buf_cstr(&text));
 		sm_buf_release(&text);
 	}
 	mf_selector_release(&s);
@@ -1089,14 +1152,17 @@ static void check_rolling_update(struct mf_walk *w, json_t *ru)
 {
 	if (is_zero(json_object_get(ru, "maxUnavailable")) &&
 	    is_zero(json_object_get(ru, "maxSurge")))
-		mf_walk_error_at(w, "maxUnavailable", "may not be 0 when "
+		mf_walk_error_at(w, "maxUnavailable",
+				 "may not be 0 when "
 				 "`maxSurge` is 0: the rollout could never "
 				 "make progress");
 }
 
 static const struct mf_type t_rolling_update = {
-	.kind = MF_OBJECT, .name = "RollingUpdateDeployment",
-	.fields = rolling_update_fields, .check = check_rolling_update,
+	.kind = MF_OBJECT,
+	.name = "RollingUpdateDeployment",
+	.fields = rolling_update_fields,
+	.check = check_rolling_update,
 };
 
 static void check_deploy_strategy(struct mf_walk *w, json_t *st)
@@ -1104,8 +1170,9 @@ static void check_deploy_strategy(struct mf_walk *w, json_t *st)
 	const char *type = str_member(st, "type");
 
 	if (!strcmp(type, "Recreate") && json_object_get(st, "rollingUpdate"))
-		mf_walk_error_key_at(w, "rollingUpdate", "may not be specified "
-				 "when strategy `type` is 'Recreate'");
+		mf_walk_error_key_at(w, "rollingUpdate",
+				     "may not be specified "
+				     "when strategy `type` is 'Recreate'");
 	else if (!strcmp(type, "RollingUpdate") &&
 		 !json_object_get(st, "rollingUpdate")) {
 		json_t *ru = json_pack("{s:s, s:s}", "maxUnavailable", "25%",
@@ -1121,8 +1188,10 @@ static const struct mf_field deploy_strategy_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_deploy_strategy_obj = {
-	.kind = MF_OBJECT, .name = "DeploymentStrategy",
-	.fields = deploy_strategy_fields, .check = check_deploy_strategy,
+	.kind = MF_OBJECT,
+	.name = "DeploymentStrategy",
+	.fields = deploy_strategy_fields,
+	.check = check_deploy_strategy,
 };
 
 static void check_deployment_spec(struct mf_walk *w, json_t *spec)
@@ -1131,10 +1200,12 @@ static void check_deployment_spec(struct mf_walk *w, json_t *spec)
 	json_t *mr = json_object_get(spec, "minReadySeconds");
 
 	check_workload(w, spec, "Deployment");
-	check_mounts(w, json_object_get(json_object_get(spec, "template"),
-					"spec"), "template.spec", NULL);
+	check_mounts(w,
+		     json_object_get(json_object_get(spec, "template"), "spec"),
+		     "template.spec", NULL);
 	if (pd && mr && json_integer_value(pd) <= json_integer_value(mr))
-		mf_walk_error_at(w, "progressDeadlineSeconds", "must be "
+		mf_walk_error_at(w, "progressDeadlineSeconds",
+				 "must be "
 				 "greater than minReadySeconds");
 }
 
@@ -1150,8 +1221,10 @@ static const struct mf_field deployment_spec_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_deployment_spec = {
-	.kind = MF_OBJECT, .name = "DeploymentSpec",
-	.fields = deployment_spec_fields, .check = check_deployment_spec,
+	.kind = MF_OBJECT,
+	.name = "DeploymentSpec",
+	.fields = deployment_spec_fields,
+	.check = check_deployment_spec,
 };
 
 /* ReplicaSet. */
@@ -1159,8 +1232,9 @@ static const struct mf_type t_deployment_spec = {
 static void check_replicaset_spec(struct mf_walk *w, json_t *spec)
 {
 	check_workload(w, spec, "ReplicaSet");
-	check_mounts(w, json_object_get(json_object_get(spec, "template"),
-					"spec"), "template.spec", NULL);
+	check_mounts(w,
+		     json_object_get(json_object_get(spec, "template"), "spec"),
+		     "template.spec", NULL);
 }
 
 static const struct mf_field replicaset_spec_fields[] = {
@@ -1171,8 +1245,10 @@ static const struct mf_field replicaset_spec_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_replicaset_spec = {
-	.kind = MF_OBJECT, .name = "ReplicaSetSpec",
-	.fields = replicaset_spec_fields, .check = check_replicaset_spec,
+	.kind = MF_OBJECT,
+	.name = "ReplicaSetSpec",
+	.fields = replicaset_spec_fields,
+	.check = check_replicaset_spec,
 };
 
 /* PersistentVolumeClaim (also the StatefulSet's volumeClaimTemplates). */
@@ -1186,17 +1262,21 @@ static void check_pvc_resources(struct mf_walk *w, json_t *res)
 	struct mf_quantity q, zero = { 0 };
 
 	if (!storage)
-		mf_walk_error_at(w, "requests.storage", "required value: a "
+		mf_walk_error_at(w, "requests.storage",
+				 "required value: a "
 				 "claim must request storage (e.g. 1Gi)");
 	else if (!mf_quantity_parse(json_string_value(storage), &q, NULL) &&
 		 mf_quantity_cmp(&q, &zero) <= 0)
-		mf_walk_error_at(w, "requests.storage", "must be greater "
+		mf_walk_error_at(w, "requests.storage",
+				 "must be greater "
 				 "than zero");
 }
 
 static const struct mf_type t_pvc_resources = {
-	.kind = MF_OBJECT, .name = "VolumeResourceRequirements",
-	.fields = resources_fields, .check = check_pvc_resources,
+	.kind = MF_OBJECT,
+	.name = "VolumeResourceRequirements",
+	.fields = resources_fields,
+	.check = check_pvc_resources,
 };
 
 static const struct mf_field pvc_spec_fields[] = {
@@ -1217,12 +1297,13 @@ static const struct mf_type t_pvc_spec = { .kind = MF_OBJECT,
 
 static void check_claim_template(struct mf_walk *w, json_t *claim)
 {
-	const char *name = sm_json_get_str(json_object_get(claim, "metadata"),
-					   "name");
+	const char *name =
+		sm_json_get_str(json_object_get(claim, "metadata"), "name");
 	const char *why;
 
 	if (!name)
-		mf_walk_error_at(w, "metadata.name", "required value: each "
+		mf_walk_error_at(w, "metadata.name",
+				 "required value: each "
 				 "volumeClaimTemplate needs a name, which "
 				 "volumeMounts refer to");
 	else if ((why = mf_check_dns1123_label(name)))
@@ -1239,8 +1320,10 @@ static const struct mf_field claim_template_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_claim_template = {
-	.kind = MF_OBJECT, .name = "PersistentVolumeClaim",
-	.fields = claim_template_fields, .check = check_claim_template,
+	.kind = MF_OBJECT,
+	.name = "PersistentVolumeClaim",
+	.fields = claim_template_fields,
+	.check = check_claim_template,
 };
 static const struct mf_type t_claim_templates = { .kind = MF_ARRAY,
 						  .elem = &t_claim_template };
@@ -1260,8 +1343,9 @@ static void check_sts_strategy(struct mf_walk *w, json_t *st)
 	const char *type = str_member(st, "type");
 
 	if (!strcmp(type, "OnDelete") && json_object_get(st, "rollingUpdate"))
-		mf_walk_error_key_at(w, "rollingUpdate", "may not be specified "
-				 "when strategy `type` is 'OnDelete'");
+		mf_walk_error_key_at(w, "rollingUpdate",
+				     "may not be specified "
+				     "when strategy `type` is 'OnDelete'");
 	else if (!strcmp(type, "RollingUpdate") &&
 		 !json_object_get(st, "rollingUpdate"))
 		json_object_set_new(st, "rollingUpdate",
@@ -1274,8 +1358,10 @@ static const struct mf_field sts_strategy_fields[] = {
 	{ NULL },
 };
 static const struct mf_type t_sts_strategy_obj = {
-	.kind = MF_OBJECT, .name = "StatefulSetUpdateStrategy",
-	.fields = sts_strategy_fields, .check = check_sts_strategy,
+	.kind = MF_OBJECT,
+	.name = "StatefulSetUpdateStrategy",
+	.fields = sts_strategy_fields,
+	.check = check_sts_strategy,
 };
 static const struct mf_field retention_fields[] = {
 	{ "whenDeleted", &t_retention, 0, "\"Retain\"" },
@@ -1299,17 +1385,18 @@ static void check_sts_spec(struct mf_walk *w, json_t *spec)
 	size_t i;
 
 	check_workload(w, spec, "StatefulSet");
-	check_mounts(w, json_object_get(json_object_get(spec, "template"),
-					"spec"), "template.spec",
-		     claims ? claims : none);
+	check_mounts(w,
+		     json_object_get(json_object_get(spec, "template"), "spec"),
+		     "template.spec", claims ? claims : none);
 	json_decref(none);
-	json_array_foreach(claims, i, c) {
+	json_array_foreach (claims, i, c) {
 		for (size_t j = 0; j < i; j++) {
 			const char *a = sm_json_get_str(
 				json_object_get(c, "metadata"), "name");
 			const char *b = sm_json_get_str(
 				json_object_get(json_array_get(claims, j),
-						"metadata"), "name");
+						"metadata"),
+				"name");
 			char rel[80];
 
 			if (!a || !b || strcmp(a, b))
@@ -1322,9 +1409,11 @@ static void check_sts_spec(struct mf_walk *w, json_t *spec)
 					w, "volumeClaimTemplates");
 
 				mf_walk_push_index(w, i);
-				mf_walk_error(w, "duplicate value \"%s\": "
+				mf_walk_error(w,
+					      "duplicate value \"%s\": "
 					      "claim template names must be "
-					      "unique", a);
+					      "unique",
+					      a);
 				mf_walk_pop(w, m);
 			}
 		}
@@ -1374,8 +1463,10 @@ static void check_service_port(struct mf_walk *w, json_t *p)
 }
 
 static const struct mf_type t_service_port = {
-	.kind = MF_OBJECT, .name = "ServicePort",
-	.fields = service_port_fields, .check = check_service_port,
+	.kind = MF_OBJECT,
+	.name = "ServicePort",
+	.fields = service_port_fields,
+	.check = check_service_port,
 };
 static const struct mf_type t_service_ports = { .kind = MF_ARRAY,
 						.elem = &t_service_port };
@@ -1395,8 +1486,8 @@ static void check_service_spec(struct mf_walk *w, json_t *spec)
 	const char *cip = str_member(spec, "clusterIP");
 	json_t *ports = json_object_get(spec, "ports"), *p;
 	bool headless = cip && !strcmp(cip, "None");
-	bool node_ports = !strcmp(type, "NodePort") ||
-			  !strcmp(type, "LoadBalancer");
+	bool node_ports =
+		!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer");
 	size_t i;
 
 	if (!strcmp(type, "ExternalName")) {
@@ -1404,37 +1495,44 @@ static void check_service_spec(struct mf_walk *w, json_t *spec)
 		const char *why;
 
 		if (!en || !*en)
-			mf_walk_error_at(w, "externalName", "required value: "
+			mf_walk_error_at(w, "externalName",
+					 "required value: "
 					 "type ExternalName needs the DNS "
 					 "name it aliases");
 		else if ((why = mf_check_dns1123_subdomain(en)))
-			mf_walk_error_at(w, "externalName", "invalid value "
-					 "\"%s\": %s", en, why);
+			mf_walk_error_at(w, "externalName",
+					 "invalid value "
+					 "\"%s\": %s",
+					 en, why);
 	} else if (!json_array_size(ports) && !headless) {
-		mf_walk_error_at(w, "ports", "required value: a Service of "
-				 "type %s needs at least one port", type);
+		mf_walk_error_at(w, "ports",
+				 "required value: a Service of "
+				 "type %s needs at least one port",
+				 type);
 	}
 	if (headless && node_ports)
-		mf_walk_error_at(w, "clusterIP", "may not be set to 'None' "
-				 "for %s services", type);
+		mf_walk_error_at(w, "clusterIP",
+				 "may not be set to 'None' "
+				 "for %s services",
+				 type);
 	if (json_array_size(ports) > 1) {
-		json_array_foreach(ports, i, p) {
+		json_array_foreach (ports, i, p) {
 			if (json_object_get(p, "name"))
 				continue;
 			{
-				struct mf_walk_mark m = mf_walk_push_key(
-					w, "ports");
+				struct mf_walk_mark m =
+					mf_walk_push_key(w, "ports");
 
 				mf_walk_push_index(w, i);
 				mf_walk_error(w, "name: required value: every "
-					      "port of a multi-port Service "
-					      "needs a name");
+						 "port of a multi-port Service "
+						 "needs a name");
 				mf_walk_pop(w, m);
 			}
 		}
 	}
 	check_unique(w, "ports", ports, "name");
-	json_array_foreach(ports, i, p) {
+	json_array_foreach (ports, i, p) {
 		json_t *np = json_object_get(p, "nodePort");
 		json_int_t v = json_integer_value(np);
 		struct mf_walk_mark m;
@@ -1445,10 +1543,13 @@ static void check_service_spec(struct mf_walk *w, json_t *spec)
 		mf_walk_push_index(w, i);
 		mf_walk_push_key(w, "nodePort");
 		if (!node_ports)
-			mf_walk_error_key_at(w, "", "may not be used when "
-					     "`type` is '%s'", type);
+			mf_walk_error_key_at(w, "",
+					     "may not be used when "
+					     "`type` is '%s'",
+					     type);
 		else if (v < NODE_PORT_MIN || v > NODE_PORT_MAX)
-			mf_walk_error(w, "provided port is not in the valid "
+			mf_walk_error(w,
+				      "provided port is not in the valid "
 				      "range: must be between %d and %d, "
 				      "inclusive, got %" JSON_INTEGER_FORMAT,
 				      NODE_PORT_MIN, NODE_PORT_MAX, v);
@@ -1460,8 +1561,8 @@ static void check_service_spec(struct mf_walk *w, json_t *spec)
 			m = mf_walk_push_key(w, "ports");
 			mf_walk_push_index(w, i);
 			mf_walk_push_key(w, "nodePort");
-			mf_walk_error(w, "duplicate value %" JSON_INTEGER_FORMAT,
-				      v);
+			mf_walk_error(
+				w, "duplicate value %" JSON_INTEGER_FORMAT, v);
 			mf_walk_pop(w, m);
 		}
 	}
@@ -1505,7 +1606,9 @@ static const struct mf_type t_service_spec = { .kind = MF_OBJECT,
 /* ConfigMap and Secret. */
 
 static const struct mf_type t_config_data = {
-	.kind = MF_MAP, .name = "data", .elem = T_STR,
+	.kind = MF_MAP,
+	.name = "data",
+	.elem = T_STR,
 	.key_format = mf_check_config_key,
 };
 
@@ -1540,15 +1643,17 @@ static void check_base64(struct mf_walk *w, json_t *v)
 {
 	if (!base64_valid(json_string_value(v), NULL))
 		mf_walk_error(w, "illegal base64 data: a Secret's `data` holds "
-			      "base64-encoded values (put plain text under "
-			      "`stringData`)");
+				 "base64-encoded values (put plain text under "
+				 "`stringData`)");
 }
 
 static const struct mf_type t_base64 = { .kind = MF_STRING,
 					 .name = "string",
 					 .check = check_base64 };
 static const struct mf_type t_binary_data = {
-	.kind = MF_MAP, .name = "binaryData", .elem = &t_base64,
+	.kind = MF_MAP,
+	.name = "binaryData",
+	.elem = &t_base64,
 	.key_format = mf_check_config_key,
 };
 
@@ -1561,10 +1666,10 @@ static void check_configmap(struct mf_walk *w, json_t *cm)
 	size_t total = 0;
 	const char *k;
 
-	json_object_foreach(bin, k, v) {
+	json_object_foreach (bin, k, v) {
 		if (json_object_get(data, k)) {
-			struct mf_walk_mark m = mf_walk_push_key(w,
-								 "binaryData");
+			struct mf_walk_mark m =
+				mf_walk_push_key(w, "binaryData");
 
 			mf_walk_push_key(w, k);
 			mf_walk_error(w, "duplicate of key \"%s\" in data", k);
@@ -1572,11 +1677,13 @@ static void check_configmap(struct mf_walk *w, json_t *cm)
 		}
 		total += strlen(json_string_value(v)) / 4 * 3;
 	}
-	json_object_foreach(data, k, v)
+	json_object_foreach (data, k, v)
 		total += strlen(json_string_value(v));
 	if (total > CONFIG_MAX_BYTES)
-		mf_walk_error(w, "too long: a ConfigMap holds at most 1 MiB "
-			      "of data, this one %zu bytes", total);
+		mf_walk_error(w,
+			      "too long: a ConfigMap holds at most 1 MiB "
+			      "of data, this one %zu bytes",
+			      total);
 }
 
 static void base64_encode(const char *in, size_t len, struct sm_buf *out)
@@ -1617,7 +1724,7 @@ static void check_secret(struct mf_walk *w, json_t *sec)
 			data = json_object();
 			json_object_set_new(sec, "data", data);
 		}
-		json_object_foreach(sd, k, v) {
+		json_object_foreach (sd, k, v) {
 			sm_buf_reset(&enc);
 			base64_encode(json_string_value(v),
 				      strlen(json_string_value(v)), &enc);
@@ -1627,16 +1734,19 @@ static void check_secret(struct mf_walk *w, json_t *sec)
 	}
 	json_object_del(sec, "stringData");
 	sm_buf_release(&enc);
-	json_object_foreach(data, k, v)
+	json_object_foreach (data, k, v)
 		if (base64_valid(json_string_value(v), &n))
 			total += n;
 	if (total > CONFIG_MAX_BYTES)
-		mf_walk_error(w, "too long: a Secret holds at most 1 MiB of "
-			      "data, this one %zu bytes", total);
+		mf_walk_error(w,
+			      "too long: a Secret holds at most 1 MiB of "
+			      "data, this one %zu bytes",
+			      total);
 	if (type && !strcmp(type, "kubernetes.io/tls")) {
 		if (!json_object_get(data, "tls.crt") ||
 		    !json_object_get(data, "tls.key"))
-			mf_walk_error_at(w, "data", "required value: a Secret "
+			mf_walk_error_at(w, "data",
+					 "required value: a Secret "
 					 "of type kubernetes.io/tls needs "
 					 "tls.crt and tls.key");
 	}
@@ -1644,10 +1754,11 @@ static void check_secret(struct mf_walk *w, json_t *sec)
 
 /* Top-level objects. */
 
-#define TOP_FIELDS                                                           \
-	{ "apiVersion", T_STR, MF_REQUIRED },                                  \
-	{ "kind", T_STR, MF_REQUIRED },                                        \
-	{ "metadata", &t_meta, MF_REQUIRED }
+#define TOP_FIELDS                                                            \
+	{ "apiVersion", T_STR, MF_REQUIRED }, { "kind", T_STR, MF_REQUIRED }, \
+	{                                                                     \
+		"metadata", &t_meta, MF_REQUIRED                              \
+	}
 
 static const struct mf_field pod_fields[] = {
 	TOP_FIELDS,
@@ -1655,7 +1766,8 @@ static const struct mf_field pod_fields[] = {
 	{ "status", T_ANY, MF_DROP },
 	{ NULL },
 };
-static const struct mf_type t_pod = { .kind = MF_OBJECT, .name = "Pod",
+static const struct mf_type t_pod = { .kind = MF_OBJECT,
+				      .name = "Pod",
 				      .fields = pod_fields,
 				      .check = check_pod };
 
@@ -1712,7 +1824,9 @@ static const struct mf_type t_configmap = { .kind = MF_OBJECT,
 					    .check = check_configmap };
 
 static const struct mf_type t_secret_data = {
-	.kind = MF_MAP, .name = "data", .elem = &t_base64,
+	.kind = MF_MAP,
+	.name = "data",
+	.elem = &t_base64,
 	.key_format = mf_check_config_key,
 };
 static const struct mf_field secret_fields[] = {
@@ -1732,8 +1846,9 @@ static const struct mf_field namespace_spec_fields[] = {
 	{ "finalizers", &t_str_array },
 	{ NULL },
 };
-static const struct mf_type t_namespace_spec = { .kind = MF_OBJECT,
-						 .fields = namespace_spec_fields };
+static const struct mf_type t_namespace_spec = {
+	.kind = MF_OBJECT, .fields = namespace_spec_fields
+};
 static const struct mf_field namespace_fields[] = {
 	TOP_FIELDS,
 	{ "spec", &t_namespace_spec },
@@ -1754,7 +1869,8 @@ static const struct mf_type t_pvc = { .kind = MF_OBJECT,
 				      .name = "PersistentVolumeClaim",
 				      .fields = pvc_fields };
 
-/* The kinds, in apply order (Namespaces, config, storage, Services, workloads). */
+/* The kinds, in apply order (Namespaces, config, storage, Services, workloads).
+ */
 static const struct mf_kind kinds[] = {
 	{ "Namespace", "", "v1", "namespaces", false, 0, &t_namespace,
 	  mf_check_dns1123_label },

@@ -22,9 +22,9 @@
 #include "manifests/schema.h"
 
 struct mf_kind {
-	const char *kind;     /* "Deployment" */
-	const char *group;    /* "apps", or "" for the core group */
-	const char *version;  /* "v1" */
+	const char *kind; /* "Deployment" */
+	const char *group; /* "apps", or "" for the core group */
+	const char *version; /* "v1" */
 	const char *resource; /* "deployments" */
 	bool namespaced;
 	/* Where it goes in an apply: namespaces first, workloads last. */
@@ -47,7 +47,7 @@ void mf_kind_api_version(const struct mf_kind *k, char *out, size_t len);
 
 enum mf_check_result {
 	MF_CHECK_OK = 0,
-	MF_CHECK_INVALID,     /* errors were reported */
+	MF_CHECK_INVALID, /* errors were reported */
 	MF_CHECK_UNSUPPORTED, /* a kind stuurman does not run (reported) */
 };
 

@@ -27,11 +27,11 @@ struct loader {
 	struct mf_load_stats *stats;
 	struct sm_err *err;
 	struct sm_strmap seen; /* "group/Kind/ns/name" -> "file:line:col" */
-	int stop;              /* a callback's negative return */
-	int jobs;              /* threads for first passes */
+	int stop; /* a callback's negative return */
+	int jobs; /* threads for first passes */
 	struct first_pass *queue; /* files waiting for their first pass */
 	size_t nr_queue, alloc_queue;
-	struct first_pass *done;  /* the last batch, to be freed */
+	struct first_pass *done; /* the last batch, to be freed */
 	size_t nr_done, alloc_done;
 };
 
@@ -103,9 +103,10 @@ static void check_duplicate(struct loader *l, const struct mf_object *o,
 	void *old = NULL;
 
 	if (sm_strmap_put(&l->seen, key, where, &old)) {
-		sm_error(l->err, pos, "%s \"%s\": duplicate object: %s/%s is "
-			 "also defined at %s", o->kind->kind, name,
-			 ns ? ns : "-", name, (char *)old);
+		sm_error(l->err, pos,
+			 "%s \"%s\": duplicate object: %s/%s is "
+			 "also defined at %s",
+			 o->kind->kind, name, ns ? ns : "-", name, (char *)old);
 		/* Keep the first place for later duplicates. */
 		sm_strmap_put(&l->seen, key, old, NULL);
 		free(where);
@@ -172,12 +173,13 @@ static void load_doc(struct loader *l, struct mf_file *f, struct mf_doc *d)
 		struct sm_pos pos = { f->path, p ? p->line : d->line,
 				      p ? p->col : d->col };
 
-		sm_error(l->err, &pos, "List: items: %s", items ?
-			 "expected an array of objects" : "required value");
+		sm_error(l->err, &pos, "List: items: %s",
+			 items ? "expected an array of objects"
+			       : "required value");
 		l->stats->invalid++;
 		return;
 	}
-	json_array_foreach(items, i, item) {
+	json_array_foreach (items, i, item) {
 		char at[32];
 
 		if (l->stop)
@@ -219,7 +221,8 @@ static void first_pass_run(const struct loader *l, struct first_pass *p)
 		/* Lists need their items' positions even when valid. */
 		p->ok = !(kind && !strcmp(kind, "List")) &&
 			mf_object_check(d->root, d, "", p->path, &copts,
-					&p->kinds[i], &scratch) == MF_CHECK_OK &&
+					&p->kinds[i],
+					&scratch) == MF_CHECK_OK &&
 			!scratch.nr;
 	}
 	sm_err_release(&scratch);
@@ -283,7 +286,8 @@ static void load_file_slow(struct loader *l, const char *path)
 	if (!f.nr_docs && sm_err_count(l->err, SM_ERROR) == nerr) {
 		struct sm_pos pos = { path, 1, 1 };
 
-		sm_warning(l->err, &pos, "file has no objects (it is empty "
+		sm_warning(l->err, &pos,
+			   "file has no objects (it is empty "
 			   "or holds only comments)");
 	}
 	mf_file_release(&f);
@@ -341,8 +345,9 @@ static void batch_run(const struct loader *l, struct batch *b)
  */
 static void flush_files(struct loader *l)
 {
-	struct batch b = { l, l->queue, l->done, l->nr_queue, l->nr_done,
-			   0, 0 };
+	struct batch b = {
+		l, l->queue, l->done, l->nr_queue, l->nr_done, 0, 0
+	};
 	struct first_pass *tmp;
 	size_t tmp_alloc;
 

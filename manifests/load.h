@@ -24,10 +24,10 @@
 #include "manifests/parse.h"
 
 struct mf_object {
-	json_t *obj;                /* borrowed for the callback; incref to keep */
+	json_t *obj; /* borrowed for the callback; incref to keep */
 	const struct mf_kind *kind;
-	const char *file;           /* borrowed for the callback */
-	int line, col;              /* where its document starts */
+	const char *file; /* borrowed for the callback */
+	int line, col; /* where its document starts */
 };
 
 /* Called for every valid object; a negative return stops the load. */
@@ -46,13 +46,16 @@ struct mf_load_opts {
 	int jobs;
 };
 
-#define MF_LOAD_OPTS_INIT { false, MF_PARSE_OPTS_INIT, 0 }
+#define MF_LOAD_OPTS_INIT                    \
+	{                                    \
+		false, MF_PARSE_OPTS_INIT, 0 \
+	}
 
 struct mf_load_stats {
-	size_t files;       /* manifest files read */
-	size_t skipped;     /* files skipped as not manifests */
-	size_t objects;     /* valid objects handed to the callback */
-	size_t invalid;     /* objects with errors */
+	size_t files; /* manifest files read */
+	size_t skipped; /* files skipped as not manifests */
+	size_t objects; /* valid objects handed to the callback */
+	size_t invalid; /* objects with errors */
 	size_t unsupported; /* objects of kinds stuurman does not run */
 };
 

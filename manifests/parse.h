@@ -48,10 +48,10 @@ struct mf_pos {
 };
 
 struct mf_doc {
-	json_t *root;          /* one reference, owned by the doc */
-	int index;             /* 0-based position among the file's documents */
-	int line, col;         /* where the document's content starts */
-	struct sm_strmap pos;  /* JSON Pointer -> struct mf_pos * (owned) */
+	json_t *root; /* one reference, owned by the doc */
+	int index; /* 0-based position among the file's documents */
+	int line, col; /* where the document's content starts */
+	struct sm_strmap pos; /* JSON Pointer -> struct mf_pos * (owned) */
 };
 
 struct mf_file {
@@ -60,12 +60,16 @@ struct mf_file {
 	size_t nr_docs, alloc_docs;
 };
 
-#define MF_FILE_INIT { NULL, NULL, 0, 0 }
+#define MF_FILE_INIT             \
+	{                        \
+		NULL, NULL, 0, 0 \
+	}
 
 struct mf_parse_opts {
-	size_t max_bytes;       /* larger files are refused; default 8 MiB */
-	size_t max_alias_nodes; /* nodes aliases may add per file; default 100000 */
-	int max_depth;          /* nesting limit; default 256 */
+	size_t max_bytes; /* larger files are refused; default 8 MiB */
+	size_t max_alias_nodes; /* nodes aliases may add per file; default
+				   100000 */
+	int max_depth; /* nesting limit; default 256 */
 	/*
 	 * Record no positions (mf_doc_pos finds nothing): for a first pass
 	 * over files that are most likely valid, where positions would only
@@ -75,7 +79,10 @@ struct mf_parse_opts {
 };
 
 #define MF_PARSE_MAX_BYTES (8u << 20)
-#define MF_PARSE_OPTS_INIT { MF_PARSE_MAX_BYTES, 100000, 256, false }
+#define MF_PARSE_OPTS_INIT                             \
+	{                                              \
+		MF_PARSE_MAX_BYTES, 100000, 256, false \
+	}
 
 /*
  * Parses data (len bytes; need not be NUL-terminated) as the file named path

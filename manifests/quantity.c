@@ -36,22 +36,14 @@ static const struct qty_suffix {
 	enum mf_quantity_format format;
 	int power;
 } qty_suffixes[] = {
-	{ "n", MF_QTY_DECIMAL_SI, -9 },
-	{ "u", MF_QTY_DECIMAL_SI, -6 },
-	{ "m", MF_QTY_DECIMAL_SI, -3 },
-	{ "", MF_QTY_DECIMAL_SI, 0 },
-	{ "k", MF_QTY_DECIMAL_SI, 3 },
-	{ "M", MF_QTY_DECIMAL_SI, 6 },
-	{ "G", MF_QTY_DECIMAL_SI, 9 },
-	{ "T", MF_QTY_DECIMAL_SI, 12 },
-	{ "P", MF_QTY_DECIMAL_SI, 15 },
-	{ "E", MF_QTY_DECIMAL_SI, 18 },
-	{ "Ki", MF_QTY_BINARY_SI, 1 },
-	{ "Mi", MF_QTY_BINARY_SI, 2 },
-	{ "Gi", MF_QTY_BINARY_SI, 3 },
-	{ "Ti", MF_QTY_BINARY_SI, 4 },
-	{ "Pi", MF_QTY_BINARY_SI, 5 },
-	{ "Ei", MF_QTY_BINARY_SI, 6 },
+	{ "n", MF_QTY_DECIMAL_SI, -9 }, { "u", MF_QTY_DECIMAL_SI, -6 },
+	{ "m", MF_QTY_DECIMAL_SI, -3 }, { "", MF_QTY_DECIMAL_SI, 0 },
+	{ "k", MF_QTY_DECIMAL_SI, 3 },	{ "M", MF_QTY_DECIMAL_SI, 6 },
+	{ "G", MF_QTY_DECIMAL_SI, 9 },	{ "T", MF_QTY_DECIMAL_SI, 12 },
+	{ "P", MF_QTY_DECIMAL_SI, 15 }, { "E", MF_QTY_DECIMAL_SI, 18 },
+	{ "Ki", MF_QTY_BINARY_SI, 1 },	{ "Mi", MF_QTY_BINARY_SI, 2 },
+	{ "Gi", MF_QTY_BINARY_SI, 3 },	{ "Ti", MF_QTY_BINARY_SI, 4 },
+	{ "Pi", MF_QTY_BINARY_SI, 5 },	{ "Ei", MF_QTY_BINARY_SI, 6 },
 };
 
 #define QTY_DEC_MAX_POWER 18
@@ -122,8 +114,8 @@ static int digit_at(const struct qty_digits *d, size_t i)
  * The magnitude of digits * 10^shift * mul, rounded up to an integer, into
  * *out. Returns false when it exceeds QTY_LIMIT.
  */
-static bool scale_digits(const struct qty_digits *d, int64_t shift,
-			 mf_i128 mul, mf_i128 *out)
+static bool scale_digits(const struct qty_digits *d, int64_t shift, mf_i128 mul,
+			 mf_i128 *out)
 {
 	size_t n = d->il + d->fl, z = 0;
 	int64_t point;
@@ -340,9 +332,9 @@ int mf_quantity_format(const struct mf_quantity *q, char *out, size_t len)
 	if (q->format != MF_QTY_BINARY_SI ||
 	    m < (mf_i128)1024 * NANO_PER_UNIT || m % NANO_PER_UNIT)
 		return format_decimal(out, len, neg, m,
-				      q->format == MF_QTY_DECIMAL_EXPONENT ?
-					      MF_QTY_DECIMAL_EXPONENT :
-					      MF_QTY_DECIMAL_SI);
+				      q->format == MF_QTY_DECIMAL_EXPONENT
+					      ? MF_QTY_DECIMAL_EXPONENT
+					      : MF_QTY_DECIMAL_SI);
 	m /= NANO_PER_UNIT;
 	while (power < QTY_BIN_MAX_POWER && m % 1024 == 0) {
 		m /= 1024;

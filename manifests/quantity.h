@@ -23,8 +23,8 @@
 __extension__ typedef __int128 mf_i128;
 
 enum mf_quantity_format {
-	MF_QTY_DECIMAL_SI,       /* "", k, M, m, ... */
-	MF_QTY_BINARY_SI,        /* Ki, Mi, ... */
+	MF_QTY_DECIMAL_SI, /* "", k, M, m, ... */
+	MF_QTY_BINARY_SI, /* Ki, Mi, ... */
 	MF_QTY_DECIMAL_EXPONENT, /* 1e3 */
 };
 
@@ -47,7 +47,8 @@ int mf_quantity_cmp(const struct mf_quantity *a, const struct mf_quantity *b);
 
 /* The value in milli-units, rounded up (CPU "100m" -> 100); saturates. */
 int64_t mf_quantity_milli(const struct mf_quantity *q);
-/* The value in whole units, rounded up (memory "64Mi" -> 67108864); saturates. */
+/* The value in whole units, rounded up (memory "64Mi" -> 67108864); saturates.
+ */
 int64_t mf_quantity_value(const struct mf_quantity *q);
 
 /*

@@ -91,17 +91,17 @@ void mf_walk_release(struct mf_walk *w)
 	w->nr_segs = w->alloc_segs = 0;
 }
 
-static void walk_vreport(struct mf_walk *w, enum sm_severity sev,
-			 bool want_key, const char *fmt, va_list ap)
-	SM_PRINTF(4, 0);
-static void walk_vreport(struct mf_walk *w, enum sm_severity sev,
-			 bool want_key, const char *fmt, va_list ap)
+static void walk_vreport(struct mf_walk *w, enum sm_severity sev, bool want_key,
+			 const char *fmt, va_list ap) SM_PRINTF(4, 0);
+static void walk_vreport(struct mf_walk *w, enum sm_severity sev, bool want_key,
+			 const char *fmt, va_list ap)
 {
 	struct sm_pos pos = walk_pos(w, want_key);
 	struct sm_buf msg = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 	if (w->kind)
-		sm_buf_addf(&msg, "%s \"%s\": ", w->kind, w->name ? w->name : "");
+		sm_buf_addf(&msg, "%s \"%s\": ", w->kind,
+			    w->name ? w->name : "");
 	if (w->nr_segs) {
 		mf_walk_path(w, &msg);
 		sm_buf_adds(&msg, ": ");
@@ -227,8 +227,8 @@ void mf_walk_error_at(struct mf_walk *w, const char *rel, const char *fmt, ...)
 	va_end(ap);
 }
 
-void mf_walk_error_key_at(struct mf_walk *w, const char *rel,
-			  const char *fmt, ...)
+void mf_walk_error_key_at(struct mf_walk *w, const char *rel, const char *fmt,
+			  ...)
 {
 	va_list ap;
 
@@ -268,7 +268,8 @@ static void check_string(struct mf_walk *w, const struct mf_type *t,
 		for (const char *const *e = t->enum_values; *e; e++)
 			sm_buf_addf(&list, "%s\"%s\"",
 				    e == t->enum_values ? "" : ", ", *e);
-		mf_walk_error(w, "unsupported value \"%s\": supported values: %s",
+		mf_walk_error(w,
+			      "unsupported value \"%s\": supported values: %s",
 			      s, sm_buf_cstr(&list));
 		sm_buf_release(&list);
 		return;
@@ -298,20 +299,22 @@ static json_t *check_quantity(struct mf_walk *w, json_t *val)
 		size_t n = json_string_length(val);
 
 		if (n >= sizeof(text)) {
-			mf_walk_error(w, "\"%.20s...\" is not a valid quantity: "
-				      "too long", json_string_value(val));
+			mf_walk_error(w,
+				      "\"%.20s...\" is not a valid quantity: "
+				      "too long",
+				      json_string_value(val));
 			return NULL;
 		}
 		memcpy(text, json_string_value(val), n + 1);
 	} else {
-		type_error(w, "a quantity (such as \"100m\" or \"64Mi\")",
-			   val);
+		type_error(w, "a quantity (such as \"100m\" or \"64Mi\")", val);
 		return NULL;
 	}
 	if (mf_quantity_parse(text, &q, &why)) {
-		mf_walk_error(w, "\"%s\" is not a valid quantity: %s "
-			      "(examples: 100m, 0.5, 64Mi, 1G)", text,
-			      why ? why : "bad format");
+		mf_walk_error(w,
+			      "\"%s\" is not a valid quantity: %s "
+			      "(examples: 100m, 0.5, 64Mi, 1G)",
+			      text, why ? why : "bad format");
 		return NULL;
 	}
 	if (mf_quantity_format(&q, text, sizeof(text)))
@@ -357,14 +360,13 @@ static bool is_empty(const json_t *v)
  * it lacks that are required or have a default. Most objects set a few of
  * many possible fields, so this looks up what is there, not every field.
  */
-static void walk_object(struct mf_walk *w, const struct mf_type *t,
-			json_t *obj)
+static void walk_object(struct mf_walk *w, const struct mf_type *t, json_t *obj)
 {
 	const char *key;
 	json_t *v, *r;
 	void *tmp;
 
-	json_object_foreach_safe(obj, tmp, key, v) {
+	json_object_foreach_safe (obj, tmp, key, v) {
 		const struct mf_field *f;
 		struct mf_walk_mark m;
 
@@ -429,7 +431,7 @@ static void walk_map(struct mf_walk *w, const struct mf_type *t, json_t *obj)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach (obj, key, v) {
 		struct mf_walk_mark m = push_seg(w, key, 0, true);
 		json_t *r = NULL;
 		const char *why;
@@ -466,17 +468,21 @@ static int walk_value(struct mf_walk *w, const struct mf_type *t, json_t *val,
 		if (json_integer_value(val) < t->min ||
 		    json_integer_value(val) > t->max) {
 			if (t->octal)
-				mf_walk_error(w, "must be a file mode between "
-					      "0 and 0777 (octal; 511 decimal), "
-					      "got %" JSON_INTEGER_FORMAT,
-					      json_integer_value(val));
+				mf_walk_error(
+					w,
+					"must be a file mode between "
+					"0 and 0777 (octal; 511 decimal), "
+					"got %" JSON_INTEGER_FORMAT,
+					json_integer_value(val));
 			else if (t->max == INT32_MAX || t->max == INT64_MAX)
-				mf_walk_error(w, "must be greater than or "
-					      "equal to %" PRId64 ", got %"
-					      JSON_INTEGER_FORMAT, t->min,
-					      json_integer_value(val));
+				mf_walk_error(w,
+					      "must be greater than or "
+					      "equal to %" PRId64
+					      ", got %" JSON_INTEGER_FORMAT,
+					      t->min, json_integer_value(val));
 			else
-				mf_walk_error(w, "must be between %" PRId64
+				mf_walk_error(w,
+					      "must be between %" PRId64
 					      " and %" PRId64 ", inclusive, "
 					      "got %" JSON_INTEGER_FORMAT,
 					      t->min, t->max,

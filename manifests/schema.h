@@ -12,9 +12,9 @@
  * function, run after its fields are checked and defaulted.
  *
  * Messages have the form (see common/err.h)
- *   FILE:LINE:COL: Deployment "web": spec.replicas: expected an integer, got "three"
- * The position is the offending value's, a missing field's parent key's, or
- * an unknown field's key.
+ *   FILE:LINE:COL: Deployment "web": spec.replicas: expected an integer, got
+ * "three" The position is the offending value's, a missing field's parent
+ * key's, or an unknown field's key.
  */
 #ifndef MF_SCHEMA_H
 #define MF_SCHEMA_H
@@ -31,14 +31,14 @@ struct mf_walk;
 
 enum mf_kind_of_type {
 	MF_STRING,
-	MF_INT,      /* JSON integer within [min, max] */
+	MF_INT, /* JSON integer within [min, max] */
 	MF_BOOL,
-	MF_OBJECT,   /* fields */
-	MF_ARRAY,    /* of elem */
-	MF_MAP,      /* string keys -> elem */
+	MF_OBJECT, /* fields */
+	MF_ARRAY, /* of elem */
+	MF_MAP, /* string keys -> elem */
 	MF_QUANTITY, /* "100m", "64Mi" or a number; stored canonical string */
 	MF_INT_OR_STRING,
-	MF_ANY,      /* a Kubernetes field stuurman accepts as is */
+	MF_ANY, /* a Kubernetes field stuurman accepts as is */
 };
 
 /* Checks a value that already has the right JSON type; reports via w. */
@@ -66,7 +66,7 @@ struct mf_type {
 enum {
 	MF_REQUIRED = 1 << 0, /* absent (or null) is an error */
 	MF_NONEMPTY = 1 << 1, /* "", [] or {} is an error too */
-	MF_DROP = 1 << 2,     /* accepted and removed: server-set fields */
+	MF_DROP = 1 << 2, /* accepted and removed: server-set fields */
 };
 
 struct mf_field {
@@ -86,24 +86,24 @@ struct mf_field {
 struct mf_walk_seg {
 	const char *key; /* NULL for an element */
 	size_t index;
-	bool map_key;    /* a map's key: displayed as [key] */
+	bool map_key; /* a map's key: displayed as [key] */
 };
 
 /* A walk over one object, with the place it came from. */
 struct mf_walk {
 	const struct mf_doc *doc; /* positions; may be NULL */
-	const char *file;         /* for messages; may be NULL */
+	const char *file; /* for messages; may be NULL */
 	/* The subject of messages, `Deployment "web"`: kind (NULL for none)
 	 * and name (borrowed from the object). */
 	const char *kind, *name;
-	const char *at;           /* JSON Pointer of the object in doc ("") */
+	const char *at; /* JSON Pointer of the object in doc ("") */
 	struct sm_err *err;
-	bool strict;              /* unknown fields are errors, not warnings */
+	bool strict; /* unknown fields are errors, not warnings */
 	struct mf_walk_seg *segs; /* the path to the current value */
 	size_t nr_segs, alloc_segs;
-	json_t *root;             /* the whole object (borrowed) */
-	void *user;               /* for kind checks */
-	int errors;               /* errors reported by this walk */
+	json_t *root; /* the whole object (borrowed) */
+	void *user; /* for kind checks */
+	int errors; /* errors reported by this walk */
 };
 
 /* Frees what a walk allocated (its path stack). */
@@ -147,8 +147,8 @@ void mf_walk_path(const struct mf_walk *w, struct sm_buf *out);
  */
 void mf_walk_error_at(struct mf_walk *w, const char *rel, const char *fmt, ...)
 	SM_PRINTF(3, 4);
-void mf_walk_error_key_at(struct mf_walk *w, const char *rel,
-			  const char *fmt, ...) SM_PRINTF(3, 4);
+void mf_walk_error_key_at(struct mf_walk *w, const char *rel, const char *fmt,
+			  ...) SM_PRINTF(3, 4);
 
 /* Shared types kinds build on (defined in kinds.c). */
 extern const struct mf_type mf_type_string;

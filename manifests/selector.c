@@ -118,9 +118,9 @@ static const struct {
 	const char *text;
 	enum sel_tok tok;
 } sel_symbols[] = {
-	{ "==", T_DEQ }, { "!=", T_NEQ }, { "=", T_EQ },    { "!", T_NOT },
-	{ "(", T_LPAR }, { ")", T_RPAR }, { ",", T_COMMA }, { ">", T_GT },
-	{ "<", T_LT },
+	{ "==", T_DEQ },  { "!=", T_NEQ }, { "=", T_EQ },
+	{ "!", T_NOT },	  { "(", T_LPAR }, { ")", T_RPAR },
+	{ ",", T_COMMA }, { ">", T_GT },   { "<", T_LT },
 };
 
 static const struct {
@@ -361,8 +361,9 @@ static int parse_requirement(struct sel_parser *ps, struct mf_selector *s)
 int mf_selector_parse(struct mf_selector *s, const char *text,
 		      const struct sm_pos *pos, struct sm_err *err)
 {
-	struct sel_parser ps = { .text = text, .p = text, .pos = pos,
-				 .err = err };
+	struct sel_parser ps = {
+		.text = text, .p = text, .pos = pos, .err = err
+	};
 	struct sel_token t;
 
 	lex(&ps);
@@ -403,8 +404,8 @@ static const char *article(const char *noun)
 	return strchr("aeiou", noun[0]) ? "an" : "a";
 }
 
-static void type_error(struct sel_json *sj, const char *field,
-		       const char *want, const json_t *got)
+static void type_error(struct sel_json *sj, const char *field, const char *want,
+		       const json_t *got)
 {
 	sm_error(sj->err, sj->pos, "%s%s: expected %s %s, got %s", sj->prefix,
 		 field, article(want), want, sm_json_type_name(got));
@@ -430,7 +431,7 @@ static void from_match_labels(struct sel_json *sj, struct mf_selector *s,
 	}
 	/* Sorted keys, so the result does not depend on the YAML's order. */
 	keys = xcalloc(json_object_size(ml) + 1, sizeof(*keys));
-	json_object_foreach((json_t *)ml, k, v)
+	json_object_foreach ((json_t *)ml, k, v)
 		keys[n++] = k;
 	qsort(keys, n, sizeof(*keys), cmp_key);
 	for (size_t i = 0; i < n; i++) {
@@ -550,7 +551,7 @@ static bool expr_values(struct sel_json *sj, const char *field,
 		type_error(sj, field, "array", vals);
 		return false;
 	}
-	json_array_foreach(vals, i, v) {
+	json_array_foreach (vals, i, v) {
 		char *f = xasprintf("%s[%zu]", field, i);
 		const char *msg;
 
@@ -580,7 +581,7 @@ static void unknown_fields(struct sel_json *sj, const char *where,
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach ((json_t *)obj, k, v) {
 		size_t i;
 
 		for (i = 0; i < nknown; i++)
@@ -687,7 +688,7 @@ int mf_selector_from_json(struct mf_selector *s, const json_t *obj,
 		if (!json_is_array(me))
 			type_error(&sj, "matchExpressions", "array", me);
 		else
-			json_array_foreach(me, i, e)
+			json_array_foreach (me, i, e)
 				from_expression(&sj, s, e, i);
 	}
 out:
@@ -713,8 +714,9 @@ bool mf_selector_matches(const struct mf_selector *s, const json_t *labels)
 {
 	for (size_t i = 0; i < s->nr; i++) {
 		const struct mf_sel_req *r = &s->reqs[i];
-		json_t *l = json_is_object(labels) ?
-				    json_object_get(labels, r->key) : NULL;
+		json_t *l = json_is_object(labels)
+				    ? json_object_get(labels, r->key)
+				    : NULL;
 		/* A non-string label value is present but equals nothing. */
 		const char *v = json_is_string(l) ? json_string_value(l) : NULL;
 		bool ok = false;

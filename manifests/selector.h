@@ -29,11 +29,11 @@
 struct sm_buf;
 
 enum mf_sel_op {
-	MF_SEL_EQ,       /* key=value (one value) */
-	MF_SEL_NEQ,      /* key!=value (one value) */
-	MF_SEL_IN,       /* key in (v1,v2) */
-	MF_SEL_NOTIN,    /* key notin (v1,v2) */
-	MF_SEL_EXISTS,   /* key */
+	MF_SEL_EQ, /* key=value (one value) */
+	MF_SEL_NEQ, /* key!=value (one value) */
+	MF_SEL_IN, /* key in (v1,v2) */
+	MF_SEL_NOTIN, /* key notin (v1,v2) */
+	MF_SEL_EXISTS, /* key */
 	MF_SEL_NOTEXIST, /* !key */
 };
 
@@ -49,7 +49,10 @@ struct mf_selector {
 	size_t nr, alloc;
 };
 
-#define MF_SELECTOR_INIT { NULL, 0, 0 }
+#define MF_SELECTOR_INIT   \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 void mf_selector_release(struct mf_selector *s);
 

@@ -48,17 +48,19 @@ static const char *need_string(json_t *obj, const char *field,
 	pos = root_pos(doc, at, file, ptr, false);
 	if (!v || json_is_null(v) ||
 	    (json_is_string(v) && !*json_string_value(v))) {
-		sm_error(err, &pos, "missing %s: every object needs apiVersion "
+		sm_error(err, &pos,
+			 "missing %s: every object needs apiVersion "
 			 "and kind (e.g. apiVersion: apps/v1, kind: "
-			 "Deployment)", field);
+			 "Deployment)",
+			 field);
 		return NULL;
 	}
 	if (!json_is_string(v)) {
 		struct sm_buf got = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 		sm_json_describe(v, &got);
-		sm_error(err, &pos, "%s: expected a string, got %s",
-			 field, sm_buf_cstr(&got));
+		sm_error(err, &pos, "%s: expected a string, got %s", field,
+			 sm_buf_cstr(&got));
 		sm_buf_release(&got);
 		return NULL;
 	}
@@ -96,7 +98,8 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 
 		pos = root_pos(doc, at, file, "", false);
 		sm_json_describe(obj, &got);
-		sm_error(err, &pos, "expected an object (a Kubernetes object "
+		sm_error(err, &pos,
+			 "expected an object (a Kubernetes object "
 			 "with apiVersion, kind and metadata), got %s",
 			 sm_buf_cstr(&got));
 		sm_buf_release(&got);
@@ -115,16 +118,18 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 		sm_err_add(err, opts->strict ? SM_ERROR : SM_WARNING, &pos,
 			   "%s \"%s\": kind \"%s\" is not supported by "
 			   "stuurman (apiVersion %s) and is left out; "
-			   "supported kinds: %s", kname, name ? name : "",
-			   kname, api, mf_kinds_list());
+			   "supported kinds: %s",
+			   kname, name ? name : "", kname, api,
+			   mf_kinds_list());
 		return opts->strict ? MF_CHECK_INVALID : MF_CHECK_UNSUPPORTED;
 	}
 	if (!api_version_is(kind, api)) {
 		mf_kind_api_version(kind, want, sizeof(want));
 		pos = root_pos(doc, at, file, "/apiVersion", false);
-		sm_error(err, &pos, "%s \"%s\": apiVersion \"%s\" is not "
-			 "supported for %s: use \"%s\"", kname,
-			 name ? name : "", api, kname, want);
+		sm_error(err, &pos,
+			 "%s \"%s\": apiVersion \"%s\" is not "
+			 "supported for %s: use \"%s\"",
+			 kname, name ? name : "", api, kname, want);
 		return MF_CHECK_INVALID;
 	}
 
@@ -140,18 +145,21 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 		w.name = name;
 		/* Name and namespace first: they identify the object. */
 		if (json_is_object(meta)) {
-			struct mf_walk_mark m = mf_walk_push_key(&w, "metadata");
+			struct mf_walk_mark m =
+				mf_walk_push_key(&w, "metadata");
 			json_t *ns = json_object_get(meta, "namespace");
 			const char *why;
 
 			mf_walk_push_key(&w, "name");
 			if (!name) {
 				if (json_object_get(meta, "name"))
-					; /* the type error comes from the walk */
+					; /* the type error comes from the walk
+					   */
 				else
-					mf_walk_error(&w, "required value: "
-						      "stuurman applies objects "
-						      "by name");
+					mf_walk_error(
+						&w, "required value: "
+						    "stuurman applies objects "
+						    "by name");
 			} else if ((why = kind->name_format(name))) {
 				mf_walk_error(&w, "invalid value \"%s\": %s",
 					      name, why);
@@ -163,7 +171,8 @@ enum mf_check_result mf_object_check(json_t *obj, const struct mf_doc *doc,
 			} else if (!kind->namespaced && ns) {
 				m = mf_walk_push_key(&w, "metadata");
 				mf_walk_push_key(&w, "namespace");
-				mf_walk_warning(&w, "a %s is not namespaced: "
+				mf_walk_warning(&w,
+						"a %s is not namespaced: "
 						"the namespace is ignored",
 						kname);
 				mf_walk_pop(&w, m);

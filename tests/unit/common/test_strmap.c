@@ -206,8 +206,9 @@ static void test_keys_longer_than_a_block_are_kept_whole(void **state)
 	big[19999] = '\0';
 	for (int i = 0; i < 2000; i++) {
 		snprintf(small, sizeof(small), "key-%d", i);
-		assert_int_equal(sm_strmap_put(&m, small, (void *)(intptr_t)(i + 1),
-					       NULL), 0);
+		assert_int_equal(sm_strmap_put(&m, small,
+					       (void *)(intptr_t)(i + 1), NULL),
+				 0);
 	}
 	assert_int_equal(sm_strmap_put(&m, big, big, NULL), 0);
 	assert_ptr_equal(sm_strmap_get(&m, big), big);

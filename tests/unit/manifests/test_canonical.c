@@ -67,8 +67,14 @@ static void test_canonical_hash_ignores_key_order_and_spacing(void **state)
 static void test_canonical_hash_differs_for_different_objects(void **state)
 {
 	static const char *const texts[] = {
-		"{\"a\":1}",   "{\"a\":2}",     "{\"a\":\"1\"}", "{\"b\":1}",
-		"{\"a\":[1,2]}", "{\"a\":[2,1]}", "{}",          "[]",
+		"{\"a\":1}",
+		"{\"a\":2}",
+		"{\"a\":\"1\"}",
+		"{\"b\":1}",
+		"{\"a\":[1,2]}",
+		"{\"a\":[2,1]}",
+		"{}",
+		"[]",
 		"null",
 	};
 	char h[SM_ARRAY_SIZE(texts)][MF_HASH_LEN + 1];
@@ -159,31 +165,30 @@ static void test_canonical_diff_of_nested_objects_and_arrays(void **state)
 		{ MF_DIFF_REPLACE, "spec.replicas", "2", "3" },
 		{ MF_DIFF_REPLACE, "spec.template.spec.containers[0].image",
 		  "\"nginx:1.25\"", "\"nginx:1.26\"" },
-		{ MF_DIFF_ADD, "spec.template.spec.containers[0].ports[1]", NULL,
-		  "{\"containerPort\":443}" },
+		{ MF_DIFF_ADD, "spec.template.spec.containers[0].ports[1]",
+		  NULL, "{\"containerPort\":443}" },
 		{ MF_DIFF_REMOVE, "spec.template.spec.containers[1]",
 		  "{\"name\":\"side\",\"image\":\"busybox\"}", NULL },
 		{ MF_DIFF_ADD, "status", NULL, "{}" },
 	};
 
-	check_diff(
-		"{\"metadata\":{\"name\":\"web\",\"labels\":{"
-		"\"app.kubernetes.io/name\":\"web\",\"tier\":\"fe\"}},"
-		"\"spec\":{\"replicas\":2,\"template\":{\"spec\":{"
-		"\"containers\":[{\"name\":\"web\",\"image\":\"nginx:1.25\","
-		"\"ports\":[{\"containerPort\":80}]},"
-		"{\"name\":\"side\",\"image\":\"busybox\"}]}}}}",
-		"{\"status\":{},\"spec\":{\"template\":{\"spec\":{"
-		"\"containers\":[{\"ports\":[{\"containerPort\":80},"
-		"{\"containerPort\":443}],\"image\":\"nginx:1.26\","
-		"\"name\":\"web\"}]}},\"replicas\":3},"
-		"\"metadata\":{\"labels\":{\"env\":\"prod\","
-		"\"app.kubernetes.io/name\":\"web\"},\"name\":\"web\"}}",
-		want, SM_ARRAY_SIZE(want));
+	check_diff("{\"metadata\":{\"name\":\"web\",\"labels\":{"
+		   "\"app.kubernetes.io/name\":\"web\",\"tier\":\"fe\"}},"
+		   "\"spec\":{\"replicas\":2,\"template\":{\"spec\":{"
+		   "\"containers\":[{\"name\":\"web\",\"image\":\"nginx:1.25\","
+		   "\"ports\":[{\"containerPort\":80}]},"
+		   "{\"name\":\"side\",\"image\":\"busybox\"}]}}}}",
+		   "{\"status\":{},\"spec\":{\"template\":{\"spec\":{"
+		   "\"containers\":[{\"ports\":[{\"containerPort\":80},"
+		   "{\"containerPort\":443}],\"image\":\"nginx:1.26\","
+		   "\"name\":\"web\"}]}},\"replicas\":3},"
+		   "\"metadata\":{\"labels\":{\"env\":\"prod\","
+		   "\"app.kubernetes.io/name\":\"web\"},\"name\":\"web\"}}",
+		   want, SM_ARRAY_SIZE(want));
 }
 
-static void test_canonical_diff_brackets_keys_that_are_not_identifiers(
-	void **state)
+static void
+test_canonical_diff_brackets_keys_that_are_not_identifiers(void **state)
 {
 	static const struct want_entry want[] = {
 		/* Sorted by bytes: '1' < '_' < 'a' < 'm'. */
@@ -251,13 +256,20 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canonical_hash_matches_the_golden_value),
-		cmocka_unit_test(test_canonical_hash_ignores_key_order_and_spacing),
-		cmocka_unit_test(test_canonical_hash_differs_for_different_objects),
-		cmocka_unit_test(test_canonical_hash_is_a_ten_character_label_value),
-		cmocka_unit_test(test_canonical_hash_of_no_value_is_the_hash_of_null),
-		cmocka_unit_test(test_canonical_diff_of_nested_objects_and_arrays),
-		cmocka_unit_test(test_canonical_diff_brackets_keys_that_are_not_identifiers),
-		cmocka_unit_test(test_canonical_diff_replaces_values_of_another_type),
+		cmocka_unit_test(
+			test_canonical_hash_ignores_key_order_and_spacing),
+		cmocka_unit_test(
+			test_canonical_hash_differs_for_different_objects),
+		cmocka_unit_test(
+			test_canonical_hash_is_a_ten_character_label_value),
+		cmocka_unit_test(
+			test_canonical_hash_of_no_value_is_the_hash_of_null),
+		cmocka_unit_test(
+			test_canonical_diff_of_nested_objects_and_arrays),
+		cmocka_unit_test(
+			test_canonical_diff_brackets_keys_that_are_not_identifiers),
+		cmocka_unit_test(
+			test_canonical_diff_replaces_values_of_another_type),
 		cmocka_unit_test(test_canonical_diff_at_the_root),
 		cmocka_unit_test(test_canonical_diff_of_equal_objects_is_empty),
 	};

@@ -200,8 +200,8 @@ static void check_load(const char *name, const char *path, bool strict,
 					     exp[i].col, exp[i].sub);
 		if (!found) {
 			print_message("%s%s: no %s at %d:%d containing "
-				      "\"%s\"; got:\n", name,
-				      strict ? " (--strict)" : "",
+				      "\"%s\"; got:\n",
+				      name, strict ? " (--strict)" : "",
 				      sm_severity_name(want), exp[i].line,
 				      exp[i].col, exp[i].sub);
 			print_diags(&err);
@@ -243,8 +243,8 @@ static void test_invalid_file(void **state)
 	size_t nexp;
 	char *path;
 
-	path = generated ? generate_input(c, tmpdir) :
-			   xasprintf("%s/%s", c->dir, c->name);
+	path = generated ? generate_input(c, tmpdir)
+			 : xasprintf("%s/%s", c->dir, c->name);
 	nexp = read_expect(expect_path, &expect, &exp, &warning_only);
 	assert_true(nexp > 0);
 	if (strict) {
@@ -300,9 +300,8 @@ static size_t list_cases(const char *dir, const char *const *exts,
 	for (size_t i = 0; i < nr; i++) {
 		(*out)[i].dir = xstrdup(dir);
 		(*out)[i].name = names[i];
-		(*out)[i].stem = xstrndup(names[i],
-					  (size_t)(strrchr(names[i], '.') -
-						   names[i]));
+		(*out)[i].stem = xstrndup(
+			names[i], (size_t)(strrchr(names[i], '.') - names[i]));
 	}
 	free(names);
 	return nr;
@@ -342,8 +341,8 @@ int main(void)
 						    ".generate", NULL };
 	int failed = 0;
 
-	failed += run_group("valid corpus", "valid", valid_exts,
-			    test_valid_file);
+	failed +=
+		run_group("valid corpus", "valid", valid_exts, test_valid_file);
 	failed += run_group("invalid corpus", "invalid", invalid_exts,
 			    test_invalid_file);
 	return failed ? 1 : 0;

@@ -37,7 +37,8 @@ static void write_file(const char *dir, const char *name, const char *text)
 static char *configmap(int i)
 {
 	return xasprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-			 "  name: cm-%04d\ndata:\n  k: v%d\n", i, i);
+			 "  name: cm-%04d\ndata:\n  k: v%d\n",
+			 i, i);
 }
 
 /* A folder of n ConfigMaps in two subfolders, plus a README. */
@@ -76,9 +77,9 @@ static int collect_names(void *ctx, const struct mf_object *o)
 {
 	struct sm_buf *names = ctx;
 
-	sm_buf_addf(names, "%s\n", sm_json_get_str(json_object_get(o->obj,
-								   "metadata"),
-						   "name"));
+	sm_buf_addf(
+		names, "%s\n",
+		sm_json_get_str(json_object_get(o->obj, "metadata"), "name"));
 	return 0;
 }
 
@@ -131,7 +132,8 @@ static void test_threads_change_neither_order_nor_messages(void **state)
 	assert_non_null(strstr(sm_buf_cstr(&diags[0]),
 			       "zz-dup.yaml:1:1: ConfigMap \"cm-0002\": "
 			       "duplicate object"));
-	assert_non_null(strstr(sm_buf_cstr(&diags[0]), "part-0/cm-0002.yaml:1:1"));
+	assert_non_null(
+		strstr(sm_buf_cstr(&diags[0]), "part-0/cm-0002.yaml:1:1"));
 	assert_non_null(strstr(sm_buf_cstr(&diags[0]), "zz-bad.yaml:4:9"));
 	for (int r = 0; r < 2; r++) {
 		sm_buf_release(&names[r]);
@@ -158,9 +160,9 @@ static void test_a_callback_error_stops_the_load(void **state)
 	int n = 0;
 
 	opts.jobs = 2;
-	assert_int_equal(mf_load(paths, 1, &opts, stop_after_three, &n, NULL,
-				 &err),
-			 -ECANCELED);
+	assert_int_equal(
+		mf_load(paths, 1, &opts, stop_after_three, &n, NULL, &err),
+		-ECANCELED);
 	assert_int_equal(n, 3);
 	sm_err_release(&err);
 	remove_tree(dir);
@@ -184,7 +186,8 @@ static void test_a_missing_path_is_an_error_naming_it(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threads_change_neither_order_nor_messages),
+		cmocka_unit_test(
+			test_threads_change_neither_order_nor_messages),
 		cmocka_unit_test(test_a_callback_error_stops_the_load),
 		cmocka_unit_test(test_a_missing_path_is_an_error_naming_it),
 	};

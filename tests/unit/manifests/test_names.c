@@ -31,8 +31,8 @@ static void run_cases(const char *what, check_fn check,
 	for (size_t i = 0; i < n; i++) {
 		const char *got = check(cases[i].in);
 		const char *want = cases[i].want;
-		bool ok = want ? got && !strncmp(got, want, strlen(want)) :
-				 got == NULL;
+		bool ok = want ? got && !strncmp(got, want, strlen(want))
+			       : got == NULL;
 
 		if (!ok) {
 			print_error("%s \"%s\": got \"%s\", want \"%s\"\n",
@@ -311,12 +311,15 @@ static void test_names_percent_is_0_to_100(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names_dns1123_label_message_is_kubernetes_wording),
+		cmocka_unit_test(
+			test_names_dns1123_label_message_is_kubernetes_wording),
 		cmocka_unit_test(test_names_dns1123_label_rules),
 		cmocka_unit_test(test_names_dns1123_label_allows_63_not_64),
 		cmocka_unit_test(test_names_dns1123_subdomain_rules),
-		cmocka_unit_test(test_names_dns1123_subdomain_allows_253_not_254),
-		cmocka_unit_test(test_names_dns1035_label_must_start_with_a_letter),
+		cmocka_unit_test(
+			test_names_dns1123_subdomain_allows_253_not_254),
+		cmocka_unit_test(
+			test_names_dns1035_label_must_start_with_a_letter),
 		cmocka_unit_test(test_names_qualified_name_rules),
 		cmocka_unit_test(test_names_qualified_name_lengths),
 		cmocka_unit_test(test_names_label_value_may_be_empty),

@@ -1527,8 +1527,8 @@ static void test_many_documents_get_a_position_for_each_node(void **state)
 	sm_buf_release(&b);
 }
 
-static void test_without_positions_values_are_the_same_and_duplicates_fail(
-	void **state)
+static void
+test_without_positions_values_are_the_same_and_duplicates_fail(void **state)
 {
 	static const char yaml[] = "a:\n  b: [1, 2]\n  c: x\nbase: &b {k: 1}\n"
 				   "m:\n  <<: *b\n  k: 2\n";
@@ -1539,18 +1539,20 @@ static void test_without_positions_values_are_the_same_and_duplicates_fail(
 
 	fast.no_positions = true;
 	assert_int_equal(mf_parse_buffer(&with, "f.yaml", yaml, strlen(yaml),
-					 NULL, &err), 0);
-	assert_int_equal(mf_parse_buffer(&without, "f.yaml", yaml,
-					 strlen(yaml), &fast, &err), 0);
+					 NULL, &err),
+			 0);
+	assert_int_equal(mf_parse_buffer(&without, "f.yaml", yaml, strlen(yaml),
+					 &fast, &err),
+			 0);
 	assert_int_equal(err.nr, 0);
 	assert_true(json_equal(with.docs[0].root, without.docs[0].root));
 	assert_non_null(mf_doc_pos(&with.docs[0], "/a/b/1"));
 	assert_null(mf_doc_pos(&without.docs[0], "/a/b/1"));
 	/* The explicit key still wins over the merged one. */
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(without.docs[0].root, "m"),
-				 "k")),
-			 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(without.docs[0].root, "m"), "k")),
+		2);
 	mf_file_release(&with);
 	mf_file_release(&without);
 

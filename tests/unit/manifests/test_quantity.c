@@ -43,18 +43,18 @@ static void check_canonical(const char *in, const char *want)
 static void test_quantity_decimal_si_picks_largest_exact_suffix(void **state)
 {
 	static const char *const table[][2] = {
-		{ "0", "0" },         { "-0", "0" },
-		{ "1", "1" },         { "1.5", "1500m" },
-		{ "1000", "1k" },     { "0.1", "100m" },
-		{ "100m", "100m" },   { "1000m", "1" },
+		{ "0", "0" },		{ "-0", "0" },
+		{ "1", "1" },		{ "1.5", "1500m" },
+		{ "1000", "1k" },	{ "0.1", "100m" },
+		{ "100m", "100m" },	{ "1000m", "1" },
 		{ "1500000", "1500k" }, { "50k", "50k" },
-		{ "12E", "12E" },     { "1.01E", "1010P" },
-		{ "0.0005k", "500m" }, { "1.08", "1080m" },
-		{ "5n", "5n" },       { "1000u", "1m" },
-		{ "-100m", "-100m" }, { "+5", "5" },
-		{ ".5", "500m" },     { "5.", "5" },
-		{ "1.G", "1G" },      { "0001", "1" },
-		{ "250m", "250m" },   { "2.5G", "2500M" },
+		{ "12E", "12E" },	{ "1.01E", "1010P" },
+		{ "0.0005k", "500m" },	{ "1.08", "1080m" },
+		{ "5n", "5n" },		{ "1000u", "1m" },
+		{ "-100m", "-100m" },	{ "+5", "5" },
+		{ ".5", "500m" },	{ "5.", "5" },
+		{ "1.G", "1G" },	{ "0001", "1" },
+		{ "250m", "250m" },	{ "2.5G", "2500M" },
 		{ "1000E", "1000E" },
 	};
 
@@ -65,17 +65,24 @@ static void test_quantity_decimal_si_picks_largest_exact_suffix(void **state)
 static void test_quantity_binary_si_uses_ki_mi_when_exact(void **state)
 {
 	static const char *const table[][2] = {
-		{ "1Ki", "1Ki" },       { "1024Ki", "1Mi" },
-		{ "1.5Gi", "1536Mi" },  { "64Mi", "64Mi" },
-		{ "0.5Mi", "512Ki" },   { "1025Ki", "1025Ki" },
-		{ "3Ei", "3Ei" },       { "-1Gi", "-1Gi" },
-		{ "0Ki", "0" },         { "1024Ei", "1024Ei" },
+		{ "1Ki", "1Ki" },
+		{ "1024Ki", "1Mi" },
+		{ "1.5Gi", "1536Mi" },
+		{ "64Mi", "64Mi" },
+		{ "0.5Mi", "512Ki" },
+		{ "1025Ki", "1025Ki" },
+		{ "3Ei", "3Ei" },
+		{ "-1Gi", "-1Gi" },
+		{ "0Ki", "0" },
+		{ "1024Ei", "1024Ei" },
 		/* Below 1024 or not whole: printed the decimal way. */
-		{ "0.5Ki", "512" },     { "1.5Ki", "1536" },
+		{ "0.5Ki", "512" },
+		{ "1.5Ki", "1536" },
 		{ "100.035Ki", "102435840m" },
 		{ "0.000000000001Ki", "2n" },
 		/* Under 1Ki the decimal suffixes apply; from 1Ki on, not. */
-		{ "0.9765625Ki", "1k" }, { "1.953125Ki", "2000" },
+		{ "0.9765625Ki", "1k" },
+		{ "1.953125Ki", "2000" },
 	};
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(table); i++)
@@ -161,9 +168,9 @@ static void test_quantity_invalid_strings_give_a_reason(void **state)
 		}
 	}
 	/* The reason is optional. */
-	assert_int_equal(mf_quantity_parse("x", &(struct mf_quantity){ 0 },
-					   NULL),
-			 -EINVAL);
+	assert_int_equal(
+		mf_quantity_parse("x", &(struct mf_quantity){ 0 }, NULL),
+		-EINVAL);
 }
 
 static void test_quantity_largest_nano_value_is_exact(void **state)
@@ -190,11 +197,16 @@ static void test_quantity_rounds_up_below_one_nano(void **state)
 		const char *in;
 		long long nano;
 	} table[] = {
-		{ "0.1n", 1 },           { "0.9n", 1 },
-		{ "3.001n", 4 },         { "-0.1n", -1 },
-		{ "0.0000000005", 1 },   { "0.00000012345", 124 },
-		{ "0.5e-9", 1 },         { "0.000000000001Ki", 2 },
-		{ "1.000000001", 1000000001 }, { "2n", 2 },
+		{ "0.1n", 1 },
+		{ "0.9n", 1 },
+		{ "3.001n", 4 },
+		{ "-0.1n", -1 },
+		{ "0.0000000005", 1 },
+		{ "0.00000012345", 124 },
+		{ "0.5e-9", 1 },
+		{ "0.000000000001Ki", 2 },
+		{ "1.000000001", 1000000001 },
+		{ "2n", 2 },
 	};
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(table); i++) {
@@ -215,11 +227,11 @@ static void test_quantity_compares_across_suffixes(void **state)
 		const char *a, *b;
 		int cmp;
 	} table[] = {
-		{ "100m", "1", -1 },   { "1Gi", "1G", 1 },
-		{ "1e3", "1k", 0 },    { "0.5", "500m", 0 },
-		{ "1024", "1Ki", 0 },  { "-1", "0", -1 },
-		{ "1n", "0", 1 },      { "1.5Gi", "1536Mi", 0 },
-		{ "999m", "1", -1 },   { "1E", "1Ei", -1 },
+		{ "100m", "1", -1 },  { "1Gi", "1G", 1 },
+		{ "1e3", "1k", 0 },   { "0.5", "500m", 0 },
+		{ "1024", "1Ki", 0 }, { "-1", "0", -1 },
+		{ "1n", "0", 1 },     { "1.5Gi", "1536Mi", 0 },
+		{ "999m", "1", -1 },  { "1E", "1Ei", -1 },
 	};
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(table); i++) {
@@ -278,11 +290,14 @@ static void test_quantity_format_reports_a_short_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quantity_decimal_si_picks_largest_exact_suffix),
+		cmocka_unit_test(
+			test_quantity_decimal_si_picks_largest_exact_suffix),
 		cmocka_unit_test(test_quantity_binary_si_uses_ki_mi_when_exact),
-		cmocka_unit_test(test_quantity_decimal_exponent_keeps_multiple_of_3),
+		cmocka_unit_test(
+			test_quantity_decimal_exponent_keeps_multiple_of_3),
 		cmocka_unit_test(test_quantity_binary_suffix_mi_is_1048576),
-		cmocka_unit_test(test_quantity_records_the_format_it_was_written_in),
+		cmocka_unit_test(
+			test_quantity_records_the_format_it_was_written_in),
 		cmocka_unit_test(test_quantity_invalid_strings_give_a_reason),
 		cmocka_unit_test(test_quantity_largest_nano_value_is_exact),
 		cmocka_unit_test(test_quantity_rounds_up_below_one_nano),

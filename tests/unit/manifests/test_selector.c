@@ -89,10 +89,9 @@ static void test_selector_parse_then_format_round_trips(void **state)
 static void test_selector_parse_builds_each_operator(void **state)
 {
 	struct mf_selector s = MF_SELECTOR_INIT;
-	char *f = parse_format("a=1,b==2,c!=3,d in (5,4),e notin (6),f,!g",
-			       &s);
+	char *f = parse_format("a=1,b==2,c!=3,d in (5,4),e notin (6),f,!g", &s);
 	static const enum mf_sel_op ops[] = {
-		MF_SEL_EQ, MF_SEL_EQ,    MF_SEL_NEQ,    MF_SEL_IN,
+		MF_SEL_EQ,    MF_SEL_EQ,     MF_SEL_NEQ,      MF_SEL_IN,
 		MF_SEL_NOTIN, MF_SEL_EXISTS, MF_SEL_NOTEXIST,
 	};
 	static const size_t nvals[] = { 1, 1, 1, 2, 1, 0, 0 };
@@ -141,8 +140,10 @@ static void test_selector_matches_table(void **state)
 		{ "app=", "{}", false },
 		{ "", NULL, true },
 		{ "", "{\"any\":\"thing\"}", true },
-		{ "app=web,tier=fe", "{\"app\":\"web\",\"tier\":\"fe\"}", true },
-		{ "app=web,tier=fe", "{\"app\":\"web\",\"tier\":\"be\"}", false },
+		{ "app=web,tier=fe", "{\"app\":\"web\",\"tier\":\"fe\"}",
+		  true },
+		{ "app=web,tier=fe", "{\"app\":\"web\",\"tier\":\"be\"}",
+		  false },
 		/* A label that is not a string is there, but equals nothing. */
 		{ "n=1", "{\"n\":1}", false },
 		{ "n!=1", "{\"n\":1}", true },
@@ -224,8 +225,7 @@ static void test_selector_parse_errors_name_the_position(void **state)
 	}
 }
 
-static void test_selector_parse_error_carries_the_callers_position(
-	void **state)
+static void test_selector_parse_error_carries_the_callers_position(void **state)
 {
 	struct mf_selector s = MF_SELECTOR_INIT;
 	struct sm_err err = SM_ERR_INIT;
@@ -258,8 +258,8 @@ static char *from_json(const char *text, struct sm_err *err)
 	return sm_buf_detach(&out, NULL);
 }
 
-static void test_selector_from_json_prints_labels_sorted_then_expressions(
-	void **state)
+static void
+test_selector_from_json_prints_labels_sorted_then_expressions(void **state)
 {
 	struct sm_err err = SM_ERR_INIT;
 	char *f = from_json(
@@ -279,17 +279,16 @@ static void test_selector_from_json_prints_labels_sorted_then_expressions(
 	free(f);
 }
 
-static void test_selector_from_json_empty_object_selects_everything(
-	void **state)
+static void
+test_selector_from_json_empty_object_selects_everything(void **state)
 {
 	struct mf_selector s = MF_SELECTOR_INIT;
 	struct sm_err err = SM_ERR_INIT;
 	json_t *j = json("{\"matchLabels\":null,\"matchExpressions\":[]}");
 	json_t *labels = json("{\"a\":\"b\"}");
 
-	assert_int_equal(mf_selector_from_json(&s, j, "spec.selector", NULL,
-					       &err),
-			 0);
+	assert_int_equal(
+		mf_selector_from_json(&s, j, "spec.selector", NULL, &err), 0);
 	assert_true(mf_selector_empty(&s));
 	assert_true(mf_selector_matches(&s, labels));
 	json_decref(j);
@@ -299,7 +298,8 @@ static void test_selector_from_json_empty_object_selects_everything(
 static void test_selector_from_json_type_errors_name_the_path(void **state)
 {
 	static const char *const table[][2] = {
-		{ "\"app=web\"", "spec.selector: expected an object, got string" },
+		{ "\"app=web\"",
+		  "spec.selector: expected an object, got string" },
 		{ "{\"matchLabels\":[]}",
 		  "spec.selector.matchLabels: expected an object, got array" },
 		{ "{\"matchLabels\":{\"app\":1}}",
@@ -328,8 +328,10 @@ static void test_selector_from_json_type_errors_name_the_path(void **state)
 		{ "{\"matchExpressions\":[{\"operator\":\"Exists\"}]}",
 		  "spec.selector.matchExpressions[0].key: required value" },
 		{ "{\"matchExpressions\":[{\"key\":\"a\"}]}",
-		  "spec.selector.matchExpressions[0].operator: required value" },
-		{ "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\"}]}",
+		  "spec.selector.matchExpressions[0].operator: required "
+		  "value" },
+		{ "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\"}]"
+		  "}",
 		  "spec.selector.matchExpressions[0].values: required value: "
 		  "must be specified when operator is 'In' or 'NotIn'" },
 		{ "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":"
@@ -337,11 +339,13 @@ static void test_selector_from_json_type_errors_name_the_path(void **state)
 		  "spec.selector.matchExpressions[0].values: required value" },
 		{ "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":"
 		  "\"Exists\",\"values\":[\"x\"]}]}",
-		  "spec.selector.matchExpressions[0].values: forbidden: may not "
+		  "spec.selector.matchExpressions[0].values: forbidden: may "
+		  "not "
 		  "be specified when operator is 'Exists' or 'DoesNotExist'" },
 		{ "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\","
 		  "\"values\":\"x\"}]}",
-		  "spec.selector.matchExpressions[0].values: expected an array, "
+		  "spec.selector.matchExpressions[0].values: expected an "
+		  "array, "
 		  "got string" },
 		{ "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\","
 		  "\"values\":[\"x\",2]}]}",
@@ -353,7 +357,8 @@ static void test_selector_from_json_type_errors_name_the_path(void **state)
 		  "value \"x y\"" },
 		{ "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":"
 		  "\"Exists\",\"value\":[\"x\"]}]}",
-		  "spec.selector.matchExpressions[0]: unknown field \"value\"" },
+		  "spec.selector.matchExpressions[0]: unknown field "
+		  "\"value\"" },
 		{ "{\"matchLabel\":{\"app\":\"web\"}}",
 		  "spec.selector: unknown field \"matchLabel\"" },
 	};
@@ -365,8 +370,9 @@ static void test_selector_from_json_type_errors_name_the_path(void **state)
 
 		if (f || err.nr != 1 ||
 		    strncmp(msg, table[i][1], strlen(table[i][1]))) {
-			print_error("%s: got %zu errors, \"%s\"\n  want \"%s\"\n",
-				    table[i][0], err.nr, msg, table[i][1]);
+			print_error(
+				"%s: got %zu errors, \"%s\"\n  want \"%s\"\n",
+				table[i][0], err.nr, msg, table[i][1]);
 			fail();
 		}
 		sm_err_release(&err);
@@ -396,9 +402,9 @@ static void test_selector_from_json_without_object_is_required(void **state)
 	struct mf_selector s = MF_SELECTOR_INIT;
 	struct sm_err err = SM_ERR_INIT;
 
-	assert_int_equal(mf_selector_from_json(&s, NULL, "spec.selector", NULL,
-					       &err),
-			 -EINVAL);
+	assert_int_equal(
+		mf_selector_from_json(&s, NULL, "spec.selector", NULL, &err),
+		-EINVAL);
 	assert_int_equal(err.nr, 1);
 	assert_string_equal(err.items[0].msg, "spec.selector: required value");
 	sm_err_release(&err);
@@ -425,13 +431,19 @@ int main(void)
 		cmocka_unit_test(test_selector_parse_builds_each_operator),
 		cmocka_unit_test(test_selector_matches_table),
 		cmocka_unit_test(test_selector_parse_errors_name_the_position),
-		cmocka_unit_test(test_selector_parse_error_carries_the_callers_position),
-		cmocka_unit_test(test_selector_from_json_prints_labels_sorted_then_expressions),
-		cmocka_unit_test(test_selector_from_json_empty_object_selects_everything),
-		cmocka_unit_test(test_selector_from_json_type_errors_name_the_path),
+		cmocka_unit_test(
+			test_selector_parse_error_carries_the_callers_position),
+		cmocka_unit_test(
+			test_selector_from_json_prints_labels_sorted_then_expressions),
+		cmocka_unit_test(
+			test_selector_from_json_empty_object_selects_everything),
+		cmocka_unit_test(
+			test_selector_from_json_type_errors_name_the_path),
 		cmocka_unit_test(test_selector_from_json_reports_every_problem),
-		cmocka_unit_test(test_selector_from_json_without_object_is_required),
-		cmocka_unit_test(test_selector_format_is_all_or_nothing_when_full),
+		cmocka_unit_test(
+			test_selector_from_json_without_object_is_required),
+		cmocka_unit_test(
+			test_selector_format_is_all_or_nothing_when_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,12 +33,13 @@ static void check_yaml(struct checked *c, const char *yaml, bool strict)
 
 	memset(c, 0, sizeof(*c));
 	c->file = f;
-	assert_int_equal(mf_parse_buffer(&c->file, "t.yaml", yaml,
-					 strlen(yaml), NULL, &c->err), 0);
+	assert_int_equal(mf_parse_buffer(&c->file, "t.yaml", yaml, strlen(yaml),
+					 NULL, &c->err),
+			 0);
 	assert_int_equal(c->file.nr_docs, 1);
 	c->obj = c->file.docs[0].root;
-	c->result = mf_object_check(c->obj, &c->file.docs[0], "", "t.yaml", &opts,
-				    &c->kind, &c->err);
+	c->result = mf_object_check(c->obj, &c->file.docs[0], "", "t.yaml",
+				    &opts, &c->kind, &c->err);
 }
 
 static void checked_release(struct checked *c)
@@ -76,26 +77,25 @@ static json_int_t int_at(const struct checked *c, const char *path)
 	return json_integer_value(v);
 }
 
-static const char deployment[] =
-	"apiVersion: apps/v1\n"
-	"kind: Deployment\n"
-	"metadata:\n"
-	"  name: web\n"
-	"spec:\n"
-	"  selector:\n"
-	"    matchLabels:\n"
-	"      app: web\n"
-	"  template:\n"
-	"    metadata:\n"
-	"      labels:\n"
-	"        app: web\n"
-	"    spec:\n"
-	"      containers:\n"
-	"      - name: web\n"
-	"        image: nginx:1.25\n"
-	"        readinessProbe:\n"
-	"          httpGet:\n"
-	"            port: 80\n";
+static const char deployment[] = "apiVersion: apps/v1\n"
+				 "kind: Deployment\n"
+				 "metadata:\n"
+				 "  name: web\n"
+				 "spec:\n"
+				 "  selector:\n"
+				 "    matchLabels:\n"
+				 "      app: web\n"
+				 "  template:\n"
+				 "    metadata:\n"
+				 "      labels:\n"
+				 "        app: web\n"
+				 "    spec:\n"
+				 "      containers:\n"
+				 "      - name: web\n"
+				 "        image: nginx:1.25\n"
+				 "        readinessProbe:\n"
+				 "          httpGet:\n"
+				 "            port: 80\n";
 
 static void test_deployment_gets_kubernetes_defaults(void **state)
 {
@@ -126,18 +126,18 @@ static void test_deployment_gets_kubernetes_defaults(void **state)
 		sm_json_get_path(c.obj, "spec.template.spec.containers"), 0);
 	assert_string_equal(sm_json_get_str(container, "imagePullPolicy"),
 			    "IfNotPresent");
-	assert_string_equal(sm_json_get_str(container,
-					    "terminationMessagePolicy"),
-			    "File");
+	assert_string_equal(
+		sm_json_get_str(container, "terminationMessagePolicy"), "File");
 	assert_int_equal(json_integer_value(sm_json_get_path(
 				 container, "readinessProbe.periodSeconds")),
 			 10);
 	assert_int_equal(json_integer_value(sm_json_get_path(
 				 container, "readinessProbe.failureThreshold")),
 			 3);
-	assert_string_equal(json_string_value(sm_json_get_path(
-				    container, "readinessProbe.httpGet.scheme")),
-			    "HTTP");
+	assert_string_equal(
+		json_string_value(sm_json_get_path(
+			container, "readinessProbe.httpGet.scheme")),
+		"HTTP");
 	checked_release(&c);
 }
 
@@ -158,14 +158,19 @@ static void test_image_pull_policy_follows_the_tag(void **state)
 		struct sm_buf y = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 		struct checked c;
 
-		sm_buf_addf(&y, "apiVersion: v1\nkind: Pod\nmetadata:\n"
+		sm_buf_addf(&y,
+			    "apiVersion: v1\nkind: Pod\nmetadata:\n"
 			    "  name: p\nspec:\n  containers:\n  - name: c\n"
-			    "    image: %s\n", cases[i].image);
+			    "    image: %s\n",
+			    cases[i].image);
 		check_yaml(&c, sm_buf_cstr(&y), false);
 		assert_int_equal(c.result, MF_CHECK_OK);
 		assert_string_equal(
-			sm_json_get_str(json_array_get(sm_json_get_path(
-				c.obj, "spec.containers"), 0),
+			sm_json_get_str(
+				json_array_get(
+					sm_json_get_path(c.obj,
+							 "spec.containers"),
+					0),
 				"imagePullPolicy"),
 			cases[i].policy);
 		checked_release(&c);
@@ -181,7 +186,7 @@ static void test_replicas_as_string_is_reported_at_the_value(void **state)
 
 	/* Insert "  replicas: three" as line 6. */
 	sm_buf_adds(&b, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
-		    "  name: web\nspec:\n  replicas: three\n");
+			"  name: web\nspec:\n  replicas: three\n");
 	sm_buf_adds(&b, strstr(y, "  selector:"));
 	check_yaml(&c, sm_buf_cstr(&b), false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
@@ -255,8 +260,10 @@ static void test_wrong_api_version_names_the_right_one(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: extensions/v1beta1\nkind: Deployment\n"
-		   "metadata:\n  name: web\n", false);
+	check_yaml(&c,
+		   "apiVersion: extensions/v1beta1\nkind: Deployment\n"
+		   "metadata:\n  name: web\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
 	assert_true(has_diag(&c, SM_ERROR, 1, 13, "use \"apps/v1\""));
 	checked_release(&c);
@@ -277,19 +284,25 @@ static void test_names_are_checked_by_kind(void **state)
 	struct checked c;
 
 	/* Services are RFC 1035 labels: no leading digit. */
-	check_yaml(&c, "apiVersion: v1\nkind: Service\nmetadata:\n"
-		   "  name: 1web\nspec:\n  ports:\n  - port: 80\n", false);
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Service\nmetadata:\n"
+		   "  name: 1web\nspec:\n  ports:\n  - port: 80\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
 	assert_true(has_diag(&c, SM_ERROR, 4, 9,
 			     "metadata.name: invalid value \"1web\""));
 	checked_release(&c);
 	/* ConfigMaps are subdomains: dots are fine. */
-	check_yaml(&c, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-		   "  name: app.config\n", false);
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+		   "  name: app.config\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_OK);
 	checked_release(&c);
-	check_yaml(&c, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-		   "  name: App_Config\n", false);
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+		   "  name: App_Config\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
 	assert_true(has_diag(&c, SM_ERROR, 4, 9, "lower case alphanumeric"));
 	checked_release(&c);
@@ -299,9 +312,11 @@ static void test_secret_string_data_merges_into_base64_data(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
 		   "data:\n  a: b2xk\n  b: YmI=\nstringData:\n  a: new\n"
-		   "  c: hello\n", false);
+		   "  c: hello\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_OK);
 	assert_string_equal(str_at(&c, "data.a"), "bmV3");
 	assert_string_equal(str_at(&c, "data.b"), "YmI=");
@@ -315,8 +330,10 @@ static void test_secret_data_must_be_base64(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
-		   "data:\n  password: hunter2\n", false);
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+		   "data:\n  password: hunter2\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
 	assert_true(has_diag(&c, SM_ERROR, 6, 13, "illegal base64"));
 	/* The value itself never appears in the message. */
@@ -330,21 +347,25 @@ static void test_quantities_become_canonical(void **state)
 	struct checked c;
 	json_t *res;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
 		   "spec:\n  containers:\n  - name: c\n    image: x:1\n"
 		   "    resources:\n      limits:\n        cpu: 0.5\n"
-		   "        memory: 1024Ki\n", false);
+		   "        memory: 1024Ki\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_OK);
-	res = sm_json_get_path(json_array_get(sm_json_get_path(
-		c.obj, "spec.containers"), 0), "resources");
-	assert_string_equal(json_string_value(sm_json_get_path(res,
-							       "limits.cpu")),
-			    "500m");
-	assert_string_equal(json_string_value(sm_json_get_path(
-				    res, "limits.memory")), "1Mi");
+	res = sm_json_get_path(
+		json_array_get(sm_json_get_path(c.obj, "spec.containers"), 0),
+		"resources");
+	assert_string_equal(
+		json_string_value(sm_json_get_path(res, "limits.cpu")), "500m");
+	assert_string_equal(
+		json_string_value(sm_json_get_path(res, "limits.memory")),
+		"1Mi");
 	/* A Pod's requests default to its limits. */
-	assert_string_equal(json_string_value(sm_json_get_path(
-				    res, "requests.cpu")), "500m");
+	assert_string_equal(
+		json_string_value(sm_json_get_path(res, "requests.cpu")),
+		"500m");
 	checked_release(&c);
 }
 
@@ -352,10 +373,12 @@ static void test_requests_over_limits_are_an_error(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
 		   "spec:\n  containers:\n  - name: c\n    image: x:1\n"
 		   "    resources:\n      limits:\n        cpu: 100m\n"
-		   "      requests:\n        cpu: 1\n", false);
+		   "      requests:\n        cpu: 1\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
 	assert_true(has_diag(&c, SM_ERROR, 13, 14,
 			     "must be less than or equal to cpu limit"));
@@ -366,7 +389,8 @@ static void test_volume_mount_needs_a_volume(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
 		   "spec:\n  containers:\n  - name: c\n    image: x:1\n"
 		   "    volumeMounts:\n    - name: data\n      mountPath: /d\n",
 		   false);
@@ -382,14 +406,15 @@ static void test_service_defaults_target_port_and_type(void **state)
 	struct checked c;
 	json_t *port;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
 		   "spec:\n  selector:\n    app: web\n  ports:\n"
-		   "  - port: 8080\n", false);
+		   "  - port: 8080\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_OK);
 	port = json_array_get(sm_json_get_path(c.obj, "spec.ports"), 0);
-	assert_int_equal(json_integer_value(json_object_get(port,
-							    "targetPort")),
-			 8080);
+	assert_int_equal(
+		json_integer_value(json_object_get(port, "targetPort")), 8080);
 	assert_string_equal(sm_json_get_str(port, "protocol"), "TCP");
 	assert_string_equal(str_at(&c, "spec.type"), "ClusterIP");
 	assert_string_equal(str_at(&c, "spec.sessionAffinity"), "None");
@@ -400,12 +425,13 @@ static void test_node_port_out_of_range_is_an_error(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
 		   "spec:\n  type: NodePort\n  ports:\n  - port: 80\n"
-		   "    nodePort: 8080\n", false);
+		   "    nodePort: 8080\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
-	assert_true(has_diag(&c, SM_ERROR, 9, 15,
-			     "between 30000 and 32767"));
+	assert_true(has_diag(&c, SM_ERROR, 9, 15, "between 30000 and 32767"));
 	checked_release(&c);
 }
 
@@ -413,9 +439,11 @@ static void test_server_set_fields_and_status_are_dropped(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
 		   "  name: c\n  uid: 1234\n  resourceVersion: \"7\"\n"
-		   "  creationTimestamp: null\n", false);
+		   "  creationTimestamp: null\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_OK);
 	assert_int_equal(sm_err_count(&c.err, SM_WARNING), 0);
 	assert_null(sm_json_get_path(c.obj, "metadata.uid"));
@@ -438,12 +466,14 @@ static void test_statefulset_mounts_may_name_claim_templates(void **state)
 		   "          mountPath: /data\n  volumeClaimTemplates:\n"
 		   "  - metadata:\n      name: data\n    spec:\n"
 		   "      accessModes: [ReadWriteOnce]\n      resources:\n"
-		   "        requests:\n          storage: 64Mi\n", false);
+		   "        requests:\n          storage: 64Mi\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_OK);
 	assert_string_equal(str_at(&c, "spec.podManagementPolicy"),
 			    "OrderedReady");
 	assert_int_equal(int_at(&c, "spec.updateStrategy.rollingUpdate."
-				"partition"), 0);
+				    "partition"),
+			 0);
 	checked_release(&c);
 }
 
@@ -451,9 +481,11 @@ static void test_probe_needs_exactly_one_handler(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
 		   "spec:\n  containers:\n  - name: c\n    image: x:1\n"
-		   "    livenessProbe:\n      periodSeconds: 5\n", false);
+		   "    livenessProbe:\n      periodSeconds: 5\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
 	assert_true(has_diag(&c, SM_ERROR, 9, 5, "must specify one handler"));
 	checked_release(&c);
@@ -463,8 +495,10 @@ static void test_label_value_as_boolean_hints_to_quote(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-		   "  name: c\n  labels:\n    enabled: true\n", false);
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+		   "  name: c\n  labels:\n    enabled: true\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
 	assert_true(has_diag(&c, SM_ERROR, 6, 14,
 			     "metadata.labels[enabled]: expected a string, got "
@@ -477,14 +511,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deployment_gets_kubernetes_defaults),
 		cmocka_unit_test(test_image_pull_policy_follows_the_tag),
-		cmocka_unit_test(test_replicas_as_string_is_reported_at_the_value),
+		cmocka_unit_test(
+			test_replicas_as_string_is_reported_at_the_value),
 		cmocka_unit_test(test_selector_must_match_template_labels),
-		cmocka_unit_test(test_unknown_field_warns_and_strict_makes_it_an_error),
-		cmocka_unit_test(test_unsupported_kind_is_a_warning_naming_the_kinds),
+		cmocka_unit_test(
+			test_unknown_field_warns_and_strict_makes_it_an_error),
+		cmocka_unit_test(
+			test_unsupported_kind_is_a_warning_naming_the_kinds),
 		cmocka_unit_test(test_wrong_api_version_names_the_right_one),
 		cmocka_unit_test(test_missing_kind_is_reported_at_the_document),
 		cmocka_unit_test(test_names_are_checked_by_kind),
-		cmocka_unit_test(test_secret_string_data_merges_into_base64_data),
+		cmocka_unit_test(
+			test_secret_string_data_merges_into_base64_data),
 		cmocka_unit_test(test_secret_data_must_be_base64),
 		cmocka_unit_test(test_quantities_become_canonical),
 		cmocka_unit_test(test_requests_over_limits_are_an_error),
@@ -492,7 +530,8 @@ int main(void)
 		cmocka_unit_test(test_service_defaults_target_port_and_type),
 		cmocka_unit_test(test_node_port_out_of_range_is_an_error),
 		cmocka_unit_test(test_server_set_fields_and_status_are_dropped),
-		cmocka_unit_test(test_statefulset_mounts_may_name_claim_templates),
+		cmocka_unit_test(
+			test_statefulset_mounts_may_name_claim_templates),
 		cmocka_unit_test(test_probe_needs_exactly_one_handler),
 		cmocka_unit_test(test_label_value_as_boolean_hints_to_quote),
 	};
