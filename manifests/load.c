@@ -213,7 +213,7 @@ static void first_pass_run(const struct loader *l, struct first_pass *p)
 	p->ok = !mf_parse_file(&p->f, p->path, &popts, &scratch) &&
 		p->f.nr_docs > 0;
 	if (p->ok)
-		p->kinds = xcalloc(p->f.nr_docs, sizeof(*p->kinds));
+		p->kinds = xcalloc(p->f.nr_docs, sizeof(struct mf_kind *));
 	for (size_t i = 0; p->ok && i < p->f.nr_docs; i++) {
 		struct mf_doc *d = &p->f.docs[i];
 		const char *kind = sm_json_get_str(d->root, "kind");
@@ -438,7 +438,8 @@ static void load_dir(struct loader *l, const char *path)
 	}
 	closedir(dir);
 	/* Sorted, so messages and render output do not depend on the disk. */
-	qsort(entries, nr, sizeof(*entries), entry_cmp);
+	if (nr)
+		qsort(entries, nr, sizeof(*entries), entry_cmp);
 	for (size_t i = 0; i < nr; i++) {
 		char *child = path_join(path, entries[i].name);
 

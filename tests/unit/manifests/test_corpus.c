@@ -295,7 +295,8 @@ static size_t list_cases(const char *dir, const char *const *exts,
 		}
 	}
 	closedir(d);
-	qsort(names, nr, sizeof(*names), name_cmp);
+	if (nr)
+		qsort(names, nr, sizeof(*names), name_cmp);
 	*out = xcalloc(nr, sizeof(**out));
 	for (size_t i = 0; i < nr; i++) {
 		(*out)[i].dir = xstrdup(dir);
