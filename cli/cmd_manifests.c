@@ -23,6 +23,7 @@ struct manifest_args {
 	struct mf_load_opts load;
 	enum output output;
 	int quiet;
+	int show_secrets;
 	char **paths;
 	int nr_paths;
 };
@@ -51,11 +52,13 @@ static const char render_help[] =
 	"Prints the objects as stuurman will apply them: checked, with\n"
 	"Kubernetes' defaults filled in, server-set fields dropped and keys\n"
 	"sorted, like `kubectl create --dry-run=server -o yaml`. Nothing is\n"
-	"printed when any manifest has an error.\n"
+	"printed when any manifest has an error. Secret values are shown as\n"
+	"++++++++ unless --show-secrets is given.\n"
 	"\n"
 	"  --strict              unknown fields and unsupported kinds are "
 	"errors\n"
 	"  -o, --output FORMAT   yaml (default) or json (a v1 List)\n"
+	"  --show-secrets        print Secret data as it is (base64)\n"
 	"  --max-file-size N     refuse files over N bytes (default 8 MiB)\n"
 	"  -j, --jobs N          threads that read and check files (default:\n"
 	"                        one per CPU); the output does not depend on "
@@ -72,6 +75,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "max-file-size", required_argument, NULL, 'm' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "show-secrets", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -81,6 +85,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help,
 	a->load = lo;
 	a->output = deflt;
 	a->quiet = 0;
+	a->show_secrets = 0;
 	while ((opt = getopt_long(argc, argv, "o:qj:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -101,6 +106,9 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help,
 			break;
 		case 'q':
 			a->quiet = 1;
+			break;
+		case 'S':
+			a->show_secrets = 1;
 			break;
 		case 'm': {
 			char *end;
@@ -218,9 +226,26 @@ int cmd_validate(int argc, char **argv)
 	return nerr ? 1 : 0;
 }
 
+struct render {
+	json_t *items;
+	int show_secrets;
+};
+
+/*
+ * Keeps each object for printing. Secret values never reach the terminal
+ * unless asked for: they are masked as Argo CD masks them.
+ */
 static int collect(void *ctx, const struct mf_object *o)
 {
-	json_array_append(ctx, o->obj);
+	struct render *r = ctx;
+	json_t *data = json_object_get(o->obj, "data");
+	const char *key;
+	json_t *v;
+
+	if (!r->show_secrets && !strcmp(o->kind->kind, "Secret"))
+		json_object_foreach(data, key, v)
+			json_string_set(v, "++++++++");
+	json_array_append(r->items, o->obj);
 	return 0;
 }
 
@@ -230,6 +255,7 @@ int cmd_render(int argc, char **argv)
 	struct sm_err err = SM_ERR_INIT;
 	struct sm_buf out = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	json_t *items = json_array();
+	struct render rctx;
 	int r;
 
 	r = parse_args(argc, argv, "render", render_help, OUT_YAML, false, &a);
@@ -237,8 +263,10 @@ int cmd_render(int argc, char **argv)
 		json_decref(items);
 		return r < 0 ? 0 : r;
 	}
+	rctx.items = items;
+	rctx.show_secrets = a.show_secrets;
 	r = mf_load((const char *const *)a.paths, (size_t)a.nr_paths, &a.load,
-		    collect, items, NULL, &err);
+		    collect, &rctx, NULL, &err);
 	/* Warnings are for people, on stderr; stdout is only the objects. */
 	cli_print_diags(&err, stderr, 0);
 	if (r) {

@@ -1828,12 +1828,20 @@ static const struct mf_type t_secret_data = {
 	.name = "data",
 	.elem = &t_base64,
 	.key_format = mf_check_config_key,
+	.secret = true,
+};
+static const struct mf_type t_secret_string_data = {
+	.kind = MF_MAP,
+	.name = "stringData",
+	.elem = T_STR,
+	.key_format = mf_check_config_key,
+	.secret = true,
 };
 static const struct mf_field secret_fields[] = {
 	TOP_FIELDS,
 	{ "type", T_STR, 0, "\"Opaque\"" },
 	{ "data", &t_secret_data },
-	{ "stringData", &t_config_data },
+	{ "stringData", &t_secret_string_data },
 	{ "immutable", T_BOOL },
 	{ NULL },
 };

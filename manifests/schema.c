@@ -243,7 +243,12 @@ static void type_error(struct mf_walk *w, const char *want, const json_t *val)
 	struct sm_buf got = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	const char *hint = "";
 
-	sm_json_describe(val, &got);
+	/* Secret values stay out of messages, even when of the wrong type. */
+	if (w->secret)
+		sm_buf_addf(&got, "a value of type %s (not shown: Secret data)",
+			    sm_json_type_name(val));
+	else
+		sm_json_describe(val, &got);
 	if (json_is_boolean(val) && !strcmp(want, "a string"))
 		hint = " (quote it: YAML reads a bare true/false as a boolean)";
 	else if (json_is_number(val) && !strcmp(want, "a string"))
@@ -324,6 +329,8 @@ static json_t *check_quantity(struct mf_walk *w, json_t *val)
 
 static int walk_value(struct mf_walk *w, const struct mf_type *t, json_t *val,
 		      json_t **repl);
+static int walk_checked(struct mf_walk *w, const struct mf_type *t,
+			json_t *val, json_t **repl, int before);
 
 /*
  * A field's default as a new value. Most defaults are scalars or "{}", built
@@ -454,8 +461,18 @@ static void walk_map(struct mf_walk *w, const struct mf_type *t, json_t *obj)
 static int walk_value(struct mf_walk *w, const struct mf_type *t, json_t *val,
 		      json_t **repl)
 {
-	int before = w->errors;
+	int before = w->errors, r;
 
+	w->secret += t->secret;
+	r = walk_checked(w, t, val, repl, before);
+	w->secret -= t->secret;
+	return r;
+}
+
+/* walk_value's body, for one value whose secrecy is already counted. */
+static int walk_checked(struct mf_walk *w, const struct mf_type *t,
+			json_t *val, json_t **repl, int before)
+{
 	switch (t->kind) {
 	case MF_STRING:
 		if (!json_is_string(val))

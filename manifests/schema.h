@@ -59,6 +59,8 @@ struct mf_type {
 	/* MF_INT */
 	int64_t min, max;
 	bool octal; /* a file mode: messages speak octal */
+	/* Any kind: values at or below are Secret data: never in messages. */
+	bool secret;
 	/* Any kind: run after the value's own checks and defaults. */
 	mf_check_fn check;
 };
@@ -104,6 +106,7 @@ struct mf_walk {
 	json_t *root; /* the whole object (borrowed) */
 	void *user; /* for kind checks */
 	int errors; /* errors reported by this walk */
+	int secret; /* > 0 inside Secret data: values are not shown */
 };
 
 /* Frees what a walk allocated (its path stack). */

@@ -506,6 +506,24 @@ static void test_label_value_as_boolean_hints_to_quote(void **state)
 	checked_release(&c);
 }
 
+static void test_secret_values_never_appear_in_messages(void **state)
+{
+	struct checked c;
+
+	check_yaml(&c, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+		   "stringData:\n  pin: 48151623\ndata:\n  k: 4242\n", false);
+	assert_int_equal(c.result, MF_CHECK_INVALID);
+	assert_int_equal(sm_err_count(&c.err, SM_ERROR), 2);
+	assert_true(has_diag(&c, SM_ERROR, 6, 8,
+			     "stringData[pin]: expected a string, got a value "
+			     "of type integer (not shown: Secret data)"));
+	for (size_t i = 0; i < c.err.nr; i++) {
+		assert_null(strstr(c.err.items[i].msg, "48151623"));
+		assert_null(strstr(c.err.items[i].msg, "4242"));
+	}
+	checked_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +542,7 @@ int main(void)
 		cmocka_unit_test(
 			test_secret_string_data_merges_into_base64_data),
 		cmocka_unit_test(test_secret_data_must_be_base64),
+		cmocka_unit_test(test_secret_values_never_appear_in_messages),
 		cmocka_unit_test(test_quantities_become_canonical),
 		cmocka_unit_test(test_requests_over_limits_are_an_error),
 		cmocka_unit_test(test_volume_mount_needs_a_volume),

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The stuurman binary as people use it: exit statuses, output formats,
+# messages, and that Secret values stay out of what it prints.
+#
+# usage: tests/cli/test_cli.sh STUURMAN SOURCE_ROOT
+# Ends with "N passed, N failed" (the line ci/test counts); exits 1 on any
+# failure.
+set -uo pipefail
+
+bin=$1
+src=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/sm-cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# check NAME COMMAND...: the command must succeed.
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAILED: $name" >&2
+	fi
+}
+
+# status NAME WANT CMD...: the command must exit with WANT.
+status() {
+	local name=$1 want=$2 got=0
+	shift 2
+	"$@" >"$work/out" 2>"$work/err" || got=$?
+	check "$name (exit $got, want $want)" test "$got" -eq "$want"
+}
+
+ex=$src/manifests/examples
+inv=$src/tests/corpus/invalid
+
+status "examples validate" 0 "$bin" validate "$ex"
+check "summary counts the examples" grep -q '^6 objects in 6 files valid' "$work/out"
+check "README skipped with a note" grep -q 'README.md: note: skipped' "$work/err"
+
+status "quiet leaves out notes" 0 "$bin" validate -q "$ex"
+check "no note with -q" test ! -s "$work/err"
+
+status "invalid file exits 1" 1 "$bin" validate "$inv/deployment-replicas-string.yaml"
+check "message names file:line:col, object and field" \
+	grep -q 'deployment-replicas-string.yaml:[0-9]*:[0-9]*: Deployment "[a-z-]*": spec.replicas: expected an integer' "$work/err"
+
+status "json output" 1 "$bin" validate -o json "$inv/deployment-replicas-string.yaml"
+check "json output parses and says invalid" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["valid"] is False and d["errors"] == 1, d
+diag = d["diagnostics"][0]
+assert diag["severity"] == "error" and diag["line"] > 0 and diag["column"] > 0
+' "$work/out"
+
+status "unknown kind is a warning" 0 "$bin" validate "$inv/strict-unknown-kind.yaml"
+status "unknown kind with --strict is an error" 1 "$bin" validate --strict "$inv/strict-unknown-kind.yaml"
+
+status "usage error exits 2" 2 "$bin" validate
+status "unknown option exits 2" 2 "$bin" validate --bogus "$ex"
+status "unknown command exits 2" 2 "$bin" frobnicate
+status "help" 0 "$bin" validate --help
+check "help names the options" grep -q -- '--strict' "$work/out"
+status "version" 0 "$bin" version
+check "version line" grep -q '^stuurman [0-9]' "$work/out"
+
+status "render examples" 0 "$bin" render "$ex"
+check "render is YAML documents" grep -q '^---$' "$work/out"
+check "render shows defaults" grep -q 'progressDeadlineSeconds: 600' "$work/out"
+check "render masks Secret values" grep -q 'password: ++++++++' "$work/out"
+check "render shows no base64 of the demo password" \
+	bash -c "! grep -q 'Ym9vdGNhbXA=' '$work/out'"
+status "render --show-secrets" 0 "$bin" render --show-secrets "$ex"
+check "--show-secrets shows the data" grep -q 'password: Ym9vdGNhbXA=' "$work/out"
+
+status "render -o json" 0 "$bin" render -o json "$ex"
+check "render json is a v1 List of 6" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kind"] == "List" and len(d["items"]) == 6, d["kind"]
+' "$work/out"
+
+status "render of a bad file prints nothing" 1 "$bin" render "$inv/deployment-replicas-string.yaml"
+check "nothing on stdout" test ! -s "$work/out"
+
+# The YAML render reads back as the same objects.
+"$bin" render "$ex" >"$work/a.yaml" 2>/dev/null
+status "render of the render" 0 "$bin" render "$work/a.yaml"
+check "render is stable" cmp -s "$work/a.yaml" "$work/out"
+
+# Threads change nothing.
+"$bin" validate -o json -j 1 "$src/tests/corpus/invalid" >"$work/j1" 2>&1
+"$bin" validate -o json -j 4 "$src/tests/corpus/invalid" >"$work/j4" 2>&1
+check "--jobs does not change the report" cmp -s "$work/j1" "$work/j4"
+
+status "global --log-format json accepted" 0 "$bin" --log-format json version
+status "bad --log-level is a usage error" 2 "$bin" --log-level loud version
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
