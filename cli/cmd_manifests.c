@@ -243,7 +243,7 @@ static int collect(void *ctx, const struct mf_object *o)
 	json_t *v;
 
 	if (!r->show_secrets && !strcmp(o->kind->kind, "Secret"))
-		json_object_foreach(data, key, v)
+		json_object_foreach (data, key, v)
 			json_string_set(v, "++++++++");
 	json_array_append(r->items, o->obj);
 	return 0;

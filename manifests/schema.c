@@ -329,8 +329,8 @@ static json_t *check_quantity(struct mf_walk *w, json_t *val)
 
 static int walk_value(struct mf_walk *w, const struct mf_type *t, json_t *val,
 		      json_t **repl);
-static int walk_checked(struct mf_walk *w, const struct mf_type *t,
-			json_t *val, json_t **repl, int before);
+static int walk_checked(struct mf_walk *w, const struct mf_type *t, json_t *val,
+			json_t **repl, int before);
 
 /*
  * A field's default as a new value. Most defaults are scalars or "{}", built
@@ -470,8 +470,8 @@ static int walk_value(struct mf_walk *w, const struct mf_type *t, json_t *val,
 }
 
 /* walk_value's body, for one value whose secrecy is already counted. */
-static int walk_checked(struct mf_walk *w, const struct mf_type *t,
-			json_t *val, json_t **repl, int before)
+static int walk_checked(struct mf_walk *w, const struct mf_type *t, json_t *val,
+			json_t **repl, int before)
 {
 	switch (t->kind) {
 	case MF_STRING:

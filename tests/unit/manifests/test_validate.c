@@ -510,8 +510,10 @@ static void test_secret_values_never_appear_in_messages(void **state)
 {
 	struct checked c;
 
-	check_yaml(&c, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
-		   "stringData:\n  pin: 48151623\ndata:\n  k: 4242\n", false);
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+		   "stringData:\n  pin: 48151623\ndata:\n  k: 4242\n",
+		   false);
 	assert_int_equal(c.result, MF_CHECK_INVALID);
 	assert_int_equal(sm_err_count(&c.err, SM_ERROR), 2);
 	assert_true(has_diag(&c, SM_ERROR, 6, 8,
