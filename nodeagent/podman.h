@@ -1,0 +1,171 @@
+/*
+ * podman.h: stuurman's client for Podman's libpod REST API (v4), over a
+ * unix socket, driven by the process's libuv loop. It never blocks: every
+ * call starts a request and returns; its callback runs later on the loop.
+ *
+ * Built on common/http_client.h (libcurl's multi-socket interface on
+ * libuv). See ../shared/reference/podman-api.md for what Podman 4.3 really
+ * answers; the functions below hide its quirks (304 as success for start and
+ * stop, 500 for client errors, `wait` answering a bare number, logs as
+ * 8-byte-framed streams).
+ *
+ * Errors: a failed call's reply has ok == false and `error` says what and
+ * where, with Podman's `cause` when it gave one:
+ *   POST /containers/web-1-main/start: 500: no such container (no container
+ *   with name or ID "web-1-main" found: no such container)
+ * Transport failures (socket missing, Podman down) have status 0.
+ *
+ * Ownership: specs passed in are borrowed (copied into the request).
+ * Replies are borrowed for the duration of the callback. A call that returns
+ * an error (negative errno) never calls its callback.
+ */
+#ifndef SM_PODMAN_H
+#define SM_PODMAN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/compat.h"
+
+struct podman;
+struct podman_stream;
+
+struct podman_reply {
+	bool ok; /* 2xx, or 304 where it means "already so" */
+	int status; /* HTTP status; 0 when no answer came */
+	json_t *json; /* parsed JSON body, or NULL; borrowed */
+	const char *body; /* raw body (NUL-terminated); borrowed */
+	size_t len;
+	const char *cause; /* Podman's `cause` on errors, or NULL */
+	const char *error; /* full message on failure, NULL on success */
+};
+
+typedef void (*podman_cb)(void *ctx, const struct podman_reply *r);
+
+/*
+ * A client for the service at socket_path (copied). The loop is borrowed
+ * and must outlive the client. Never NULL.
+ */
+struct podman *podman_new(uv_loop_t *loop, const char *socket_path)
+	SM_MALLOC(podman_free);
+/*
+ * Cancels every request and stream still open (their callbacks are not
+ * called) and frees the client once its handles are closed on the loop.
+ */
+void podman_free(struct podman *p);
+
+/* GET /libpod/_ping: ok when the service answers. */
+int podman_ping(struct podman *p, podman_cb cb, void *ctx);
+
+/* Pods. spec: a PodSpecGenerator object. Reply json: {"Id": ...}. */
+int podman_pod_create(struct podman *p, const json_t *spec, podman_cb cb,
+		      void *ctx);
+int podman_pod_inspect(struct podman *p, const char *name, podman_cb cb,
+		       void *ctx);
+/* filters: a JSON object of string arrays ({"label":["a=b"]}), or NULL. */
+int podman_pod_list(struct podman *p, const json_t *filters, podman_cb cb,
+		    void *ctx);
+/* Kill (works on Degraded pods, unlike stop) and force-remove. */
+int podman_pod_kill(struct podman *p, const char *name, const char *signal,
+		    podman_cb cb, void *ctx);
+int podman_pod_remove(struct podman *p, const char *name, int timeout_s,
+		      podman_cb cb, void *ctx);
+
+/* Containers. spec: a SpecGenerator object. Reply json: {"Id": ...}. */
+int podman_container_create(struct podman *p, const json_t *spec, podman_cb cb,
+			    void *ctx);
+int podman_container_start(struct podman *p, const char *id, podman_cb cb,
+			   void *ctx);
+/* SIGTERM, then SIGKILL after timeout_s. 304 (already stopped) is ok. */
+int podman_container_stop(struct podman *p, const char *id, int timeout_s,
+			  podman_cb cb, void *ctx);
+int podman_container_kill(struct podman *p, const char *id, const char *signal,
+			  podman_cb cb, void *ctx);
+int podman_container_remove(struct podman *p, const char *id, bool force,
+			    podman_cb cb, void *ctx);
+int podman_container_inspect(struct podman *p, const char *id, podman_cb cb,
+			     void *ctx);
+/* all: include stopped ones. filters as for pods. */
+int podman_container_list(struct podman *p, bool all, const json_t *filters,
+			  podman_cb cb, void *ctx);
+/*
+ * Long-polls until the container has stopped (condition=stopped). The reply
+ * is ok with `exit_code` set; a transport failure is not ok.
+ */
+struct podman_wait_reply {
+	struct podman_reply r;
+	int exit_code;
+};
+typedef void (*podman_wait_cb)(void *ctx, const struct podman_wait_reply *r);
+int podman_container_wait(struct podman *p, const char *id, podman_wait_cb cb,
+			  void *ctx);
+
+/* Images. */
+int podman_image_exists(struct podman *p, const char *name, podman_cb cb,
+			void *ctx);
+/* repo and tag separately, as Podman wants them. */
+int podman_image_tag(struct podman *p, const char *name, const char *repo,
+		     const char *tag, podman_cb cb, void *ctx);
+/*
+ * Builds from a build context given as a tar archive (borrowed, copied),
+ * with Containerfile at its root, pull policy never. The reply is ok only
+ * when the build stream ended with an image id (Podman answers 200 even
+ * for failed builds); `error` then holds the build's error message.
+ */
+int podman_image_build(struct podman *p, const char *tag, const void *tar,
+		       size_t tar_len, podman_cb cb, void *ctx);
+/* Pulls reference with policy "missing"; tls_verify false for a plain-HTTP
+ * registry on loopback. */
+int podman_image_pull(struct podman *p, const char *reference, bool tls_verify,
+		      podman_cb cb, void *ctx);
+
+/*
+ * Streams. A stream delivers items until it ends or is closed; `done` is
+ * called once at the end (reply not ok when it ended by an error), never
+ * after podman_stream_close().
+ */
+enum podman_log_stream { PODMAN_STDOUT = 1, PODMAN_STDERR = 2 };
+typedef void (*podman_log_cb)(void *ctx, enum podman_log_stream which,
+			      const char *data, size_t len);
+struct podman_log_opts {
+	bool follow;
+	bool timestamps;
+	long tail; /* lines from the end; < 0 for all */
+	const char *since; /* RFC 3339 or NULL */
+};
+/* Container logs, demultiplexed from Podman's 8-byte frames. */
+struct podman_stream *podman_logs(struct podman *p, const char *id,
+				  const struct podman_log_opts *opts,
+				  podman_log_cb cb, podman_cb done, void *ctx);
+
+/* Events, one parsed JSON object each (borrowed). filters as for lists. */
+typedef void (*podman_event_cb)(void *ctx, json_t *event);
+struct podman_stream *podman_events(struct podman *p, const json_t *filters,
+				    podman_event_cb cb, podman_cb done,
+				    void *ctx);
+
+/* Stops a stream; its callbacks are not called again. */
+void podman_stream_close(struct podman_stream *s);
+
+/*
+ * Demultiplexes Podman's log/exec frame stream: [stream, 0, 0, 0, len (u32
+ * big-endian)] payload. Feed any chunking of the bytes; complete frames go
+ * to cb. Returns 0, or -EPROTO on a bad header. Exposed for tests.
+ */
+struct podman_demux {
+	unsigned char head[8];
+	size_t head_len;
+	uint32_t left; /* payload bytes still to come in this frame */
+	int stream;
+};
+#define PODMAN_DEMUX_INIT      \
+	{                      \
+		{ 0 }, 0, 0, 0 \
+	}
+int podman_demux_feed(struct podman_demux *d, const char *data, size_t len,
+		      podman_log_cb cb, void *ctx);
+
+#endif
