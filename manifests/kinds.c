@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/json.h"
 #include "common/xalloc.h"
 #include "manifests/kinds.h"
@@ -1612,36 +1613,9 @@ static const struct mf_type t_config_data = {
 	.key_format = mf_check_config_key,
 };
 
-/* Whether s is standard base64 (with padding), as Kubernetes decodes it. */
-static bool base64_valid(const char *s, size_t *decoded_len)
-{
-	size_t n = strlen(s), pad = 0;
-
-	if (n % 4)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '=') {
-			if (i < n - 2)
-				return false;
-			pad++;
-			continue;
-		}
-		if (pad)
-			return false;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return false;
-	}
-	if (decoded_len)
-		*decoded_len = n / 4 * 3 - pad;
-	return true;
-}
-
 static void check_base64(struct mf_walk *w, json_t *v)
 {
-	if (!base64_valid(json_string_value(v), NULL))
+	if (!sm_base64_valid(json_string_value(v), json_string_length(v), NULL))
 		mf_walk_error(w, "illegal base64 data: a Secret's `data` holds "
 				 "base64-encoded values (put plain text under "
 				 "`stringData`)");
@@ -1686,26 +1660,6 @@ static void check_configmap(struct mf_walk *w, json_t *cm)
 			      total);
 }
 
-static void base64_encode(const char *in, size_t len, struct sm_buf *out)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)in;
-
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-
-		if (i + 1 < len)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		sm_buf_addch(out, tab[(v >> 18) & 63]);
-		sm_buf_addch(out, tab[(v >> 12) & 63]);
-		sm_buf_addch(out, i + 1 < len ? tab[(v >> 6) & 63] : '=');
-		sm_buf_addch(out, i + 2 < len ? tab[v & 63] : '=');
-	}
-}
-
 /*
  * stringData is merged into data (base64-encoded, stringData winning), as
  * the API server does on write; the canonical object has only data.
@@ -1726,8 +1680,8 @@ static void check_secret(struct mf_walk *w, json_t *sec)
 		}
 		json_object_foreach (sd, k, v) {
 			sm_buf_reset(&enc);
-			base64_encode(json_string_value(v),
-				      strlen(json_string_value(v)), &enc);
+			sm_base64_encode(json_string_value(v),
+					 json_string_length(v), &enc);
 			json_object_set_new(data, k,
 					    json_string(sm_buf_cstr(&enc)));
 		}
@@ -1735,7 +1689,8 @@ static void check_secret(struct mf_walk *w, json_t *sec)
 	json_object_del(sec, "stringData");
 	sm_buf_release(&enc);
 	json_object_foreach (data, k, v)
-		if (base64_valid(json_string_value(v), &n))
+		if (sm_base64_valid(json_string_value(v), json_string_length(v),
+				    &n))
 			total += n;
 	if (total > CONFIG_MAX_BYTES)
 		mf_walk_error(w,
