@@ -63,6 +63,10 @@ int podman_ping(struct podman *p, podman_cb cb, void *ctx);
 /* Pods. spec: a PodSpecGenerator object. Reply json: {"Id": ...}. */
 int podman_pod_create(struct podman *p, const json_t *spec, podman_cb cb,
 		      void *ctx);
+/* Starts the pod (its infra container, when it has no others yet): the
+ * pod's network, and so its IP, exists from then on. 304 is ok. */
+int podman_pod_start(struct podman *p, const char *name, podman_cb cb,
+		     void *ctx);
 int podman_pod_inspect(struct podman *p, const char *name, podman_cb cb,
 		       void *ctx);
 /* filters: a JSON object of string arrays ({"label":["a=b"]}), or NULL. */
