@@ -46,16 +46,17 @@ struct podman_reply {
 typedef void (*podman_cb)(void *ctx, const struct podman_reply *r);
 
 /*
+ * Cancels every request and stream still open (their callbacks are not
+ * called) and frees the client once its handles are closed on the loop.
+ */
+void podman_free(struct podman *p);
+
+/*
  * A client for the service at socket_path (copied). The loop is borrowed
  * and must outlive the client. Never NULL.
  */
 struct podman *podman_new(uv_loop_t *loop, const char *socket_path)
 	SM_MALLOC(podman_free);
-/*
- * Cancels every request and stream still open (their callbacks are not
- * called) and frees the client once its handles are closed on the loop.
- */
-void podman_free(struct podman *p);
 
 /* GET /libpod/_ping: ok when the service answers. */
 int podman_ping(struct podman *p, podman_cb cb, void *ctx);
