@@ -1,0 +1,274 @@
+/*
+ * cmd_agent.c: `stuurman agent`, one node. It owns the process's libuv loop:
+ * the agent, the Podman service it may start, and the signals that stop it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "nodeagent/agent.h"
+#include "nodeagent/service.h"
+#include "common/banned.h"
+
+static const char agent_help[] =
+	"usage: stuurman agent --node NAME --pod-manifests DIR [options]\n"
+	"\n"
+	"Runs one node: every Pod in DIR (ConfigMaps and Secrets there serve\n"
+	"their references) becomes a Podman pod, restarted by its\n"
+	"restartPolicy, probed, and reported in DATA/nodes/NAME/pods/.\n"
+	"Changes to DIR are followed. Stopping the agent leaves the pods\n"
+	"running; started again, it adopts them.\n"
+	"\n"
+	"  --node NAME           the node's name (required)\n"
+	"  --pod-manifests DIR   static pods, as kubelet's staticPodPath\n"
+	"  --node-ip ADDR        address for hostPorts (default 127.0.0.1;\n"
+	"                        nodes on one machine use 127.0.1.1, ...)\n"
+	"  --podman-socket PATH  a running Podman service; without it the\n"
+	"                        agent starts its own in DATA (and stops it)\n"
+	"  --data DIR            data directory (default /var/lib/stuurman\n"
+	"                        for root, ~/.local/share/stuurman otherwise)\n"
+	"  --backoff-initial S   first crash-loop delay in seconds (default "
+	"1)\n"
+	"  --backoff-max S       longest crash-loop delay (default 60;\n"
+	"                        Kubernetes uses 10 and 300)\n"
+	"  --cpu N --memory Q --max-pods N\n"
+	"                        the node's allocatable (recorded for the\n"
+	"                        scheduler of the control plane)\n"
+	"  --server URL --token-file F --ca-file F\n"
+	"                        join a control plane (comes with `stuurman\n"
+	"                        server`, not in this version)\n";
+
+struct agent_run {
+	uv_loop_t *loop;
+	struct agent *agent;
+	struct podman_service *service;
+	struct agent_config cfg;
+	uv_signal_t sigint, sigterm;
+	int status;
+	bool stopping;
+};
+
+static void close_signals(struct agent_run *r)
+{
+	uv_close((uv_handle_t *)&r->sigint, NULL);
+	uv_close((uv_handle_t *)&r->sigterm, NULL);
+}
+
+static void service_stopped(struct podman_service *s, int status,
+			    const struct sm_err *err, void *ctx)
+{
+	podman_service_free(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct agent_run *r = h->data;
+	struct sm_err err = SM_ERR_INIT;
+
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	sm_log(SM_LOG_INFO, "agent", "stopping on %s; pods keep running",
+	       strsignal(signum));
+	agent_free(r->agent);
+	r->agent = NULL;
+	/* A service this agent started goes with it; a reused one stays. */
+	if (r->service && !podman_service_reused(r->service)) {
+		if (podman_service_stop(r->service, service_stopped, r, &err))
+			podman_service_free(r->service);
+	} else if (r->service) {
+		podman_service_free(r->service);
+	}
+	r->service = NULL;
+	sm_err_release(&err);
+	close_signals(r);
+}
+
+static void run_agent(struct agent_run *r)
+{
+	struct sm_err err = SM_ERR_INIT;
+
+	r->agent = agent_new(r->loop, &r->cfg, &err);
+	if (!r->agent) {
+		cli_print_diags(&err, stderr, 0);
+		r->status = 1;
+		sm_err_release(&err);
+		on_signal(&r->sigterm, SIGTERM);
+		return;
+	}
+	agent_start(r->agent);
+}
+
+static void service_ready(struct podman_service *s, int status,
+			  const struct sm_err *err, void *ctx)
+{
+	struct agent_run *r = ctx;
+
+	if (status) {
+		struct sm_err copy = SM_ERR_INIT;
+
+		fprintf(stderr, "stuurman agent: the Podman service did not "
+				"start\n");
+		for (size_t i = 0; i < err->nr; i++)
+			sm_err_add(&copy, err->items[i].severity, NULL, "%s",
+				   err->items[i].msg);
+		cli_print_diags(&copy, stderr, 0);
+		sm_err_release(&copy);
+		r->status = 1;
+		on_signal(&r->sigterm, SIGTERM);
+		return;
+	}
+	r->cfg.podman_socket = podman_service_socket(s);
+	run_agent(r);
+}
+
+static int parse_seconds(const char *s, uint64_t *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || (*end && strcmp(end, "s")) || v < 0)
+		return -EINVAL;
+	*ms = (uint64_t)(v * 1000);
+	return 0;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'n' },
+		{ "pod-manifests", required_argument, NULL, 'p' },
+		{ "node-ip", required_argument, NULL, 'i' },
+		{ "podman-socket", required_argument, NULL, 's' },
+		{ "data", required_argument, NULL, 'd' },
+		{ "backoff-initial", required_argument, NULL, 'b' },
+		{ "backoff-max", required_argument, NULL, 'B' },
+		{ "cpu", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "max-pods", required_argument, NULL, 'P' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "token-file", required_argument, NULL, 'T' },
+		{ "ca-file", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_run r = { 0 };
+	struct backoff b = BACKOFF_INIT;
+	struct sm_err err = SM_ERR_INIT;
+	char *data = NULL;
+	uv_loop_t loop;
+	int opt;
+
+	r.cfg.backoff = b;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			r.cfg.node = optarg;
+			break;
+		case 'p':
+			r.cfg.pod_manifests = optarg;
+			break;
+		case 'i':
+			r.cfg.node_ip = optarg;
+			break;
+		case 's':
+			r.cfg.podman_socket = optarg;
+			break;
+		case 'd':
+			free(data);
+			data = xstrdup(optarg);
+			break;
+		case 'b':
+			if (parse_seconds(optarg, &r.cfg.backoff.initial_ms))
+				return cli_usage_error("agent",
+						       "--backoff-"
+						       "initial: "
+						       "expected "
+						       "seconds, got "
+						       "\"%s\"",
+						       optarg);
+			break;
+		case 'B':
+			if (parse_seconds(optarg, &r.cfg.backoff.max_ms))
+				return cli_usage_error("agent",
+						       "--backoff-max: "
+						       "expected "
+						       "seconds, got "
+						       "\"%s\"",
+						       optarg);
+			break;
+		case 'c':
+		case 'm':
+		case 'P':
+			/* Allocatable: reported to the control plane later. */
+			break;
+		case 'S':
+		case 'T':
+		case 'C':
+			return cli_usage_error(
+				"agent",
+				"--server, --token-file and --ca-file "
+				"join a control plane, which comes with "
+				"`stuurman server` (not in this "
+				"version); use --pod-manifests DIR");
+		case 'h':
+			fputs(agent_help, stdout);
+			free(data);
+			return 0;
+		default:
+			free(data);
+			return cli_usage_error("agent", "unknown option");
+		}
+	}
+	if (!r.cfg.node || !r.cfg.pod_manifests) {
+		free(data);
+		return cli_usage_error("agent",
+				       "--node NAME and --pod-manifests "
+				       "DIR are required");
+	}
+	if (!data && !(data = podman_service_default_data_dir(&err))) {
+		cli_print_diags(&err, stderr, 0);
+		sm_err_release(&err);
+		return 1;
+	}
+	r.cfg.data_dir = data;
+	uv_loop_init(&loop);
+	r.loop = &loop;
+	uv_signal_init(&loop, &r.sigint);
+	uv_signal_init(&loop, &r.sigterm);
+	r.sigint.data = r.sigterm.data = &r;
+	uv_signal_start(&r.sigint, on_signal, SIGINT);
+	uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+	if (r.cfg.podman_socket) {
+		run_agent(&r);
+	} else {
+		struct podman_service_opts so = PODMAN_SERVICE_OPTS_INIT;
+
+		so.data_dir = data;
+		r.service = podman_service_new(&loop, &so, &err);
+		if (!r.service ||
+		    podman_service_start(r.service, service_ready, &r, &err)) {
+			cli_print_diags(&err, stderr, 0);
+			r.status = 1;
+			if (r.service)
+				podman_service_free(r.service);
+			r.service = NULL;
+			close_signals(&r);
+		}
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop))
+		sm_log(SM_LOG_WARN, "agent", "the loop still had handles open");
+	sm_err_release(&err);
+	free(data);
+	return r.status;
+}

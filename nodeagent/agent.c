@@ -1,0 +1,1875 @@
+/*
+ * agent.c: the node agent's runtime. See agent.h.
+ *
+ * Each pod goes through steps (images, pod, pod IP, init containers, app
+ * containers), one Podman request at a time per pod; a failed request is
+ * retried from the same step after a backoff. Once running, each container
+ * has a long-poll `wait` on Podman that returns when it exits, so a death is
+ * seen at once; the housekeeping timer restarts it when its backoff is over
+ * and runs the probes that are due.
+ *
+ * Lifetime: pods and containers are freed only when no request of theirs is
+ * in flight (`inflight`), or when the whole agent goes (podman_free cancels
+ * every request, and cancelled requests call nothing).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/base64.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/http_client.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/strmap.h"
+#include "common/xalloc.h"
+#include "manifests/canonical.h"
+#include "manifests/load.h"
+#include "nodeagent/agent.h"
+#include "nodeagent/podman.h"
+#include "nodeagent/podspec.h"
+#include "common/banned.h"
+
+#define COMPONENT "agent"
+#define TICK_MS 100
+
+enum ctr_state { CTR_WAITING, CTR_RUNNING, CTR_TERMINATED };
+
+struct apod;
+
+struct actr {
+	struct apod *pod;
+	const json_t *spec; /* borrowed from pod->pod */
+	char *name;
+	bool init;
+	char *id; /* Podman container id, once created */
+	char *image_id; /* from inspect */
+	enum ctr_state state;
+	char *reason; /* waiting or terminated reason */
+	char *message; /* waiting message */
+	int exit_code;
+	uint64_t started_ns, finished_ns; /* wall clock */
+	uint64_t started_ms; /* monotonic */
+	json_t *last_state; /* {"terminated": {...}} or NULL */
+	int restarts;
+	bool ever_started;
+	struct backoff backoff;
+	uint64_t restart_at_ms; /* 0: no restart pending */
+	bool waiting_exit; /* a wait long-poll is in flight */
+	bool has_probe[3];
+	struct probe probes[3];
+	bool probing[3];
+	bool ready;
+	bool started; /* startup probe passed (or none) */
+	bool stopping;
+	bool restart_on_exit; /* a liveness failure stopped it */
+};
+
+enum pod_step {
+	STEP_NEW,
+	STEP_IMAGES,
+	STEP_CREATE_POD,
+	STEP_START_POD,
+	STEP_POD_IP,
+	STEP_INIT,
+	STEP_MAIN,
+	STEP_RUNNING,
+	STEP_DELETE,
+	STEP_GONE,
+};
+
+struct apod {
+	struct agent *a;
+	char *key; /* namespace/name */
+	json_t *pod;
+	char *uid;
+	char *podman_name;
+	char *pod_ip;
+	enum pod_step step;
+	int inflight; /* Podman requests in flight */
+	size_t next; /* next container for sequential steps */
+	struct actr *ctrs; /* init containers first */
+	size_t nr_ctrs, nr_init;
+	uint64_t retry_at_ms;
+	struct backoff retry;
+	char *error; /* last Podman error, for logs and status */
+	bool initialized;
+	bool failed; /* init container failed for good */
+	uint64_t start_ns;
+	char *status_text; /* last status written */
+	/* Condition transition times, by condition. */
+	bool cond[4];
+	uint64_t cond_ns[4];
+};
+
+struct load_result {
+	struct agent *a;
+	uv_work_t work;
+	char *dir;
+	json_t *objects; /* valid objects */
+	struct sm_err err;
+	int r;
+};
+
+struct agent {
+	uv_loop_t *loop;
+	struct agent_config cfg; /* strings owned below */
+	char *node, *node_ip, *manifests, *socket, *data_dir;
+	char *status_dir, *volume_root;
+	struct podman *pm;
+	struct sm_http_client *http;
+	uv_timer_t tick;
+	uv_fs_event_t watch;
+	bool watching;
+	int handles; /* open handles; freed at 0 after free was asked */
+	bool freeing;
+	struct sm_strmap pods; /* key -> struct apod * */
+	struct sm_strmap objects; /* "Kind/ns/name" -> json_t * (refs) */
+	json_t *desired; /* key -> pod */
+	char desired_hash[MF_HASH_LEN + 1];
+	bool loading;
+	bool reload_now;
+	uint64_t next_reload_ms;
+	bool adopted; /* the first look at what runs is done */
+	json_t *found; /* podman pods found at start: key -> {name, uid} */
+	bool podman_down;
+	unsigned ticks;
+	bool watch_inited;
+	struct probe_run *runs; /* probes in flight */
+};
+
+static uint64_t now_ms(void)
+{
+	return sm_clock_monotonic_ns(&sm_clock_system) / 1000000;
+}
+
+static uint64_t wall_ns(void)
+{
+	return sm_clock_realtime_ns(&sm_clock_system);
+}
+
+static json_t *time_json(uint64_t ns)
+{
+	char buf[SM_TIME_RFC3339_LEN];
+
+	if (!ns || sm_time_rfc3339(ns, 0, buf, sizeof(buf)))
+		return json_null();
+	return json_string(buf);
+}
+
+/* Podman's RFC 3339 times ("2026-11-25T21:13:40.361418846Z") to ns. */
+static uint64_t parse_time(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *rest;
+	uint64_t ns = 0, scale = 100000000;
+	time_t t;
+
+	if (!s || !(rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+		return 0;
+	if (tm.tm_year < 70)
+		return 0; /* 0001-01-01: never */
+	if (*rest == '.')
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++) {
+			ns += (uint64_t)(*rest - '0') * scale;
+			scale /= 10;
+		}
+	t = timegm(&tm);
+	/* Offsets other than Z: Podman reports UTC or local with offset. */
+	if (*rest == '+' || *rest == '-') {
+		int hh = 0, mm = 0;
+
+		if (sscanf(rest + 1, "%d:%d", &hh, &mm) == 2)
+			t -= (*rest == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+	}
+	return (uint64_t)t * 1000000000ULL + ns;
+}
+
+/* Logging with the pod as a field. */
+static void plog(struct apod *p, enum sm_log_level l, const char *fmt, ...)
+	SM_PRINTF(3, 4);
+static void plog(struct apod *p, enum sm_log_level l, const char *fmt, ...)
+{
+	const char *kv[] = { "pod", p->key, "node", p->a->node, NULL };
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	va_list ap;
+
+	va_start(ap, fmt);
+	sm_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	sm_log_kv(l, COMPONENT, kv, "%s", sm_buf_cstr(&b));
+	sm_buf_release(&b);
+}
+
+static void set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+/* Files */
+
+/* Creates dir and its parents with mode. */
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char *p = xstrdup(dir);
+	int r = 0;
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			r = -errno;
+		*s = '/';
+	}
+	if (!r && mkdir(p, mode) < 0 && errno != EEXIST)
+		r = -errno;
+	free(p);
+	return r;
+}
+
+/* Writes a file atomically (temporary file, then rename). */
+static int write_file(const char *path, const void *data, size_t len,
+		      mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd, r = 0;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fchmod(fd, mode) < 0 || write(fd, data, len) != (ssize_t)len)
+		r = -errno ? -errno : -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+out:
+	if (r)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/* Status */
+
+enum { COND_SCHEDULED, COND_INITIALIZED, COND_CONTAINERS_READY, COND_READY };
+static const char *const cond_names[] = { "PodScheduled", "Initialized",
+					  "ContainersReady", "Ready" };
+
+static bool will_restart(const struct apod *p, const struct actr *c)
+{
+	const char *rp = sm_json_get_str(json_object_get(p->pod, "spec"),
+					 "restartPolicy");
+
+	if (c->init)
+		return !p->failed;
+	if (!rp || !strcmp(rp, "Always"))
+		return true;
+	return !strcmp(rp, "OnFailure") && c->exit_code != 0;
+}
+
+static json_t *ctr_state_json(const struct actr *c)
+{
+	switch (c->state) {
+	case CTR_RUNNING:
+		return json_pack("{s:{s:o}}", "running", "startedAt",
+				 time_json(c->started_ns));
+	case CTR_TERMINATED:
+		return json_pack("{s:{s:i, s:s, s:o, s:o, s:s}}", "terminated",
+				 "exitCode", c->exit_code, "reason",
+				 c->reason ? c->reason : "Error", "startedAt",
+				 time_json(c->started_ns), "finishedAt",
+				 time_json(c->finished_ns), "containerID",
+				 c->id ? c->id : "");
+	case CTR_WAITING:
+	default: {
+		json_t *w =
+			json_pack("{s:s}", "reason",
+				  c->reason ? c->reason : "ContainerCreating");
+
+		if (c->message)
+			json_object_set_new(w, "message",
+					    json_string(c->message));
+		return json_pack("{s:o}", "waiting", w);
+	}
+	}
+}
+
+static json_t *ctr_status_json(const struct actr *c)
+{
+	json_t *s = json_pack(
+		"{s:s, s:s, s:b, s:b, s:i, s:o, s:o}", "name", c->name, "image",
+		sm_json_get_str(c->spec, "image"), "ready", c->ready, "started",
+		c->state == CTR_RUNNING && c->started, "restartCount",
+		c->restarts, "state", ctr_state_json(c), "lastState",
+		c->last_state ? json_incref(c->last_state) : json_object());
+
+	if (c->id) {
+		char *cid = xasprintf("podman://%s", c->id);
+
+		json_object_set_new(s, "containerID", json_string(cid));
+		free(cid);
+	}
+	if (c->image_id)
+		json_object_set_new(s, "imageID", json_string(c->image_id));
+	return s;
+}
+
+static const char *pod_phase(const struct apod *p)
+{
+	size_t running = 0, done = 0, ok = 0;
+
+	if (p->failed)
+		return "Failed";
+	if (!p->initialized)
+		return "Pending";
+	for (size_t i = p->nr_init; i < p->nr_ctrs; i++) {
+		const struct actr *c = &p->ctrs[i];
+
+		if (!c->ever_started)
+			return "Pending";
+		if (c->state == CTR_RUNNING || will_restart(p, c))
+			running++;
+		else if (c->state == CTR_TERMINATED) {
+			done++;
+			ok += c->exit_code == 0;
+		}
+	}
+	if (running)
+		return "Running";
+	return done == ok ? "Succeeded" : "Failed";
+}
+
+static void set_cond(struct apod *p, int which, bool value)
+{
+	if (p->cond[which] != value || !p->cond_ns[which]) {
+		p->cond[which] = value;
+		p->cond_ns[which] = wall_ns();
+	}
+}
+
+static json_t *pod_status_json(struct apod *p)
+{
+	json_t *conds = json_array(), *init = json_array(), *app = json_array();
+	bool ready = p->initialized && !p->failed;
+	json_t *st;
+
+	for (size_t i = 0; i < p->nr_ctrs; i++) {
+		struct actr *c = &p->ctrs[i];
+
+		json_array_append_new(c->init ? init : app, ctr_status_json(c));
+		if (!c->init)
+			ready = ready && c->ready;
+	}
+	set_cond(p, COND_SCHEDULED, true);
+	set_cond(p, COND_INITIALIZED, p->initialized);
+	set_cond(p, COND_CONTAINERS_READY, ready);
+	set_cond(p, COND_READY, ready);
+	for (int i = 0; i < 4; i++)
+		json_array_append_new(conds,
+				      json_pack("{s:s, s:s, s:o}", "type",
+						cond_names[i], "status",
+						p->cond[i] ? "True" : "False",
+						"lastTransitionTime",
+						time_json(p->cond_ns[i])));
+	st = json_pack("{s:s, s:o, s:s, s:o, s:o}", "phase", pod_phase(p),
+		       "conditions", conds, "hostIP", p->a->node_ip,
+		       "startTime", time_json(p->start_ns), "containerStatuses",
+		       app);
+	if (json_array_size(init))
+		json_object_set_new(st, "initContainerStatuses", init);
+	else
+		json_decref(init);
+	if (p->pod_ip) {
+		json_object_set_new(st, "podIP", json_string(p->pod_ip));
+		json_object_set_new(st, "podIPs",
+				    json_pack("[{s:s}]", "ip", p->pod_ip));
+	}
+	if (p->error)
+		json_object_set_new(st, "message", json_string(p->error));
+	return st;
+}
+
+/*
+ * Writes the pod's status file when it changed, and logs phase and
+ * readiness transitions. Times are left out of the comparison so that a
+ * status is written when something changed, not on every tick.
+ */
+static void report(struct apod *p)
+{
+	json_t *st = pod_status_json(p);
+	json_t *obj = json_pack(
+		"{s:s, s:s, s:{s:s, s:s, s:s}, s:O}", "apiVersion", "v1",
+		"kind", "Pod", "metadata", "name",
+		sm_json_get_str(json_object_get(p->pod, "metadata"), "name"),
+		"namespace",
+		sm_json_get_str(json_object_get(p->pod, "metadata"),
+				"namespace"),
+		"uid", p->uid, "status", st);
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
+	char *path;
+
+	if (p->status_text && !strcmp(p->status_text, text)) {
+		free(text);
+		goto out;
+	}
+	if (!p->status_text ||
+	    !strstr(p->status_text, sm_json_get_str(st, "phase")))
+		plog(p, SM_LOG_INFO, "phase %s", sm_json_get_str(st, "phase"));
+	path = xasprintf(
+		"%s/%s_%s.json", p->a->status_dir,
+		sm_json_get_str(json_object_get(p->pod, "metadata"),
+				"namespace"),
+		sm_json_get_str(json_object_get(p->pod, "metadata"), "name"));
+	if (write_file(path, text, strlen(text), 0644))
+		plog(p, SM_LOG_WARN, "cannot write status %s: %s", path,
+		     strerror(errno));
+	free(path);
+	free(p->status_text);
+	p->status_text = text;
+out:
+	json_decref(st);
+	json_decref(obj);
+}
+
+/* Retries the current step of p after a backoff, recording why. */
+static void retry_later(struct apod *p, const char *why)
+{
+	uint64_t delay = backoff_next(&p->retry, 0);
+
+	if (delay < 500)
+		delay = 500;
+	if (!p->error || strcmp(p->error, why))
+		plog(p, SM_LOG_WARN, "%s (retrying in %llu ms)", why,
+		     (unsigned long long)delay);
+	set_str(&p->error, why);
+	p->retry_at_ms = now_ms() + delay;
+}
+
+static void step_done(struct apod *p, enum pod_step next)
+{
+	p->step = next;
+	p->next = 0;
+	p->retry.failures = 0;
+	set_str(&p->error, NULL);
+}
+
+static void set_waiting(struct actr *c, const char *reason, const char *msg)
+{
+	c->state = CTR_WAITING;
+	set_str(&c->reason, reason);
+	set_str(&c->message, msg);
+}
+
+/* Pods from the folder */
+
+static const json_t *lookup(void *ctx, const char *kind, const char *ns,
+			    const char *name)
+{
+	struct agent *a = ctx;
+	char *key = xasprintf("%s/%s/%s", kind, ns, name);
+	const json_t *o = sm_strmap_get(&a->objects, key);
+
+	free(key);
+	return o;
+}
+
+static void podspec_setup(struct apod *p, struct podspec_ctx *pc, char *voldir)
+{
+	pc->node = p->a->node;
+	pc->node_ip = p->a->node_ip;
+	pc->pod_ip = p->pod_ip;
+	pc->volume_dir = voldir;
+	pc->lookup = lookup;
+	pc->lookup_ctx = p->a;
+}
+
+static char *volume_dir(struct apod *p)
+{
+	return xasprintf("%s/%s", p->a->volume_root, p->uid);
+}
+
+static void apod_free(struct apod *p)
+{
+	for (size_t i = 0; i < p->nr_ctrs; i++) {
+		struct actr *c = &p->ctrs[i];
+
+		free(c->name);
+		free(c->id);
+		free(c->image_id);
+		free(c->reason);
+		free(c->message);
+		json_decref(c->last_state);
+	}
+	free(p->ctrs);
+	json_decref(p->pod);
+	free(p->key);
+	free(p->uid);
+	free(p->podman_name);
+	free(p->pod_ip);
+	free(p->error);
+	free(p->status_text);
+	free(p);
+}
+
+static struct apod *apod_new(struct agent *a, const char *key, json_t *pod)
+{
+	struct apod *p = xcalloc(1, sizeof(*p));
+	json_t *spec = json_object_get(pod, "spec");
+	json_t *lists[2] = { json_object_get(spec, "initContainers"),
+			     json_object_get(spec, "containers") };
+	struct backoff b = BACKOFF_INIT;
+
+	p->a = a;
+	p->key = xstrdup(key);
+	p->pod = json_incref(pod);
+	p->uid = xstrdup(
+		sm_json_get_str(json_object_get(pod, "metadata"), "uid"));
+	p->podman_name = podspec_pod_name(a->node, pod);
+	p->retry = b;
+	p->retry.max_ms = 30000;
+	p->nr_init = json_array_size(lists[0]);
+	p->nr_ctrs = p->nr_init + json_array_size(lists[1]);
+	p->ctrs = xcalloc(p->nr_ctrs ? p->nr_ctrs : 1, sizeof(*p->ctrs));
+	for (size_t i = 0; i < p->nr_ctrs; i++) {
+		struct actr *c = &p->ctrs[i];
+
+		c->pod = p;
+		c->init = i < p->nr_init;
+		c->spec = json_array_get(c->init ? lists[0] : lists[1],
+					 c->init ? i : i - p->nr_init);
+		c->name = xstrdup(sm_json_get_str(c->spec, "name"));
+		c->backoff = a->cfg.backoff;
+		c->started = true;
+	}
+	p->initialized = p->nr_init == 0;
+	p->start_ns = wall_ns();
+	return p;
+}
+
+/* Podman callbacks: every one first drops the pod's in-flight count. */
+
+static struct apod *landed(struct apod *p)
+{
+	p->inflight--;
+	return p;
+}
+
+static void pod_removed(void *ctx, const struct podman_reply *r)
+{
+	struct apod *p = landed(ctx);
+
+	if (!r->ok && r->status != 404) {
+		retry_later(p, r->error);
+		return;
+	}
+	plog(p, SM_LOG_INFO, "removed");
+	p->step = STEP_GONE;
+}
+
+static void image_checked(void *ctx, const struct podman_reply *r)
+{
+	struct apod *p = landed(ctx);
+	struct actr *c = &p->ctrs[p->next];
+	const char *image = sm_json_get_str(c->spec, "image");
+	const char *policy = sm_json_get_str(c->spec, "imagePullPolicy");
+
+	if (r->ok) {
+		if (c->reason && (!strcmp(c->reason, "ErrImageNeverPull") ||
+				  !strcmp(c->reason, "ImagePullBackOff")))
+			set_waiting(c, "ContainerCreating", NULL);
+		if (++p->next == p->nr_ctrs)
+			step_done(p, STEP_CREATE_POD);
+		return;
+	}
+	if (r->status != 404) {
+		retry_later(p, r->error);
+		return;
+	}
+	/*
+	 * No registry is configured yet (that comes with --registry): an
+	 * image must be on this machine, whatever the pull policy.
+	 */
+	{
+		char *msg = xasprintf(
+			"image \"%s\" is not on this machine%s: build it with "
+			"`podman build -t %s .` (or run `stuurman images` for "
+			"the demo images), or push it to a registry the "
+			"nodes can reach",
+			image,
+			policy && !strcmp(policy, "Never")
+				? " and its imagePullPolicy is Never"
+				: "",
+			image);
+
+		set_waiting(c,
+			    policy && !strcmp(policy, "Never")
+				    ? "ErrImageNeverPull"
+				    : "ImagePullBackOff",
+			    msg);
+		retry_later(p, msg);
+		free(msg);
+	}
+}
+
+/* After removing a leftover, the step that met it runs again. */
+static void leftover_removed(void *ctx, const struct podman_reply *r)
+{
+	struct apod *p = landed(ctx);
+
+	if (!r->ok && r->status != 404)
+		retry_later(p, r->error);
+}
+
+static void pod_created(void *ctx, const struct podman_reply *r)
+{
+	struct apod *p = landed(ctx);
+
+	if (r->ok) {
+		step_done(p, STEP_START_POD);
+		return;
+	}
+	if (r->status == 409) {
+		/* A leftover of ours with this name: remove it, then retry. */
+		p->inflight++;
+		if (podman_pod_remove(p->a->pm, p->podman_name, 0,
+				      leftover_removed, p))
+			p->inflight--;
+		return;
+	}
+	retry_later(p, r->error);
+}
+
+static void pod_started(void *ctx, const struct podman_reply *r)
+{
+	struct apod *p = landed(ctx);
+
+	if (r->ok)
+		step_done(p, STEP_POD_IP);
+	else
+		retry_later(p, r->error);
+}
+
+static const char *infra_ip(const json_t *inspect)
+{
+	json_t *nets = sm_json_get_path(inspect, "NetworkSettings.Networks");
+	const char *ip = sm_json_get_str(
+		json_object_get(inspect, "NetworkSettings"), "IPAddress");
+	const char *key;
+	json_t *n;
+
+	if (ip && *ip)
+		return ip;
+	json_object_foreach (nets, key, n) {
+		ip = sm_json_get_str(n, "IPAddress");
+		if (ip && *ip)
+			return ip;
+	}
+	return NULL;
+}
+
+static void infra_inspected(void *ctx, const struct podman_reply *r)
+{
+	struct apod *p = landed(ctx);
+	const char *ip = r->ok ? infra_ip(r->json) : NULL;
+
+	if (!r->ok) {
+		retry_later(p, r->error);
+		return;
+	}
+	set_str(&p->pod_ip, ip);
+	step_done(p, p->initialized ? STEP_MAIN : STEP_INIT);
+}
+
+static void pod_inspected(void *ctx, const struct podman_reply *r)
+{
+	struct apod *p = landed(ctx);
+	const char *infra =
+		r->ok ? sm_json_get_str(r->json, "InfraContainerID") : NULL;
+
+	if (!infra) {
+		retry_later(p, r->ok ? "the pod has no infra container"
+				     : r->error);
+		return;
+	}
+	p->inflight++;
+	if (podman_container_inspect(p->a->pm, infra, infra_inspected, p))
+		p->inflight--;
+}
+
+/* Containers */
+
+static void ctr_wait(struct actr *c);
+static void probes_reset(struct actr *c);
+
+static void ctr_inspected_after_exit(void *ctx, const struct podman_reply *r)
+{
+	struct actr *c = ctx;
+	struct apod *p = landed(c->pod);
+	json_t *st = r->ok ? json_object_get(r->json, "State") : NULL;
+	uint64_t ran;
+
+	c->state = CTR_TERMINATED;
+	if (st) {
+		c->exit_code = (int)json_integer_value(
+			json_object_get(st, "ExitCode"));
+		c->finished_ns = parse_time(sm_json_get_str(st, "FinishedAt"));
+		set_str(&c->reason,
+			json_is_true(json_object_get(st, "OOMKilled"))
+				? "OOMKilled"
+			: c->exit_code == 0 ? "Completed"
+					    : "Error");
+	}
+	if (!c->finished_ns)
+		c->finished_ns = wall_ns();
+	set_str(&c->message, NULL);
+	c->ready = false;
+	plog(p, SM_LOG_INFO, "container %s exited with %d", c->name,
+	     c->exit_code);
+	if (c->init) {
+		if (c->exit_code == 0) {
+			/* The init step goes on with the next one. */
+			return;
+		}
+		const char *rp = sm_json_get_str(
+			json_object_get(p->pod, "spec"), "restartPolicy");
+
+		if (rp && !strcmp(rp, "Never")) {
+			p->failed = true;
+			return;
+		}
+	} else if (!will_restart(p, c) && !c->restart_on_exit) {
+		return;
+	}
+	c->restart_on_exit = false;
+	ran = now_ms() - c->started_ms;
+	json_decref(c->last_state);
+	c->last_state = ctr_state_json(c);
+	{
+		uint64_t delay = backoff_next(&c->backoff, ran);
+
+		c->restart_at_ms = now_ms() + delay;
+		if (delay) {
+			char *msg = xasprintf(
+				"back-off %llus restarting failed "
+				"container=%s pod=%s",
+				(unsigned long long)(delay + 999) / 1000,
+				c->name, p->key);
+
+			set_waiting(c, "CrashLoopBackOff", msg);
+			free(msg);
+		}
+	}
+}
+
+static void ctr_exited(void *ctx, const struct podman_wait_reply *w)
+{
+	struct actr *c = ctx;
+	struct apod *p = landed(c->pod);
+
+	c->waiting_exit = false;
+	if (!w->r.ok) {
+		/* Podman went away mid-wait: look again shortly. */
+		retry_later(p, w->r.error);
+		return;
+	}
+	p->inflight++;
+	if (podman_container_inspect(p->a->pm, c->id, ctr_inspected_after_exit,
+				     c))
+		p->inflight--;
+}
+
+static void ctr_wait(struct actr *c)
+{
+	struct apod *p = c->pod;
+
+	if (c->waiting_exit)
+		return;
+	p->inflight++;
+	c->waiting_exit = true;
+	if (podman_container_wait(p->a->pm, c->id, ctr_exited, c)) {
+		p->inflight--;
+		c->waiting_exit = false;
+	}
+}
+
+static void ctr_running(struct actr *c, const json_t *inspect)
+{
+	json_t *st = json_object_get(inspect, "State");
+
+	c->state = CTR_RUNNING;
+	c->ever_started = true;
+	set_str(&c->reason, NULL);
+	set_str(&c->message, NULL);
+	c->started_ns = parse_time(sm_json_get_str(st, "StartedAt"));
+	if (!c->started_ns)
+		c->started_ns = wall_ns();
+	c->started_ms = now_ms();
+	set_str(&c->image_id, sm_json_get_str(inspect, "Image"));
+	probes_reset(c);
+	ctr_wait(c);
+}
+
+static void ctr_inspected_after_start(void *ctx, const struct podman_reply *r)
+{
+	struct actr *c = ctx;
+	struct apod *p = landed(c->pod);
+
+	if (!r->ok) {
+		retry_later(p, r->error);
+		return;
+	}
+	ctr_running(c, r->json);
+	/* Init containers go on only once they exited (STEP_INIT looks). */
+	if (p->step == STEP_MAIN)
+		p->next++;
+}
+
+static void ctr_started(void *ctx, const struct podman_reply *r)
+{
+	struct actr *c = ctx;
+	struct apod *p = landed(c->pod);
+
+	if (!r->ok) {
+		set_waiting(c, "RunContainerError", r->error);
+		retry_later(p, r->error);
+		return;
+	}
+	p->inflight++;
+	if (podman_container_inspect(p->a->pm, c->id, ctr_inspected_after_start,
+				     c))
+		p->inflight--;
+}
+
+static void ctr_start(struct actr *c)
+{
+	struct apod *p = c->pod;
+
+	p->inflight++;
+	if (podman_container_start(p->a->pm, c->id, ctr_started, c))
+		p->inflight--;
+}
+
+static void ctr_created(void *ctx, const struct podman_reply *r)
+{
+	struct actr *c = ctx;
+	struct apod *p = landed(c->pod);
+	const char *id = r->ok ? sm_json_get_str(r->json, "Id") : NULL;
+
+	if (!id) {
+		if (r->status == 500 && r->cause &&
+		    strstr(r->cause, "already in use")) {
+			/* A leftover container of ours: remove and retry. */
+			char *name =
+				xasprintf("%s_%s", p->podman_name, c->name);
+
+			p->inflight++;
+			if (podman_container_remove(p->a->pm, name, true,
+						    leftover_removed, p))
+				p->inflight--;
+			free(name);
+			return;
+		}
+		set_waiting(c, "CreateContainerError", r->error);
+		retry_later(p, r->error ? r->error : "no container id");
+		return;
+	}
+	set_str(&c->id, id);
+	ctr_start(c);
+}
+
+/* Creates (or, when it exists, starts) container c. */
+static void ctr_create(struct actr *c)
+{
+	struct apod *p = c->pod;
+	char *voldir = volume_dir(p), *why = NULL;
+	struct podspec_ctx pc;
+	json_t *spec;
+
+	if (c->id) {
+		ctr_start(c);
+		free(voldir);
+		return;
+	}
+	podspec_setup(p, &pc, voldir);
+	spec = podspec_container(&pc, p->pod, c->spec, &why);
+	free(voldir);
+	if (!spec) {
+		set_waiting(c, "CreateContainerConfigError", why);
+		retry_later(p, why);
+		free(why);
+		return;
+	}
+	p->inflight++;
+	if (podman_container_create(p->a->pm, spec, ctr_created, c))
+		p->inflight--;
+	json_decref(spec);
+}
+
+/* Restarts after backoff, probes and liveness */
+
+static void ctr_stopped(void *ctx, const struct podman_reply *r)
+{
+	struct actr *c = ctx;
+	struct apod *p = landed(c->pod);
+
+	c->stopping = false;
+	if (!r->ok)
+		retry_later(p, r->error);
+	/* The wait long-poll sees the exit and restarts it. */
+}
+
+static void restart_due(struct actr *c, uint64_t now)
+{
+	struct apod *p = c->pod;
+
+	if (!c->restart_at_ms || now < c->restart_at_ms || c->waiting_exit)
+		return;
+	c->restart_at_ms = 0;
+	c->restarts++;
+	plog(p, SM_LOG_INFO, "restarting container %s (restart %d)", c->name,
+	     c->restarts);
+	ctr_start(c);
+}
+
+static const char *probe_keys[] = { "startupProbe", "livenessProbe",
+				    "readinessProbe" };
+
+static void probes_reset(struct actr *c)
+{
+	enum probe_kind kinds[] = { PROBE_STARTUP, PROBE_LIVENESS,
+				    PROBE_READINESS };
+
+	for (int k = 0; k < 3; k++) {
+		json_t *spec = json_object_get(c->spec, probe_keys[k]);
+
+		c->has_probe[k] = spec && !c->init;
+		if (c->has_probe[k])
+			probe_init(&c->probes[k], kinds[k], spec, now_ms());
+	}
+	c->started = !c->has_probe[0];
+	c->ready = !c->has_probe[2] && c->started && !c->init;
+}
+
+struct probe_run {
+	struct agent *a;
+	struct probe_run *next, **prev; /* in a->runs */
+	struct actr *c; /* NULL once the agent is going */
+	int kind;
+	uv_tcp_t tcp;
+	uv_connect_t conn;
+	uv_timer_t timer;
+	int closing;
+	bool result;
+};
+
+static void probe_result(struct actr *c, int k, bool ok)
+{
+	struct apod *p = c->pod;
+	struct probe *pr = &c->probes[k];
+
+	c->probing[k] = false;
+	if (c->state != CTR_RUNNING)
+		return;
+	if (!probe_record(pr, ok, now_ms()))
+		return;
+	switch (pr->kind) {
+	case PROBE_STARTUP:
+		c->started = true;
+		/* Liveness and readiness begin once started. */
+		for (int j = 1; j < 3; j++)
+			if (c->has_probe[j])
+				c->probes[j].next_at_ms =
+					now_ms() +
+					c->probes[j].initial_delay_ms;
+		if (!c->has_probe[2])
+			c->ready = true;
+		break;
+	case PROBE_READINESS:
+		c->ready = pr->verdict;
+		plog(p, SM_LOG_INFO, "container %s is %sready", c->name,
+		     c->ready ? "" : "not ");
+		break;
+	case PROBE_LIVENESS:
+		plog(p, SM_LOG_WARN,
+		     "container %s failed its liveness probe: "
+		     "restarting it",
+		     c->name);
+		c->restart_on_exit = true;
+		c->stopping = true;
+		p->inflight++;
+		if (podman_container_stop(
+			    p->a->pm, c->id,
+			    (int)json_integer_value(json_object_get(
+				    json_object_get(p->pod, "spec"),
+				    "terminationGracePeriodSeconds")),
+			    ctr_stopped, c)) {
+			p->inflight--;
+			c->stopping = false;
+		}
+		break;
+	}
+}
+
+static void run_link(struct probe_run *run)
+{
+	struct agent *a = run->a;
+
+	run->next = a->runs;
+	run->prev = &a->runs;
+	if (a->runs)
+		a->runs->prev = &run->next;
+	a->runs = run;
+}
+
+static void run_unlink(struct probe_run *run)
+{
+	*run->prev = run->next;
+	if (run->next)
+		run->next->prev = run->prev;
+}
+
+static void http_probe_done(void *ctx, const struct sm_http_response *r)
+{
+	struct probe_run *run = ctx;
+
+	run_unlink(run);
+	run->c->pod->inflight--;
+	/* Kubernetes: any status from 200 to 399 is a success. */
+	probe_result(run->c, run->kind,
+		     !r->error && r->status >= 200 && r->status < 400);
+	free(run);
+}
+
+static void tcp_run_closed(uv_handle_t *h)
+{
+	struct probe_run *run = h->data;
+	struct agent *a = run->a;
+
+	a->handles--;
+	if (--run->closing)
+		return;
+	run_unlink(run);
+	if (run->c) {
+		run->c->pod->inflight--;
+		probe_result(run->c, run->kind, run->result);
+	}
+	free(run);
+	if (a->freeing && !a->handles)
+		free(a);
+}
+
+static void tcp_run_end(struct probe_run *run, bool ok)
+{
+	if (run->closing > 0)
+		return;
+	run->result = ok;
+	run->closing = 2;
+	uv_close((uv_handle_t *)&run->tcp, tcp_run_closed);
+	uv_close((uv_handle_t *)&run->timer, tcp_run_closed);
+}
+
+static void tcp_connected(uv_connect_t *req, int status)
+{
+	tcp_run_end(req->data, status == 0);
+}
+
+static void tcp_timeout(uv_timer_t *t)
+{
+	tcp_run_end(t->data, false);
+}
+
+/* The port a probe names: a number, or a name among the ports. */
+static int probe_port(const struct actr *c, const json_t *port)
+{
+	json_t *p;
+	size_t i;
+
+	if (json_is_integer(port))
+		return (int)json_integer_value(port);
+	json_array_foreach (json_object_get(c->spec, "ports"), i, p)
+		if (!strcmp(sm_json_get_str(p, "name")
+				    ? sm_json_get_str(p, "name")
+				    : "",
+			    json_string_value(port)))
+			return (int)json_integer_value(
+				json_object_get(p, "containerPort"));
+	return -1;
+}
+
+static void probe_start(struct actr *c, int k)
+{
+	struct apod *p = c->pod;
+	const json_t *spec = json_object_get(c->spec, probe_keys[k]);
+	json_t *http = json_object_get(spec, "httpGet");
+	json_t *tcp = json_object_get(spec, "tcpSocket");
+	json_t *action = http ? http : tcp;
+	const char *host = sm_json_get_str(action, "host");
+	int port = probe_port(c, json_object_get(action, "port"));
+	struct probe_run *run;
+
+	if (!action) {
+		/*
+		 * exec probes need Podman's exec API, which the client does
+		 * not offer yet: they are reported and count as failing, so
+		 * nothing is called ready that was not checked.
+		 */
+		if (!c->probing[k])
+			plog(p, SM_LOG_WARN,
+			     "container %s: exec probes are not "
+			     "supported yet",
+			     c->name);
+		probe_record(&c->probes[k], false, now_ms());
+		return;
+	}
+	if (!host || !*host)
+		host = p->pod_ip;
+	if (!host || port <= 0) {
+		probe_record(&c->probes[k], false, now_ms());
+		return;
+	}
+	run = xcalloc(1, sizeof(*run));
+	run->a = p->a;
+	run->c = c;
+	run->kind = k;
+	run_link(run);
+	c->probing[k] = true;
+	p->inflight++;
+	if (http) {
+		const char *path = sm_json_get_str(http, "path");
+		const char *scheme = sm_json_get_str(http, "scheme");
+		char *url = xasprintf(
+			"%s://%s:%d%s%s",
+			scheme && !strcmp(scheme, "HTTPS") ? "https" : "http",
+			host, port, path && *path == '/' ? "" : "/",
+			path ? path : "");
+		struct sm_http_request_opts o = {
+			.url = url,
+			.timeout_ms = c->probes[k].timeout_ms,
+			.max_response = 64 * 1024,
+			.on_done = http_probe_done,
+			.ctx = run,
+		};
+
+		run->closing = -1; /* marks an HTTP run */
+		if (sm_http_request_start(p->a->http, &o, NULL)) {
+			p->inflight--;
+			c->probing[k] = false;
+			run_unlink(run);
+			free(run);
+		}
+		free(url);
+		return;
+	}
+	{
+		struct sockaddr_in addr;
+
+		if (uv_ip4_addr(host, port, &addr)) {
+			p->inflight--;
+			c->probing[k] = false;
+			run_unlink(run);
+			free(run);
+			probe_record(&c->probes[k], false, now_ms());
+			return;
+		}
+		uv_tcp_init(p->a->loop, &run->tcp);
+		uv_timer_init(p->a->loop, &run->timer);
+		p->a->handles += 2;
+		run->tcp.data = run;
+		run->timer.data = run;
+		run->conn.data = run;
+		uv_timer_start(&run->timer, tcp_timeout,
+			       c->probes[k].timeout_ms, 0);
+		if (uv_tcp_connect(&run->conn, &run->tcp,
+				   (const struct sockaddr *)&addr,
+				   tcp_connected))
+			tcp_run_end(run, false);
+	}
+}
+
+static void probes_due(struct actr *c, uint64_t now)
+{
+	if (c->state != CTR_RUNNING || c->stopping)
+		return;
+	for (int k = 0; k < 3; k++) {
+		if (!c->has_probe[k] || c->probing[k] ||
+		    now < c->probes[k].next_at_ms)
+			continue;
+		/* Until the startup probe passes, only it runs. */
+		if (k > 0 && !c->started)
+			continue;
+		if (k == 0 && c->started)
+			continue;
+		probe_start(c, k);
+	}
+}
+
+/* Steps */
+
+static void write_volumes(struct apod *p)
+{
+	char *voldir = volume_dir(p), *why = NULL;
+	struct podspec_ctx pc;
+	json_t *files, *f, *v;
+	size_t i;
+
+	podspec_setup(p, &pc, voldir);
+	files = podspec_volume_files(&pc, p->pod, &why);
+	if (!files) {
+		for (i = 0; i < p->nr_ctrs; i++)
+			set_waiting(&p->ctrs[i], "CreateContainerConfigError",
+				    why);
+		retry_later(p, why);
+		free(why);
+		free(voldir);
+		return;
+	}
+	/* emptyDir volumes are folders of the pod's own. */
+	json_array_foreach (sm_json_get_path(p->pod, "spec.volumes"), i, v) {
+		if (json_object_get(v, "emptyDir") ||
+		    json_object_get(v, "configMap") ||
+		    json_object_get(v, "secret")) {
+			char *d = xasprintf("%s/%s", voldir,
+					    sm_json_get_str(v, "name"));
+
+			mkdir_p(d, json_object_get(v, "secret") ? 0750 : 0755);
+			free(d);
+		}
+	}
+	json_array_foreach (files, i, f) {
+		const char *path = sm_json_get_str(f, "path");
+		struct sm_buf data = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+		char *dir = xstrdup(path);
+
+		*strrchr(dir, '/') = '\0';
+		mkdir_p(dir, 0755);
+		sm_base64_decode(sm_json_get_str(f, "data"),
+				 strlen(sm_json_get_str(f, "data")), &data);
+		if (write_file(path, data.buf ? data.buf : "", data.len,
+			       (mode_t)json_integer_value(
+				       json_object_get(f, "mode"))))
+			plog(p, SM_LOG_WARN, "cannot write %s: %s", path,
+			     strerror(errno));
+		sm_buf_release(&data);
+		free(dir);
+	}
+	json_decref(files);
+	free(voldir);
+	step_done(p, STEP_IMAGES);
+}
+
+static void step(struct apod *p, uint64_t now)
+{
+	struct agent *a = p->a;
+	struct actr *c;
+
+	if (p->inflight || now < p->retry_at_ms)
+		return;
+	switch (p->step) {
+	case STEP_NEW:
+		write_volumes(p);
+		break;
+	case STEP_IMAGES:
+		if (!p->nr_ctrs) {
+			step_done(p, STEP_CREATE_POD);
+			break;
+		}
+		c = &p->ctrs[p->next];
+		p->inflight++;
+		if (podman_image_exists(a->pm,
+					sm_json_get_str(c->spec, "image"),
+					image_checked, p))
+			p->inflight--;
+		break;
+	case STEP_CREATE_POD: {
+		struct podspec_ctx pc;
+		char *voldir = volume_dir(p);
+		json_t *spec;
+
+		podspec_setup(p, &pc, voldir);
+		spec = podspec_pod(&pc, p->pod);
+		p->inflight++;
+		if (podman_pod_create(a->pm, spec, pod_created, p))
+			p->inflight--;
+		json_decref(spec);
+		free(voldir);
+		break;
+	}
+	case STEP_START_POD:
+		p->inflight++;
+		if (podman_pod_start(a->pm, p->podman_name, pod_started, p))
+			p->inflight--;
+		break;
+	case STEP_POD_IP:
+		p->inflight++;
+		if (podman_pod_inspect(a->pm, p->podman_name, pod_inspected, p))
+			p->inflight--;
+		break;
+	case STEP_INIT:
+		/* One init container at a time, each to completion. */
+		if (p->failed)
+			break;
+		if (p->next == p->nr_init) {
+			p->initialized = true;
+			step_done(p, STEP_MAIN);
+			break;
+		}
+		c = &p->ctrs[p->next];
+		if (c->state == CTR_TERMINATED && c->exit_code == 0 &&
+		    !c->restart_at_ms) {
+			p->next++;
+			break;
+		}
+		if (c->state == CTR_RUNNING || c->restart_at_ms)
+			break; /* running, or waiting for its backoff */
+		ctr_create(c);
+		break;
+	case STEP_MAIN:
+		if (p->next + p->nr_init >= p->nr_ctrs) {
+			step_done(p, STEP_RUNNING);
+			break;
+		}
+		c = &p->ctrs[p->nr_init + p->next];
+		if (c->state == CTR_RUNNING) {
+			p->next++;
+			break;
+		}
+		ctr_create(c);
+		break;
+	case STEP_RUNNING:
+		for (size_t i = 0; i < p->nr_ctrs; i++) {
+			c = &p->ctrs[i];
+			/* A wait lost to a Podman restart is asked again. */
+			if (c->state == CTR_RUNNING && !c->waiting_exit &&
+			    c->id)
+				ctr_wait(c);
+			restart_due(c, now);
+			probes_due(c, now);
+		}
+		break;
+	case STEP_DELETE:
+		p->inflight++;
+		if (podman_pod_remove(a->pm, p->podman_name,
+				      (int)json_integer_value(json_object_get(
+					      json_object_get(p->pod, "spec"),
+					      "terminationGracePeriodSeconds")),
+				      pod_removed, p))
+			p->inflight--;
+		break;
+	case STEP_GONE:
+		break;
+	}
+	/* Init containers that died wait for their backoff here. */
+	if (p->step == STEP_INIT && p->next < p->nr_init)
+		restart_due(&p->ctrs[p->next], now);
+}
+
+/* The folder of manifests */
+
+static int collect(void *ctx, const struct mf_object *o)
+{
+	static const char *const kinds[] = { "Pod", "ConfigMap", "Secret" };
+	struct load_result *lr = ctx;
+
+	for (size_t i = 0; i < SM_ARRAY_SIZE(kinds); i++)
+		if (!strcmp(o->kind->kind, kinds[i]))
+			json_array_append(lr->objects, o->obj);
+	return 0;
+}
+
+/* On the thread pool: reads and checks the folder. */
+static void load_work(uv_work_t *w)
+{
+	struct load_result *lr = w->data;
+	struct mf_load_opts opts = MF_LOAD_OPTS_INIT;
+	const char *paths[] = { lr->dir };
+
+	opts.jobs = 1;
+	lr->r = mf_load(paths, 1, &opts, collect, lr, NULL, &lr->err);
+}
+
+static void reconcile(struct agent *a);
+
+/* Back on the loop: a good set replaces the desired state. */
+static void load_done(uv_work_t *w, int status)
+{
+	struct load_result *lr = w->data;
+	struct agent *a = lr->a;
+	json_t *desired = json_object(), *o;
+	struct sm_strmap objects = SM_STRMAP_INIT;
+	struct sm_buf all = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char hash[MF_HASH_LEN + 1];
+	size_t i;
+
+	a->loading = false;
+	a->handles--;
+	if (a->freeing)
+		goto out;
+	for (i = 0; i < lr->err.nr; i++) {
+		struct sm_buf line = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+		if (lr->err.items[i].severity == SM_NOTE)
+			continue;
+		sm_diag_format(&lr->err.items[i], &line);
+		sm_log(lr->err.items[i].severity == SM_ERROR ? SM_LOG_ERROR
+							     : SM_LOG_WARN,
+		       COMPONENT, "%s", sm_buf_cstr(&line));
+		sm_buf_release(&line);
+	}
+	if (status || lr->r) {
+		/* A bad revision never replaces a good one. */
+		sm_log(SM_LOG_ERROR, COMPONENT,
+		       "%s: not applied, the pods that run keep running",
+		       lr->dir);
+		goto out;
+	}
+	json_array_foreach (lr->objects, i, o) {
+		json_t *meta = json_object_get(o, "metadata");
+		const char *kind = sm_json_get_str(o, "kind");
+		char *key = xasprintf("%s/%s/%s", kind,
+				      sm_json_get_str(meta, "namespace"),
+				      sm_json_get_str(meta, "name"));
+
+		sm_json_dump_canonical(o, &all);
+		if (!strcmp(kind, "Pod")) {
+			json_t *pod = json_deep_copy(o);
+			char *uid;
+
+			/*
+			 * A static pod's uid is its content's hash on this
+			 * node, as with the kubelet: change the manifest and
+			 * the pod is replaced.
+			 */
+			sm_buf_adds(&all, a->node);
+			mf_hash(o, hash);
+			uid = xasprintf("%s-%s", a->node, hash);
+			json_object_set_new(json_object_get(pod, "metadata"),
+					    "uid", json_string(uid));
+			json_object_set_new(desired, key + strlen("Pod/"), pod);
+			free(uid);
+		} else {
+			sm_strmap_put(&objects, key, json_incref(o), NULL);
+		}
+		free(key);
+	}
+	{
+		json_t *text = json_string(sm_buf_cstr(&all));
+
+		mf_hash(text, hash);
+		json_decref(text);
+	}
+	sm_strmap_release(&a->objects, (void (*)(void *))json_decref);
+	a->objects = objects;
+	if (strcmp(hash, a->desired_hash)) {
+		memcpy(a->desired_hash, hash, sizeof(hash));
+		json_decref(a->desired);
+		a->desired = json_incref(desired);
+		sm_log(SM_LOG_INFO, COMPONENT, "%s: %zu pods for node %s",
+		       lr->dir, json_object_size(desired), a->node);
+		reconcile(a);
+	}
+out:
+	json_decref(desired);
+	sm_buf_release(&all);
+	json_decref(lr->objects);
+	sm_err_release(&lr->err);
+	free(lr->dir);
+	free(lr);
+	if (a->freeing && !a->handles)
+		free(a);
+}
+
+static void start_reload(struct agent *a)
+{
+	struct load_result *lr = xcalloc(1, sizeof(*lr));
+
+	lr->a = a;
+	lr->dir = xstrdup(a->manifests);
+	lr->objects = json_array();
+	lr->work.data = lr;
+	a->loading = true;
+	a->reload_now = false;
+	a->next_reload_ms = now_ms() + a->cfg.reload_ms;
+	a->handles++;
+	uv_queue_work(a->loop, &lr->work, load_work, load_done);
+}
+
+static void stray_removed(void *ctx, const struct podman_reply *r)
+{
+	if (!r->ok && r->status != 404)
+		sm_log(SM_LOG_WARN, COMPONENT, "%s", r->error);
+}
+
+/* Makes the pods match the desired set. */
+static void reconcile(struct agent *a)
+{
+	size_t it = 0;
+	const char *key;
+	void *v;
+	json_t *pod;
+
+	while (sm_strmap_next(&a->pods, &it, &key, &v)) {
+		struct apod *p = v;
+		json_t *want = json_object_get(a->desired, key);
+
+		if (p->step >= STEP_DELETE)
+			continue;
+		if (!want ||
+		    strcmp(sm_json_get_str(json_object_get(want, "metadata"),
+					   "uid"),
+			   p->uid)) {
+			plog(p, SM_LOG_INFO, "no longer wanted: removing");
+			p->step = STEP_DELETE;
+			p->retry_at_ms = 0;
+		}
+	}
+	json_object_foreach (a->desired, key, pod) {
+		struct apod *p = sm_strmap_get(&a->pods, key);
+		json_t *found = json_object_get(a->found, key);
+
+		if (p)
+			continue; /* running, or its old self is going */
+		p = apod_new(a, key, pod);
+		if (found && !strcmp(sm_json_get_str(found, "uid"), p->uid)) {
+			/* Adopt what runs: its containers keep their IDs. */
+			json_t *ids = json_object_get(found, "containers");
+
+			for (size_t i = 0; i < p->nr_ctrs; i++) {
+				json_t *fc =
+					json_object_get(ids, p->ctrs[i].name);
+
+				if (!fc)
+					continue;
+				set_str(&p->ctrs[i].id,
+					sm_json_get_str(fc, "id"));
+				if (p->ctrs[i].init &&
+				    json_integer_value(
+					    json_object_get(fc, "exit")) == 0 &&
+				    strcmp(sm_json_get_str(fc, "state"),
+					   "running")) {
+					p->ctrs[i].state = CTR_TERMINATED;
+					set_str(&p->ctrs[i].reason,
+						"Completed");
+				}
+			}
+			p->initialized = p->nr_init == 0 ||
+					 json_object_size(ids) > p->nr_init;
+			p->step = STEP_POD_IP;
+			plog(p, SM_LOG_INFO, "adopted running pod %s",
+			     p->podman_name);
+		}
+		json_object_del(a->found, key);
+		sm_strmap_put(&a->pods, key, p, NULL);
+	}
+	/* What runs for this node but is wanted no more goes. */
+	json_object_foreach (a->found, key, pod) {
+		if (json_object_get(a->desired, key))
+			continue;
+		sm_log(SM_LOG_INFO, COMPONENT,
+		       "removing pod %s: not wanted "
+		       "on node %s",
+		       sm_json_get_str(pod, "name"), a->node);
+		podman_pod_remove(a->pm, sm_json_get_str(pod, "name"), 10,
+				  stray_removed, a);
+	}
+	json_object_clear(a->found);
+}
+
+/* Adoption: what runs for this node already */
+
+static void found_containers(void *ctx, const struct podman_reply *r)
+{
+	struct agent *a = ctx;
+	json_t *c;
+	size_t i;
+
+	if (!r->ok) {
+		a->podman_down = true;
+		sm_log(SM_LOG_WARN, COMPONENT, "%s", r->error);
+		return;
+	}
+	json_array_foreach (r->json, i, c) {
+		json_t *labels = json_object_get(c, "Labels");
+		const char *ns =
+			sm_json_get_str(labels, PODSPEC_LABEL_NAMESPACE);
+		const char *pod = sm_json_get_str(labels, PODSPEC_LABEL_POD);
+		const char *name =
+			sm_json_get_str(labels, PODSPEC_LABEL_CONTAINER);
+		char *key;
+		json_t *fp;
+
+		if (!ns || !pod || !name)
+			continue;
+		key = xasprintf("%s/%s", ns, pod);
+		fp = json_object_get(a->found, key);
+		if (fp)
+			json_object_set_new(
+				json_object_get(fp, "containers"), name,
+				json_pack("{s:s, s:s, s:I}", "id",
+					  sm_json_get_str(c, "Id"), "state",
+					  sm_json_get_str(c, "State")
+						  ? sm_json_get_str(c, "State")
+						  : "",
+					  "exit",
+					  json_integer_value(json_object_get(
+						  c, "ExitCode"))));
+		free(key);
+	}
+	a->adopted = true;
+	a->podman_down = false;
+	sm_log(SM_LOG_INFO, COMPONENT, "node %s: %zu pods found running",
+	       a->node, json_object_size(a->found));
+	a->reload_now = true;
+}
+
+static json_t *node_filter(struct agent *a)
+{
+	char *f = xasprintf("%s=%s", PODSPEC_LABEL_NODE, a->node);
+	json_t *j = json_pack("{s:[s]}", "label", f);
+
+	free(f);
+	return j;
+}
+
+static void found_pods(void *ctx, const struct podman_reply *r)
+{
+	struct agent *a = ctx;
+	json_t *p, *filters;
+	size_t i;
+
+	if (!r->ok) {
+		if (!a->podman_down)
+			sm_log(SM_LOG_WARN, COMPONENT,
+			       "%s: will retry until Podman answers", r->error);
+		a->podman_down = true;
+		return;
+	}
+	json_array_foreach (r->json, i, p) {
+		json_t *labels = json_object_get(p, "Labels");
+		const char *ns =
+			sm_json_get_str(labels, PODSPEC_LABEL_NAMESPACE);
+		const char *pod = sm_json_get_str(labels, PODSPEC_LABEL_POD);
+		const char *uid = sm_json_get_str(labels, PODSPEC_LABEL_UID);
+		char *key;
+
+		if (!ns || !pod || !uid)
+			continue;
+		key = xasprintf("%s/%s", ns, pod);
+		json_object_set_new(a->found, key,
+				    json_pack("{s:s, s:s, s:{}}", "name",
+					      sm_json_get_str(p, "Name"), "uid",
+					      uid, "containers"));
+		free(key);
+	}
+	filters = node_filter(a);
+	if (podman_container_list(a->pm, true, filters, found_containers, a))
+		a->podman_down = true;
+	json_decref(filters);
+}
+
+/* The housekeeping timer */
+
+static void on_tick(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	uint64_t now = now_ms();
+	unsigned ticks = ++a->ticks;
+	size_t it = 0;
+	const char *key;
+	void *v;
+
+	if (!a->adopted) {
+		/* Ask again every 2 s until Podman answers. */
+		if (ticks % 20 == 1) {
+			json_t *filters = node_filter(a);
+
+			podman_pod_list(a->pm, filters, found_pods, a);
+			json_decref(filters);
+		}
+		return;
+	}
+	if (!a->loading && (a->reload_now || now >= a->next_reload_ms))
+		start_reload(a);
+	while (sm_strmap_next(&a->pods, &it, &key, &v)) {
+		struct apod *p = v;
+
+		step(p, now);
+		if (p->step != STEP_GONE && p->step != STEP_DELETE &&
+		    ticks % 5 == 0)
+			report(p);
+	}
+	/* Pods that are gone leave the map (rebuilt: no removal in strmap). */
+	it = 0;
+	while (sm_strmap_next(&a->pods, &it, &key, &v)) {
+		struct apod *p = v;
+		struct sm_strmap keep = SM_STRMAP_INIT;
+		size_t it2 = 0;
+
+		if (p->step != STEP_GONE || p->inflight)
+			continue;
+		while (sm_strmap_next(&a->pods, &it2, &key, &v)) {
+			struct apod *q = v;
+
+			if (q != p)
+				sm_strmap_put(&keep, key, q, NULL);
+		}
+		{
+			json_t *meta = json_object_get(p->pod, "metadata");
+			char *path =
+				xasprintf("%s/%s_%s.json", a->status_dir,
+					  sm_json_get_str(meta, "namespace"),
+					  sm_json_get_str(meta, "name"));
+
+			/* A pod that is gone has no status. */
+			unlink(path);
+			free(path);
+		}
+		apod_free(p);
+		sm_strmap_release(&a->pods, NULL);
+		a->pods = keep;
+		/* Its replacement (a changed manifest) comes next. */
+		reconcile(a);
+		break;
+	}
+}
+
+static void on_watch(uv_fs_event_t *h, const char *name, int events, int status)
+{
+	struct agent *a = h->data;
+
+	a->reload_now = true;
+}
+
+/* Life */
+
+struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
+			struct sm_err *err)
+{
+	struct agent *a;
+	struct sm_pos pos = { cfg->data_dir, 0, 0 };
+	int r;
+
+	if (!cfg->node || !*cfg->node) {
+		sm_error(err, NULL, "agent: --node NAME is required");
+		return NULL;
+	}
+	if (!cfg->pod_manifests || !cfg->podman_socket || !cfg->data_dir) {
+		sm_error(err, NULL,
+			 "agent: --pod-manifests DIR, a Podman "
+			 "socket and a data dir are required");
+		return NULL;
+	}
+	{
+		char *status =
+			xasprintf("%s/nodes/%s/pods", cfg->data_dir, cfg->node);
+		char *vols = xasprintf("%s/nodes/%s/volumes", cfg->data_dir,
+				       cfg->node);
+
+		if ((r = mkdir_p(status, 0755)) || (r = mkdir_p(vols, 0755))) {
+			sm_error(err, &pos,
+				 "cannot create the agent's folders "
+				 "under it: %s",
+				 strerror(-r));
+			free(status);
+			free(vols);
+			return NULL;
+		}
+		a = xcalloc(1, sizeof(*a));
+		a->status_dir = status;
+		a->volume_root = vols;
+	}
+	a->loop = loop;
+	a->cfg = *cfg;
+	a->node = xstrdup(cfg->node);
+	a->node_ip = xstrdup(cfg->node_ip ? cfg->node_ip : "127.0.0.1");
+	a->manifests = xstrdup(cfg->pod_manifests);
+	a->socket = xstrdup(cfg->podman_socket);
+	a->data_dir = xstrdup(cfg->data_dir);
+	if (!a->cfg.reload_ms)
+		a->cfg.reload_ms = 2000;
+	a->desired = json_object();
+	a->found = json_object();
+	a->pm = podman_new(loop, a->socket);
+	a->http = sm_http_client_new(loop);
+	uv_timer_init(loop, &a->tick);
+	a->tick.data = a;
+	a->handles++;
+	return a;
+}
+
+int agent_start(struct agent *a)
+{
+	sm_log(SM_LOG_INFO, COMPONENT,
+	       "node %s (ip %s): pods from %s, Podman at %s", a->node,
+	       a->node_ip, a->manifests, a->socket);
+	if (!uv_fs_event_init(a->loop, &a->watch)) {
+		a->watch.data = a;
+		a->watch_inited = true;
+		a->handles++;
+		a->watching = !uv_fs_event_start(&a->watch, on_watch,
+						 a->manifests, 0);
+	}
+	return uv_timer_start(&a->tick, on_tick, 0, TICK_MS);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct agent *a = h->data;
+
+	if (--a->handles == 0)
+		free(a);
+}
+
+void agent_free(struct agent *a)
+{
+	size_t it = 0;
+	void *v;
+
+	if (!a)
+		return;
+	a->freeing = true;
+	/* Cancels every Podman request: none of our callbacks run again. */
+	podman_free(a->pm);
+	/* The same for HTTP probes; TCP probes close and free themselves. */
+	sm_http_client_free(a->http);
+	for (struct probe_run *run = a->runs, *next; run; run = next) {
+		next = run->next;
+		run->c = NULL;
+		if (run->closing < 0) {
+			run_unlink(run);
+			free(run);
+		} else {
+			tcp_run_end(run, false);
+		}
+	}
+	while (sm_strmap_next(&a->pods, &it, NULL, &v))
+		apod_free(v);
+	sm_strmap_release(&a->pods, NULL);
+	sm_strmap_release(&a->objects, (void (*)(void *))json_decref);
+	json_decref(a->desired);
+	json_decref(a->found);
+	free(a->node);
+	free(a->node_ip);
+	free(a->manifests);
+	free(a->socket);
+	free(a->data_dir);
+	free(a->status_dir);
+	free(a->volume_root);
+	if (a->handles == 0) {
+		free(a);
+		return;
+	}
+	if (a->watch_inited)
+		uv_close((uv_handle_t *)&a->watch, handle_closed);
+	uv_close((uv_handle_t *)&a->tick, handle_closed);
+}

@@ -1,0 +1,63 @@
+/*
+ * agent.h: the node agent, stuurman's kubelet. It makes the pods bound to
+ * its node real as Podman pods and containers, restarts them by their
+ * restartPolicy with crash-loop backoff, runs their probes and reports their
+ * status as Kubernetes does.
+ *
+ * Where pods come from: for now a folder of manifests (kubelet's
+ * staticPodPath): every Pod in it runs on this node, ConfigMaps and Secrets
+ * in it serve the pods' references, and changes to the folder are followed.
+ * The control-plane issue adds pods from the API server.
+ *
+ * Status: each pod's status (phase, conditions, containerStatuses) is
+ * written as JSON to STATUS_DIR/<namespace>_<name>.json (atomically, on
+ * every change), and transitions are logged.
+ *
+ * Everything runs on the caller's libuv loop: Podman calls are asynchronous,
+ * manifests are read on the thread pool. One housekeeping timer drives
+ * reloads, restarts after backoff, probes and retries.
+ *
+ * Failure policy: bad manifests are reported and the last good set keeps
+ * running; Podman errors are retried with backoff and reported in the pod's
+ * status; the agent itself never exits because Podman is down.
+ */
+#ifndef SM_AGENT_H
+#define SM_AGENT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/compat.h"
+#include "common/err.h"
+#include "nodeagent/lifecycle.h"
+
+struct agent;
+
+struct agent_config {
+	const char *node; /* node name (required) */
+	const char *node_ip; /* hostPorts are published here */
+	const char *pod_manifests; /* static pod folder (required for now) */
+	const char *podman_socket; /* Podman service socket (required) */
+	const char *data_dir; /* volumes and status live under it */
+	struct backoff backoff; /* crash-loop backoff knobs */
+	uint64_t reload_ms; /* how often the folder is checked */
+};
+
+/*
+ * Stops reconciling and frees the agent once its handles are closed. Pods
+ * keep running, as with a kubelet that stops: a restarted agent adopts them.
+ */
+void agent_free(struct agent *a);
+
+/*
+ * A new agent on loop (borrowed), with cfg copied. Returns NULL and adds to
+ * err when the configuration is unusable (missing node name, data dir that
+ * cannot be created).
+ */
+struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
+			struct sm_err *err) SM_MALLOC(agent_free);
+
+/* Starts: adopts what runs for this node, then reconciles. */
+int agent_start(struct agent *a);
+
+#endif
