@@ -23,6 +23,10 @@ static const struct cli_command commands[] = {
 	  "check manifests: every error with file:line:column" },
 	{ "render", cmd_render,
 	  "print manifests in canonical form, with Kubernetes' defaults" },
+	{ "podman", cmd_podman,
+	  "start, stop or check stuurman's own Podman service" },
+	{ "images", cmd_images,
+	  "build the demo images offline (busybox, kubernetes-bootcamp)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show help for stuurman or a command" },
 };
