@@ -271,10 +271,15 @@ bool podman_service__cmdline_is_ours(const char *cmdline, size_t len,
 	for (const char *a = cmdline; a < end; a += strlen(a) + 1, i++) {
 		if (!memchr(a, '\0', (size_t)(end - a)))
 			break; /* an unterminated last argument */
-		if (i == 0) {
+		/*
+		 * The program, or the script an interpreter runs (argv[1]):
+		 * podman itself, or a wrapper named podman.
+		 */
+		if (i <= 1) {
 			const char *base = strrchr(a, '/');
 
-			podman = !strcmp(base ? base + 1 : a, "podman");
+			if (!strcmp(base ? base + 1 : a, "podman"))
+				podman = true;
 		}
 		if (prev && !strcmp(prev, "system") && !strcmp(a, "service"))
 			system_service = true;
@@ -394,6 +399,17 @@ podman_service_new(uv_loop_t *loop, const struct podman_service_opts *opts,
 	for (size_t n = strlen(data_dir); n > 1 && data_dir[n - 1] == '/'; n--)
 		data_dir[n - 1] = '\0';
 
+	if (strlen(data_dir) + strlen("/podman.sock") > max_sock) {
+		sm_error(err, NULL,
+			 "socket path \"%s/podman.sock\" is %zu bytes, more "
+			 "than "
+			 "a unix socket address holds (%zu): pass a shorter "
+			 "--data DIR",
+			 data_dir, strlen(data_dir) + strlen("/podman.sock"),
+			 max_sock);
+		free(data_dir);
+		return NULL;
+	}
 	r = mkdir_p(data_dir, 0700);
 	if (r) {
 		sm_error(err, NULL,
@@ -430,15 +446,6 @@ podman_service_new(uv_loop_t *loop, const struct podman_service_opts *opts,
 	s->refs = 1;
 	sm_err_init(&s->err);
 
-	if (strlen(s->socket) > max_sock) {
-		sm_error(
-			err, NULL,
-			"socket path \"%s\" is %zu bytes, more than a unix "
-			"socket address holds (%zu): pass a shorter --data DIR",
-			s->socket, strlen(s->socket), max_sock);
-		unref(s);
-		return NULL;
-	}
 	r = uv_timer_init(loop, &s->timer);
 	SM_BUG_ON(r != 0);
 	s->timer.data = s;
