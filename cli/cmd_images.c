@@ -184,7 +184,7 @@ int cmd_images(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *data = NULL, *sock = NULL;
+	const char *data = NULL, *sock = NULL, *env_sock;
 	char *data_def SM_AUTOFREE = NULL, *sock_def SM_AUTOFREE = NULL;
 	char *url SM_AUTOFREE = NULL, *work SM_AUTOFREE = NULL;
 	char *log SM_AUTOFREE = NULL;
@@ -209,9 +209,9 @@ int cmd_images(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("images", "unexpected argument \"%s\"",
 				       argv[optind]);
-	if (!sock && !data && getenv("SM_PODMAN_SOCKET") &&
-	    getenv("SM_PODMAN_SOCKET")[0])
-		sock = getenv("SM_PODMAN_SOCKET");
+	env_sock = getenv("SM_PODMAN_SOCKET");
+	if (!sock && !data && env_sock && env_sock[0])
+		sock = env_sock;
 	if (!sock) {
 		if (!data) {
 			struct sm_err err = SM_ERR_INIT;
@@ -224,7 +224,8 @@ int cmd_images(int argc, char **argv)
 			}
 			data = data_def;
 		}
-		sock = sock_def = xasprintf("%s/podman.sock", data);
+		sock_def = xasprintf("%s/podman.sock", data);
+		sock = sock_def;
 	}
 	if (!podman_service_ping_socket(sock, 5000)) {
 		fprintf(stderr,

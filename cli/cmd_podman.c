@@ -236,6 +236,8 @@ int cmd_podman(int argc, char **argv)
 	r = parse(argc, argv, &a);
 	if (r)
 		return r < 0 ? 0 : r;
+	if (!a.verb)
+		return EXIT_USAGE;
 	opts.data_dir = a.data;
 	opts.storage_dir = a.storage;
 	if (!strcmp(a.verb, "start"))

@@ -151,7 +151,7 @@ int demo_context_load(struct demo_context *ctx, const struct demo_image *img,
 		 strlen(img->containerfile), 0644);
 	data = sm_buf_detach(&bb, &len);
 	add_file(ctx, "busybox", data, len, 0755);
-	if (img->program) {
+	if (img->program && img->program_len) {
 		data = xmalloc(*img->program_len);
 		memcpy(data, img->program, *img->program_len);
 		add_file(ctx, "bootcamp", data, *img->program_len, 0755);

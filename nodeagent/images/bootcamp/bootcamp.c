@@ -149,7 +149,7 @@ static void read_client(struct client *c)
 
 static void accept_client(int lfd)
 {
-	struct sockaddr_storage sa;
+	struct sockaddr_storage sa = { 0 };
 	socklen_t salen = sizeof(sa);
 	int fd = accept4(lfd, (struct sockaddr *)&sa, &salen, SOCK_CLOEXEC);
 	struct client *c = NULL;
