@@ -140,7 +140,10 @@ eval "$env_line"
 export SM_PODMAN_SOCKET
 say "podman service on $SM_PODMAN_SOCKET, test id $id"
 
-if [ $images -eq 1 ] && ! "$stuurman" images --podman-socket "$SM_PODMAN_SOCKET" >&2; then
+# Tests run in parallel on one image store: one build of each image at a
+# time, so two tests do not build the same image twice.
+if [ $images -eq 1 ] && ! flock /tmp/stuurman-images.lock \
+	"$stuurman" images --podman-socket "$SM_PODMAN_SOCKET" >&2; then
 	say "could not build the demo images"
 	echo "0 passed, 1 failed"
 	exit 1
