@@ -130,7 +130,9 @@ int podman_image_pull(struct podman *p, const char *reference, bool tls_verify,
 /*
  * Streams. A stream delivers items until it ends or is closed; `done` is
  * called once at the end (reply not ok when it ended by an error), never
- * after podman_stream_close().
+ * after podman_stream_close(). The stream is freed when `done` returns:
+ * close it only before that. The constructors return NULL (and call
+ * nothing) when the request cannot be started.
  */
 enum podman_log_stream { PODMAN_STDOUT = 1, PODMAN_STDERR = 2 };
 typedef void (*podman_log_cb)(void *ctx, enum podman_log_stream which,
@@ -141,7 +143,11 @@ struct podman_log_opts {
 	long tail; /* lines from the end; < 0 for all */
 	const char *since; /* RFC 3339 or NULL */
 };
-/* Container logs, demultiplexed from Podman's 8-byte frames. */
+/*
+ * Container logs, demultiplexed from Podman's 8-byte frames. opts may be
+ * NULL (all lines, no follow). A frame's payload may come in several
+ * calls (in order, never mixing streams), so consumers keep line state.
+ */
 struct podman_stream *podman_logs(struct podman *p, const char *id,
 				  const struct podman_log_opts *opts,
 				  podman_log_cb cb, podman_cb done, void *ctx);
@@ -157,8 +163,11 @@ void podman_stream_close(struct podman_stream *s);
 
 /*
  * Demultiplexes Podman's log/exec frame stream: [stream, 0, 0, 0, len (u32
- * big-endian)] payload. Feed any chunking of the bytes; complete frames go
- * to cb. Returns 0, or -EPROTO on a bad header. Exposed for tests.
+ * big-endian)] payload. Feed any chunking of the bytes; payload bytes go to
+ * cb as they arrive, without copying, so one frame split across feeds
+ * reaches cb in several pieces (empty frames are skipped). Returns 0, or
+ * -EPROTO on a bad header (stream not 1 or 2, or nonzero padding); the
+ * demuxer is then stuck in that error. Exposed for tests.
  */
 struct podman_demux {
 	unsigned char head[8];
@@ -172,5 +181,28 @@ struct podman_demux {
 	}
 int podman_demux_feed(struct podman_demux *d, const char *data, size_t len,
 		      podman_log_cb cb, void *ctx);
+
+/*
+ * Internals, exposed for tests.
+ *
+ * podman__format_error() appends the message of a failed answer, as
+ * described at the top: "METHOD PATH: STATUS: cause (message)", falling
+ * back to `message` alone, Podman's `Errs` list, or the body's text.
+ * json is the parsed body or NULL. *cause is set to Podman's `cause`
+ * (borrowed from json) or NULL.
+ */
+struct sm_buf;
+void podman__format_error(struct sm_buf *out, const char *method,
+			  const char *path, int status, const json_t *json,
+			  const char *body, size_t len, const char **cause);
+/*
+ * Reads the JSON-lines answer of /build. Returns 0 with *id (new, free())
+ * when the stream ended with an image id line, else -EIO with the build's
+ * error appended to err.
+ */
+int podman__build_result(const char *body, size_t len, char **id,
+			 struct sm_buf *err);
+/* Reads wait's bare-number answer ("137\n"): 0, or -EPROTO. */
+int podman__parse_exit_code(const char *body, size_t len, int *code);
 
 #endif

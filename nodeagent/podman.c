@@ -1,0 +1,859 @@
+/*
+ * podman.c: the libpod REST client (podman.h) on common/http_client.
+ *
+ * Every call, plain or streaming, is a struct podman_stream: it carries the
+ * caller's callbacks, what the reply needs (method and path for messages,
+ * how to read the answer) and, for streams, the demuxer or line buffer.
+ * Calls in flight are listed on the client so podman_free() can cancel
+ * them.
+ *
+ * Re-entrancy: a user callback may close its own stream or free the whole
+ * client. `busy` counts user callbacks running for a call; a call closed
+ * while busy is freed by whoever leaves last. Freeing a call never touches
+ * the client, which may be gone by then.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/http_client.h"
+#include "common/json.h"
+#include "common/xalloc.h"
+#include "nodeagent/podman.h"
+#include "common/banned.h"
+
+#define BASE_URL "http://d/v4.0.0/libpod"
+/* An event line longer than this is not an event: fail the stream. */
+#define EVENT_LINE_MAX (1u << 20)
+#define PING_TIMEOUT_MS 5000
+
+enum call_kind {
+	CALL_PLAIN,
+	CALL_OK304, /* start and stop: 304 means "already so" */
+	CALL_WAIT,
+	CALL_BUILD,
+	CALL_PULL,
+	CALL_LOGS,
+	CALL_EVENTS,
+};
+
+struct podman {
+	struct sm_http_client *http;
+	char *socket;
+	struct podman_stream *calls;
+};
+
+struct podman_stream {
+	struct podman *p; /* NULL once unlinked */
+	struct sm_http_request *req; /* NULL once ended or cancelled */
+	enum call_kind kind;
+	char *method;
+	char *path; /* without the query, for messages */
+	podman_cb cb;
+	podman_wait_cb wait_cb;
+	podman_log_cb log_cb;
+	podman_event_cb event_cb;
+	void *ctx;
+	struct podman_demux demux;
+	struct sm_buf line;
+	int busy;
+	bool closed;
+	struct podman_stream *prev, *next;
+};
+
+static void call_unlink(struct podman_stream *s)
+{
+	struct podman *p = s->p;
+
+	if (!p)
+		return;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		p->calls = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	s->p = NULL;
+}
+
+static void call_free(struct podman_stream *s)
+{
+	free(s->method);
+	free(s->path);
+	sm_buf_release(&s->line);
+	free(s);
+}
+
+void podman_stream_close(struct podman_stream *s)
+{
+	if (!s || s->closed)
+		return;
+	s->closed = true;
+	if (s->req)
+		sm_http_request_cancel(s->req);
+	s->req = NULL;
+	call_unlink(s);
+	if (!s->busy)
+		call_free(s);
+}
+
+void podman_free(struct podman *p)
+{
+	if (!p)
+		return;
+	while (p->calls)
+		podman_stream_close(p->calls);
+	sm_http_client_free(p->http);
+	free(p->socket);
+	free(p);
+}
+
+struct podman *podman_new(uv_loop_t *loop, const char *socket_path)
+{
+	struct podman *p = xcalloc(1, sizeof(*p));
+
+	p->http = sm_http_client_new(loop);
+	if (!p->http)
+		sm_die("podman: libcurl could not be set up");
+	p->socket = xstrdup(socket_path);
+	return p;
+}
+
+/* Percent-encodes everything but RFC 3986's unreserved characters. */
+static void add_escaped(struct sm_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
+			sm_buf_addch(b, (char)ch);
+		} else {
+			sm_buf_addch(b, '%');
+			sm_buf_addch(b, hex[ch >> 4]);
+			sm_buf_addch(b, hex[ch & 15]);
+		}
+	}
+}
+
+/* Appends "&filters=<escaped JSON>" (or "?..." first) when filters is set. */
+static void add_filters(struct sm_buf *b, const json_t *filters)
+{
+	char *s;
+
+	if (!filters)
+		return;
+	s = json_dumps(filters, JSON_COMPACT);
+	if (!s)
+		return;
+	sm_buf_adds(b, strchr(b->buf, '?') ? "&filters=" : "?filters=");
+	add_escaped(b, s);
+	free(s);
+}
+
+void podman__format_error(struct sm_buf *out, const char *method,
+			  const char *path, int status, const json_t *json,
+			  const char *body, size_t len, const char **cause)
+{
+	const char *c = NULL, *msg = NULL;
+	json_t *errs;
+
+	if (json_is_object(json)) {
+		c = sm_json_get_str(json, "cause");
+		msg = sm_json_get_str(json, "message");
+		if (c && !*c)
+			c = NULL;
+		if (msg && !*msg)
+			msg = NULL;
+		errs = json_object_get(json, "Errs");
+		if (!msg && json_is_array(errs) && json_array_size(errs))
+			msg = json_string_value(json_array_get(errs, 0));
+	}
+	*cause = c;
+	sm_buf_addf(out, "%s %s: %d: ", method, path, status);
+	if (c && msg && strcmp(c, msg) != 0)
+		sm_buf_addf(out, "%s (%s)", c, msg);
+	else if (c || msg)
+		sm_buf_adds(out, c ? c : msg);
+	else if (len == 0)
+		sm_buf_adds(out, "empty answer");
+	else {
+		/* Router errors are short text; keep a line of anything else.
+		 */
+		size_t n = len > 200 ? 200 : len;
+
+		while (n && (body[n - 1] == '\n' || body[n - 1] == '\r' ||
+			     body[n - 1] == ' '))
+			n--;
+		sm_buf_add(out, body, n);
+		if (n < len && len > 200)
+			sm_buf_adds(out, "...");
+	}
+}
+
+static bool is_image_id(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 64)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!strchr("0123456789abcdef", s[i]) || !s[i])
+			return false;
+	return true;
+}
+
+int podman__build_result(const char *body, size_t len, char **id,
+			 struct sm_buf *err)
+{
+	const char *p = body, *end = body + len;
+	char *last = NULL;
+	char *error = NULL;
+
+	*id = NULL;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		json_t *j = json_loadb(p, (size_t)(eol - p), 0, NULL);
+		const char *s;
+
+		p = nl ? nl + 1 : end;
+		if (!j)
+			continue;
+		s = sm_json_get_str(json_object_get(j, "errorDetail"),
+				    "message");
+		if (!s)
+			s = sm_json_get_str(j, "error");
+		if (s && !error)
+			error = xstrdup(s);
+		s = sm_json_get_str(j, "stream");
+		if (s) {
+			free(last);
+			last = xstrdup(s);
+		}
+		json_decref(j);
+	}
+	if (!error && last) {
+		size_t n = strlen(last);
+
+		while (n && (last[n - 1] == '\n' || last[n - 1] == ' '))
+			n--;
+		if (is_image_id(last, n)) {
+			*id = xstrndup(last, n);
+			free(last);
+			return 0;
+		}
+	}
+	if (error) {
+		sm_buf_adds(err, error);
+	} else if (last) {
+		size_t n = strlen(last);
+
+		while (n && last[n - 1] == '\n')
+			n--;
+		sm_buf_adds(err, "build ended without an image id, last: ");
+		sm_buf_add(err, last, n);
+	} else {
+		sm_buf_adds(err, "build gave no output");
+	}
+	free(error);
+	free(last);
+	return -EIO;
+}
+
+int podman__parse_exit_code(const char *body, size_t len, int *code)
+{
+	char buf[32];
+	char *end;
+	long v;
+	size_t b = 0, e = len;
+
+	while (b < e && strchr(" \t\r\n", body[b]))
+		b++;
+	while (e > b && strchr(" \t\r\n", body[e - 1]))
+		e--;
+	if (e == b || e - b >= sizeof(buf))
+		return -EPROTO;
+	memcpy(buf, body + b, e - b);
+	buf[e - b] = '\0';
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (errno || *end || v < -1 || v > 255)
+		return -EPROTO;
+	*code = (int)v;
+	return 0;
+}
+
+int podman_demux_feed(struct podman_demux *d, const char *data, size_t len,
+		      podman_log_cb cb, void *ctx)
+{
+	if (d->stream < 0)
+		return -EPROTO;
+	while (len) {
+		if (d->head_len < 8) {
+			size_t n = 8 - d->head_len;
+
+			if (n > len)
+				n = len;
+			memcpy(d->head + d->head_len, data, n);
+			d->head_len += n;
+			data += n;
+			len -= n;
+			if (d->head_len < 8)
+				break;
+			if ((d->head[0] != 1 && d->head[0] != 2) ||
+			    d->head[1] || d->head[2] || d->head[3]) {
+				d->stream = -1;
+				return -EPROTO;
+			}
+			d->stream = d->head[0];
+			d->left = (uint32_t)d->head[4] << 24 |
+				  (uint32_t)d->head[5] << 16 |
+				  (uint32_t)d->head[6] << 8 | d->head[7];
+			if (d->left == 0)
+				d->head_len = 0;
+			continue;
+		}
+		{
+			size_t n = len < d->left ? len : d->left;
+
+			cb(ctx, (enum podman_log_stream)d->stream, data, n);
+			data += n;
+			len -= n;
+			d->left -= (uint32_t)n;
+			if (d->left == 0)
+				d->head_len = 0;
+		}
+	}
+	return 0;
+}
+
+/* Runs a stream's log callback unless the stream was closed meanwhile. */
+static void log_tramp(void *ctx, enum podman_log_stream which, const char *data,
+		      size_t len)
+{
+	struct podman_stream *s = ctx;
+
+	if (!s->closed)
+		s->log_cb(s->ctx, which, data, len);
+}
+
+static void event_line(struct podman_stream *s, const char *line, size_t n)
+{
+	json_t *j;
+
+	if (n == 0 || s->closed)
+		return;
+	j = json_loadb(line, n, 0, NULL);
+	/* A line that is not JSON is not an event; Podman sends none. */
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return;
+	}
+	s->event_cb(s->ctx, j);
+	json_decref(j);
+}
+
+/* Hands each complete line to event_line(); keeps the partial rest. */
+static int events_feed(struct podman_stream *s, const char *data, size_t len)
+{
+	size_t start = 0, i;
+
+	if (sm_buf_add(&s->line, data, len) < 0)
+		return -EMSGSIZE;
+	for (i = s->line.len - len; i < s->line.len && !s->closed; i++) {
+		if (s->line.buf[i] != '\n')
+			continue;
+		event_line(s, s->line.buf + start, i - start);
+		start = i + 1;
+	}
+	if (s->closed)
+		return 0;
+	memmove(s->line.buf, s->line.buf + start, s->line.len - start);
+	sm_buf_truncate(&s->line, s->line.len - start);
+	return 0;
+}
+
+static int on_data(void *ctx, int status, const char *data, size_t len)
+{
+	struct podman_stream *s = ctx;
+	int r;
+
+	s->busy++;
+	if (s->kind == CALL_LOGS)
+		r = podman_demux_feed(&s->demux, data, len, log_tramp, s);
+	else
+		r = events_feed(s, data, len);
+	s->busy--;
+	if (s->closed) {
+		if (!s->busy)
+			call_free(s);
+		return -ECANCELED;
+	}
+	return r;
+}
+
+/* Fills in kind-specific results; returns the reply's json (new) or NULL. */
+static json_t *read_special(struct podman_stream *s,
+			    const struct sm_http_response *resp,
+			    struct podman_reply *r, struct sm_buf *msg,
+			    int *exit_code)
+{
+	char *id = NULL;
+	json_t *out = NULL;
+
+	switch (s->kind) {
+	case CALL_WAIT:
+		if (podman__parse_exit_code(resp->body, resp->len, exit_code)) {
+			r->ok = false;
+			sm_buf_addf(msg, "%s %s: %d: not an exit code: %.40s",
+				    s->method, s->path, r->status, resp->body);
+		}
+		break;
+	case CALL_BUILD:
+		sm_buf_addf(msg, "%s %s: build failed: ", s->method, s->path);
+		if (podman__build_result(resp->body, resp->len, &id, msg) ==
+		    0) {
+			sm_buf_reset(msg);
+			out = json_pack("{s:s}", "Id", id);
+			free(id);
+		} else {
+			r->ok = false;
+		}
+		break;
+	case CALL_PULL: {
+		/* JSON lines; the last says {"id":...} or {"error":...}. */
+		const char *p = resp->body, *end = p + resp->len;
+
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			const char *eol = nl ? nl : end;
+			json_t *j = json_loadb(p, (size_t)(eol - p), 0, NULL);
+
+			p = nl ? nl + 1 : end;
+			if (sm_json_get_str(j, "error") && r->ok) {
+				r->ok = false;
+				sm_buf_addf(msg, "%s %s: pull failed: %s",
+					    s->method, s->path,
+					    sm_json_get_str(j, "error"));
+			}
+			if (sm_json_get_str(j, "id")) {
+				json_decref(out);
+				out = json_incref(j);
+			}
+			json_decref(j);
+		}
+		if (r->ok && !out) {
+			r->ok = false;
+			sm_buf_addf(msg,
+				    "%s %s: pull ended without an image id",
+				    s->method, s->path);
+		}
+		if (!r->ok) {
+			json_decref(out);
+			out = NULL;
+		}
+		break;
+	}
+	case CALL_EVENTS:
+		/* A last event without its newline still counts. */
+		if (s->line.len)
+			event_line(s, s->line.buf, s->line.len);
+		break;
+	case CALL_LOGS:
+		if (s->demux.head_len) {
+			r->ok = false;
+			sm_buf_addf(msg,
+				    "%s %s: log stream ended inside a frame",
+				    s->method, s->path);
+		}
+		break;
+	default:
+		break;
+	}
+	return out;
+}
+
+static void on_done(void *ctx, const struct sm_http_response *resp)
+{
+	struct podman_stream *s = ctx;
+	struct sm_buf msg = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	struct podman_wait_reply w = { 0 };
+	struct podman_reply *r = &w.r;
+	json_t *json = NULL, *special = NULL;
+
+	s->req = NULL;
+	call_unlink(s);
+	s->busy++;
+	r->body = resp->body;
+	r->len = resp->len;
+	if (resp->error) {
+		/* Transport failures have status 0, as podman.h promises. */
+		sm_buf_adds(&msg, resp->error);
+	} else {
+		r->status = resp->status;
+		if (resp->len && s->kind != CALL_BUILD && s->kind != CALL_PULL)
+			json = json_loadb(resp->body, resp->len,
+					  JSON_DECODE_ANY, NULL);
+		r->ok = (resp->status >= 200 && resp->status < 300) ||
+			(resp->status == 304 && s->kind == CALL_OK304);
+		if (!r->ok && resp->len && !json)
+			json = json_loadb(resp->body, resp->len, 0, NULL);
+		if (!r->ok)
+			podman__format_error(&msg, s->method, s->path,
+					     resp->status, json, resp->body,
+					     resp->len, &r->cause);
+		else
+			special = read_special(s, resp, r, &msg, &w.exit_code);
+	}
+	r->json = special ? special : json;
+	if (!r->ok)
+		r->error = sm_buf_cstr(&msg);
+	if (s->closed) {
+		/* closed by an event callback just now: call nothing more */
+	} else if (s->kind == CALL_WAIT) {
+		s->wait_cb(s->ctx, &w);
+	} else {
+		s->cb(s->ctx, r);
+	}
+	json_decref(json);
+	json_decref(special);
+	sm_buf_release(&msg);
+	s->busy--;
+	s->closed = true;
+	if (!s->busy)
+		call_free(s);
+}
+
+static struct podman_stream *call_start(struct podman *p, enum call_kind kind,
+					const char *method, struct sm_buf *path,
+					const void *body, size_t len,
+					const char *ctype, void *ctx, int *err)
+{
+	struct podman_stream *s = xcalloc(1, sizeof(*s));
+	struct sm_buf url = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char hdr[80];
+	const char *headers[2] = { NULL, NULL };
+	struct sm_http_request_opts o = { 0 };
+	const char *q = strchr(sm_buf_cstr(path), '?');
+	int r;
+
+	s->kind = kind;
+	s->ctx = ctx;
+	s->method = xstrdup(method);
+	s->path = q ? xstrndup(path->buf, (size_t)(q - path->buf))
+		    : xstrdup(sm_buf_cstr(path));
+	s->demux = (struct podman_demux)PODMAN_DEMUX_INIT;
+	sm_buf_init(&s->line, EVENT_LINE_MAX);
+	sm_buf_addf(&url, "%s%s", BASE_URL, sm_buf_cstr(path));
+	if (ctype) {
+		snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
+		headers[0] = hdr;
+	}
+	o.method = method;
+	o.url = url.buf;
+	o.unix_socket = p->socket;
+	o.headers = headers;
+	o.body = body;
+	o.body_len = len;
+	o.timeout_ms = kind == CALL_PLAIN && strcmp(s->path, "/_ping") == 0
+			       ? PING_TIMEOUT_MS
+			       : 0;
+	if (kind == CALL_LOGS || kind == CALL_EVENTS)
+		o.on_data = on_data;
+	o.on_done = on_done;
+	o.ctx = s;
+	r = sm_http_request_start(p->http, &o, &s->req);
+	sm_buf_release(&url);
+	sm_buf_release(path);
+	if (r < 0) {
+		call_free(s);
+		*err = r;
+		return NULL;
+	}
+	s->p = p;
+	s->next = p->calls;
+	if (p->calls)
+		p->calls->prev = s;
+	p->calls = s;
+	*err = 0;
+	return s;
+}
+
+static int plain(struct podman *p, enum call_kind kind, const char *method,
+		 struct sm_buf *path, const json_t *spec, podman_cb cb,
+		 void *ctx)
+{
+	struct podman_stream *s;
+	char *body = NULL;
+	int err;
+
+	if (spec) {
+		body = json_dumps(spec, JSON_COMPACT);
+		if (!body) {
+			sm_buf_release(path);
+			return -EINVAL;
+		}
+	}
+	s = call_start(p, kind, method, path, body, body ? strlen(body) : 0,
+		       body ? "application/json" : NULL, ctx, &err);
+	free(body);
+	if (s)
+		s->cb = cb;
+	return err;
+}
+
+/* Starts b as before + the escaped name + after. */
+static void path_name(struct sm_buf *b, const char *before, const char *name,
+		      const char *after)
+{
+	sm_buf_init(b, SM_BUF_UNBOUNDED);
+	sm_buf_adds(b, before);
+	add_escaped(b, name);
+	sm_buf_adds(b, after);
+}
+
+int podman_ping(struct podman *p, podman_cb cb, void *ctx)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	sm_buf_adds(&b, "/_ping");
+	return plain(p, CALL_PLAIN, "GET", &b, NULL, cb, ctx);
+}
+
+int podman_pod_create(struct podman *p, const json_t *spec, podman_cb cb,
+		      void *ctx)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	sm_buf_adds(&b, "/pods/create");
+	return plain(p, CALL_PLAIN, "POST", &b, spec, cb, ctx);
+}
+
+int podman_pod_inspect(struct podman *p, const char *name, podman_cb cb,
+		       void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/pods/", name, "/json");
+	return plain(p, CALL_PLAIN, "GET", &b, NULL, cb, ctx);
+}
+
+int podman_pod_list(struct podman *p, const json_t *filters, podman_cb cb,
+		    void *ctx)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	sm_buf_adds(&b, "/pods/json");
+	add_filters(&b, filters);
+	return plain(p, CALL_PLAIN, "GET", &b, NULL, cb, ctx);
+}
+
+int podman_pod_kill(struct podman *p, const char *name, const char *signal,
+		    podman_cb cb, void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/pods/", name, "/kill?signal=");
+	add_escaped(&b, signal ? signal : "SIGKILL");
+	return plain(p, CALL_PLAIN, "POST", &b, NULL, cb, ctx);
+}
+
+int podman_pod_remove(struct podman *p, const char *name, int timeout_s,
+		      podman_cb cb, void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/pods/", name, "");
+	sm_buf_addf(&b, "?force=true&timeout=%d", timeout_s);
+	return plain(p, CALL_PLAIN, "DELETE", &b, NULL, cb, ctx);
+}
+
+int podman_container_create(struct podman *p, const json_t *spec, podman_cb cb,
+			    void *ctx)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	sm_buf_adds(&b, "/containers/create");
+	return plain(p, CALL_PLAIN, "POST", &b, spec, cb, ctx);
+}
+
+int podman_container_start(struct podman *p, const char *id, podman_cb cb,
+			   void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/containers/", id, "/start");
+	return plain(p, CALL_OK304, "POST", &b, NULL, cb, ctx);
+}
+
+int podman_container_stop(struct podman *p, const char *id, int timeout_s,
+			  podman_cb cb, void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/containers/", id, "/stop");
+	sm_buf_addf(&b, "?timeout=%d", timeout_s);
+	return plain(p, CALL_OK304, "POST", &b, NULL, cb, ctx);
+}
+
+int podman_container_kill(struct podman *p, const char *id, const char *signal,
+			  podman_cb cb, void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/containers/", id, "/kill?signal=");
+	add_escaped(&b, signal ? signal : "SIGKILL");
+	return plain(p, CALL_PLAIN, "POST", &b, NULL, cb, ctx);
+}
+
+int podman_container_remove(struct podman *p, const char *id, bool force,
+			    podman_cb cb, void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/containers/", id, "");
+	sm_buf_addf(&b, "?force=%s&volumes=true", force ? "true" : "false");
+	return plain(p, CALL_PLAIN, "DELETE", &b, NULL, cb, ctx);
+}
+
+int podman_container_inspect(struct podman *p, const char *id, podman_cb cb,
+			     void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/containers/", id, "/json");
+	return plain(p, CALL_PLAIN, "GET", &b, NULL, cb, ctx);
+}
+
+int podman_container_list(struct podman *p, bool all, const json_t *filters,
+			  podman_cb cb, void *ctx)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	sm_buf_addf(&b, "/containers/json?all=%s", all ? "true" : "false");
+	add_filters(&b, filters);
+	return plain(p, CALL_PLAIN, "GET", &b, NULL, cb, ctx);
+}
+
+int podman_container_wait(struct podman *p, const char *id, podman_wait_cb cb,
+			  void *ctx)
+{
+	struct podman_stream *s;
+	struct sm_buf b;
+	int err;
+
+	path_name(&b, "/containers/", id, "/wait?condition=stopped");
+	s = call_start(p, CALL_WAIT, "POST", &b, NULL, 0, NULL, ctx, &err);
+	if (s)
+		s->wait_cb = cb;
+	return err;
+}
+
+int podman_image_exists(struct podman *p, const char *name, podman_cb cb,
+			void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/images/", name, "/exists");
+	return plain(p, CALL_PLAIN, "GET", &b, NULL, cb, ctx);
+}
+
+int podman_image_tag(struct podman *p, const char *name, const char *repo,
+		     const char *tag, podman_cb cb, void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/images/", name, "/tag?repo=");
+	add_escaped(&b, repo);
+	sm_buf_adds(&b, "&tag=");
+	add_escaped(&b, tag ? tag : "latest");
+	return plain(p, CALL_PLAIN, "POST", &b, NULL, cb, ctx);
+}
+
+int podman_image_build(struct podman *p, const char *tag, const void *tar,
+		       size_t tar_len, podman_cb cb, void *ctx)
+{
+	struct podman_stream *s;
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	int err;
+
+	sm_buf_adds(&b, "/build?t=");
+	add_escaped(&b, tag);
+	sm_buf_adds(&b, "&dockerfile=Containerfile&pullpolicy=never"
+			"&layers=true&rm=true");
+	s = call_start(p, CALL_BUILD, "POST", &b, tar, tar_len,
+		       "application/x-tar", ctx, &err);
+	if (s)
+		s->cb = cb;
+	return err;
+}
+
+int podman_image_pull(struct podman *p, const char *reference, bool tls_verify,
+		      podman_cb cb, void *ctx)
+{
+	struct podman_stream *s;
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	int err;
+
+	sm_buf_adds(&b, "/images/pull?reference=");
+	add_escaped(&b, reference);
+	sm_buf_addf(&b, "&policy=missing&tlsVerify=%s",
+		    tls_verify ? "true" : "false");
+	s = call_start(p, CALL_PULL, "POST", &b, NULL, 0, NULL, ctx, &err);
+	if (s)
+		s->cb = cb;
+	return err;
+}
+
+struct podman_stream *podman_logs(struct podman *p, const char *id,
+				  const struct podman_log_opts *opts,
+				  podman_log_cb cb, podman_cb done, void *ctx)
+{
+	static const struct podman_log_opts none = { .tail = -1 };
+	struct podman_stream *s;
+	struct sm_buf b;
+	int err;
+
+	if (!opts)
+		opts = &none;
+	path_name(&b, "/containers/", id, "/logs?stdout=true&stderr=true");
+	sm_buf_addf(&b, "&follow=%s&timestamps=%s",
+		    opts->follow ? "true" : "false",
+		    opts->timestamps ? "true" : "false");
+	if (opts->tail >= 0)
+		sm_buf_addf(&b, "&tail=%ld", opts->tail);
+	if (opts->since) {
+		sm_buf_adds(&b, "&since=");
+		add_escaped(&b, opts->since);
+	}
+	s = call_start(p, CALL_LOGS, "GET", &b, NULL, 0, NULL, ctx, &err);
+	if (s) {
+		s->log_cb = cb;
+		s->cb = done;
+	}
+	return s;
+}
+
+struct podman_stream *podman_events(struct podman *p, const json_t *filters,
+				    podman_event_cb cb, podman_cb done,
+				    void *ctx)
+{
+	struct podman_stream *s;
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	int err;
+
+	sm_buf_adds(&b, "/events?stream=true");
+	add_filters(&b, filters);
+	s = call_start(p, CALL_EVENTS, "GET", &b, NULL, 0, NULL, ctx, &err);
+	if (s) {
+		s->event_cb = cb;
+		s->cb = done;
+	}
+	return s;
+}
