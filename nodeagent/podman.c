@@ -250,7 +250,11 @@ int podman__build_result(const char *body, size_t len, char **id,
 		}
 	}
 	if (error) {
-		sm_buf_adds(err, error);
+		size_t n = strlen(error);
+
+		while (n && (error[n - 1] == '\n' || error[n - 1] == ' '))
+			n--;
+		sm_buf_add(err, error, n);
 	} else if (last) {
 		size_t n = strlen(last);
 
@@ -785,8 +789,12 @@ int podman_image_build(struct podman *p, const char *tag, const void *tar,
 
 	sm_buf_adds(&b, "/build?t=");
 	add_escaped(&b, tag);
+	/*
+	 * forcerm: without it a failed RUN leaves its working container
+	 * behind, which then pins the layer images below it.
+	 */
 	sm_buf_adds(&b, "&dockerfile=Containerfile&pullpolicy=never"
-			"&layers=true&rm=true");
+			"&layers=true&rm=true&forcerm=true");
 	s = call_start(p, CALL_BUILD, "POST", &b, tar, tar_len,
 		       "application/x-tar", ctx, &err);
 	if (s)
