@@ -1,34 +1,31 @@
 /*
  * cmd_images.c: `stuurman images`, which builds the demo images
- * (nodeagent/images/images.h) that are missing, offline.
+ * (nodeagent/images/images.h) that are missing, offline, through Podman's
+ * REST API: podman_image_exists(), then podman_image_build() with the build
+ * context as a tar archive made in memory (common/tar.h).
  *
- * For now it drives Podman through the podman command as a remote client
- * (`podman --url unix://SOCKET image exists|build`), which sends the build
- * context to the same REST build endpoint. nodeagent/podman.h's
- * podman_image_exists() and podman_image_build() replace these two calls
- * once that client lands; the rest stays.
+ * One image at a time: the loop is ours, so each call runs the loop until
+ * its callback has come, which keeps the steps in reading order.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
+#include <uv.h>
 
 #include "cli/cli.h"
-#include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/tar.h"
 #include "common/xalloc.h"
 #include "nodeagent/images/images.h"
+#include "nodeagent/podman.h"
 #include "nodeagent/service.h"
 #include "common/banned.h"
 
-extern char **environ;
+/* A build context stays far below this (busybox + bootcamp: ~3 MiB). */
+#define CONTEXT_MAX (64u << 20)
 
 static const char images_help[] =
 	"usage: stuurman images [--data DIR] [--podman-socket PATH]\n"
@@ -49,36 +46,28 @@ static const char images_help[] =
 	"\n"
 	"Exit status: 0 every image is there, 1 failed, 2 usage.\n";
 
-/* Runs argv with its output in log_path; returns the exit status or -errno.
- */
-static int run(const char *const *argv, const char *log_path)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status, r;
+/* What one call answered, kept past its callback. */
+struct answer {
+	bool done;
+	bool ok;
+	int status;
+	char *error; /* new, or NULL */
+};
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, log_path,
-					 O_WRONLY | O_CREAT | O_APPEND, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
-			 environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (r)
-		return -r;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+static void on_reply(void *ctx, const struct podman_reply *r)
+{
+	struct answer *a = ctx;
+
+	a->done = true;
+	a->ok = r->ok;
+	a->status = r->status;
+	a->error = r->error ? xstrdup(r->error) : NULL;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
+static void wait_for(uv_loop_t *loop, struct answer *a)
 {
-	return remove(path);
+	while (!a->done && uv_run(loop, UV_RUN_ONCE))
+		;
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -90,87 +79,69 @@ static double seconds_since(const struct timespec *t0)
 	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* 0 exists, 1 missing, or a negative errno / other status with a message. */
-static int image_exists(const char *url, const char *name, const char *log)
+/* 0 exists, 1 missing, -EIO with a message printed. */
+static int image_exists(uv_loop_t *loop, struct podman *p, const char *name)
 {
-	const char *argv[] = { "podman", "--url", url, "image",
-			       "exists", name,	  NULL };
-	int r = run(argv, log);
+	struct answer a = { 0 };
+	int r = podman_image_exists(p, name, on_reply, &a);
 
-	if (r == 0 || r == 1)
-		return r;
+	if (r) {
+		fprintf(stderr, "stuurman images: \"%s\": %s\n", name,
+			strerror(-r));
+		return -EIO;
+	}
+	wait_for(loop, &a);
+	r = a.ok ? 0 : a.status == 404 ? 1 : -EIO;
 	if (r < 0)
-		fprintf(stderr, "stuurman images: cannot run podman: %s%s\n",
-			strerror(-r),
-			r == -ENOENT ? ": install podman (ci/setup does)" : "");
-	else
-		fprintf(stderr,
-			"stuurman images: `podman image exists %s` failed "
-			"(status %d): see %s\n",
-			name, r, log);
-	return r < 0 ? r : -EIO;
+		fprintf(stderr, "stuurman images: \"%s\": %s\n", name,
+			a.error ? a.error : "no answer from Podman");
+	free(a.error);
+	return r;
 }
 
-static void print_file(const char *path)
-{
-	struct sm_buf b = SM_BUF_INIT(1u << 20);
-
-	if (!sm_buf_read_file(&b, path))
-		fputs(sm_buf_cstr(&b), stderr);
-	sm_buf_release(&b);
-}
-
-static int build(const char *url, const struct demo_image *img,
-		 const char *work)
+static int build(uv_loop_t *loop, struct podman *p,
+		 const struct demo_image *img)
 {
 	struct demo_context ctx = DEMO_CONTEXT_INIT;
 	struct sm_err err = SM_ERR_INIT;
-	char *dir SM_AUTOFREE = xasprintf("%s/context", work);
-	char *file SM_AUTOFREE = xasprintf("%s/Containerfile", dir);
-	char *log SM_AUTOFREE = xasprintf("%s/build.log", work);
-	const char *argv[] = { "podman",
-			       "--url",
-			       url,
-			       "build",
-			       "--pull=never",
-			       "--network=none",
-			       "--layers",
-			       "--quiet",
-			       "-t",
-			       img->name,
-			       "-f",
-			       file,
-			       dir,
-			       NULL };
+	struct sm_tar tar;
+	struct answer a = { 0 };
 	struct timespec t0;
+	const char *data = NULL;
+	size_t len = 0;
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	unlink(log);
-	if (mkdir(dir, 0700)) {
-		fprintf(stderr, "stuurman images: cannot create \"%s\": %s\n",
-			dir, strerror(errno));
-		return 1;
-	}
+	sm_tar_init(&tar, CONTEXT_MAX);
 	r = demo_context_load(&ctx, img, NULL, &err);
 	if (!r)
-		r = demo_context_write_dir(&ctx, dir, &err);
+		r = demo_context_tar(&ctx, &tar, &err);
 	demo_context_release(&ctx);
+	if (!r && sm_tar_finish(&tar, &data, &len))
+		r = sm_error(&err, NULL,
+			     "image \"%s\": build context over %u "
+			     "bytes",
+			     img->name, CONTEXT_MAX);
+	if (!r)
+		r = podman_image_build(p, img->name, data, len, on_reply, &a);
 	if (r) {
+		if (!sm_err_failed(&err))
+			sm_error(&err, NULL, "image \"%s\": %s", img->name,
+				 strerror(-r));
 		cli_print_diags(&err, stderr, 0);
 		sm_err_release(&err);
+		sm_tar_release(&tar);
 		return 1;
 	}
-	r = run(argv, log);
-	if (r) {
-		fprintf(stderr,
-			"stuurman images: building \"%s\" failed (%s "
-			"%d); podman said:\n",
-			img->name, r < 0 ? "error" : "status", r < 0 ? -r : r);
-		print_file(log);
+	wait_for(loop, &a);
+	sm_tar_release(&tar);
+	if (!a.ok) {
+		fprintf(stderr, "stuurman images: building \"%s\" failed: %s\n",
+			img->name, a.error ? a.error : "no answer from Podman");
+		free(a.error);
 		return 1;
 	}
+	free(a.error);
 	printf("built %s (%.1f s)\n", img->name, seconds_since(&t0));
 	fflush(stdout);
 	return 0;
@@ -186,10 +157,10 @@ int cmd_images(int argc, char **argv)
 	};
 	const char *data = NULL, *sock = NULL, *env_sock;
 	char *data_def SM_AUTOFREE = NULL, *sock_def SM_AUTOFREE = NULL;
-	char *url SM_AUTOFREE = NULL, *work SM_AUTOFREE = NULL;
-	char *log SM_AUTOFREE = NULL;
 	int built = 0, present = 0, failed = 0;
-	int opt;
+	struct podman *p;
+	uv_loop_t loop;
+	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -227,6 +198,7 @@ int cmd_images(int argc, char **argv)
 		sock_def = xasprintf("%s/podman.sock", data);
 		sock = sock_def;
 	}
+	/* A quick check first, for a message that says what to do. */
 	if (!podman_service_ping_socket(sock, 5000)) {
 		fprintf(stderr,
 			"stuurman images: no Podman service answers on \"%s\": "
@@ -235,25 +207,22 @@ int cmd_images(int argc, char **argv)
 			sock, data ? " --data " : "", data ? data : "");
 		return 1;
 	}
-	url = xasprintf("unix://%s", sock);
-	work = xasprintf("%s/stuurman-images.XXXXXX",
-			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(work)) {
-		fprintf(stderr, "stuurman images: cannot create \"%s\": %s\n",
-			work, strerror(errno));
+
+	r = uv_loop_init(&loop);
+	if (r) {
+		fprintf(stderr, "stuurman images: %s\n", uv_strerror(r));
 		return 1;
 	}
-	log = xasprintf("%s/podman.log", work);
-
+	p = podman_new(&loop, sock);
 	for (size_t i = 0; i < demo_images_nr; i++) {
 		const struct demo_image *img = &demo_images[i];
-		int r = image_exists(url, img->name, log);
 
+		r = image_exists(&loop, p, img->name);
 		if (r == 0) {
 			printf("present %s\n", img->name);
 			present++;
 		} else if (r == 1) {
-			if (build(url, img, work))
+			if (build(&loop, p, img))
 				failed++;
 			else
 				built++;
@@ -262,7 +231,10 @@ int cmd_images(int argc, char **argv)
 			break;
 		}
 	}
-	nftw(work, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	podman_free(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop))
+		fprintf(stderr, "stuurman images: handles left open\n");
 	printf("images: %d built, %d present, %d failed\n", built, present,
 	       failed);
 	return failed ? 1 : 0;

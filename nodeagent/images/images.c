@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/tar.h"
 #include "common/xalloc.h"
 #include "nodeagent/images/images.h"
 #include "common/banned.h"
@@ -198,6 +199,25 @@ int demo_context_write_dir(const struct demo_context *ctx, const char *dir,
 			return r;
 		}
 		free(path);
+	}
+	return 0;
+}
+
+int demo_context_tar(const struct demo_context *ctx, struct sm_tar *t,
+		     struct sm_err *err)
+{
+	for (size_t i = 0; i < ctx->nr; i++) {
+		const struct demo_file *f = &ctx->files[i];
+		int r = sm_tar_add_file(t, f->name, f->mode, f->data, f->len);
+
+		if (r) {
+			sm_error(
+				err, NULL,
+				"build context: cannot add \"%s\" (%zu bytes): "
+				"%s",
+				f->name, f->len, strerror(-r));
+			return r;
+		}
 	}
 	return 0;
 }

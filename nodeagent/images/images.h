@@ -70,6 +70,15 @@ void demo_context_release(struct demo_context *ctx);
 int demo_context_write_dir(const struct demo_context *ctx, const char *dir,
 			   struct sm_err *err);
 
+struct sm_tar;
+/*
+ * Adds the context's files to a tar archive (common/tar.h), the form
+ * Podman's build endpoint takes. Returns 0, or the archive's error with a
+ * message in err.
+ */
+int demo_context_tar(const struct demo_context *ctx, struct sm_tar *t,
+		     struct sm_err *err);
+
 /*
  * Whether an ELF file's bytes are a statically linked executable (no
  * PT_INTERP program header). Exposed for tests.
