@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -850,11 +851,27 @@ int podman_service_start(struct podman_service *s, podman_service_cb cb,
 			 void *ctx, struct sm_err *err)
 {
 	struct sm_buf conf = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char *lock_path SM_AUTOFREE = xasprintf("%s/podman.lock", s->data_dir);
+	int lock SM_AUTOCLOSE = -1;
 	pid_t pid = 0;
 	int r;
 
 	if (s->op != OP_IDLE || s->freeing)
 		return -EBUSY;
+	/*
+	 * Two starts for one DATA at once must not spawn two services: the
+	 * lock is held from reading the PID file until the new one is
+	 * written (milliseconds), and released when lock closes.
+	 */
+	lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0) {
+		r = -errno;
+		sm_error(err, NULL, "cannot open \"%s\": %s", lock_path,
+			 strerror(-r));
+		return r;
+	}
+	while (flock(lock, LOCK_EX) && errno == EINTR)
+		;
 	podman_service__conf_text(&conf);
 	r = write_file_atomic(s->conf_path, sm_buf_cstr(&conf), conf.len, 0644);
 	sm_buf_release(&conf);

@@ -10,6 +10,7 @@
  *   DATA/podman.sock       the API socket
  *   DATA/podman.pid        the service's PID, written by whoever started it
  *   DATA/podman.log        the service's stdout and stderr
+ *   DATA/podman.lock       held (flock) while a start decides and spawns
  *
  * The service is `podman system service --time=0 unix://DATA/podman.sock`,
  * spawned detached (its own session), so it outlives the process that
