@@ -135,15 +135,23 @@ static void req_destroy(struct sm_http_request *r)
 
 static void teardown(struct sm_http_client *c)
 {
+	struct sm_http_request *r, *next;
+	struct sock *sk, *snext;
+
 	c->torn_down = true;
-	while (c->reqs)
-		req_destroy(c->reqs);
+	/* Destroying one request never frees another: next stays valid. */
+	for (r = c->reqs; r; r = next) {
+		next = r->next;
+		req_destroy(r);
+	}
 	/*
 	 * Close our polls before curl closes its sockets, so libuv never
 	 * watches a descriptor number that may already be reused.
 	 */
-	while (c->socks)
-		sock_close(c->socks);
+	for (sk = c->socks; sk; sk = snext) {
+		snext = sk->next;
+		sock_close(sk);
+	}
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, NULL);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, NULL);
 	curl_multi_cleanup(c->multi);

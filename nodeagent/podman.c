@@ -102,10 +102,15 @@ void podman_stream_close(struct podman_stream *s)
 
 void podman_free(struct podman *p)
 {
+	struct podman_stream *s, *next;
+
 	if (!p)
 		return;
-	while (p->calls)
-		podman_stream_close(p->calls);
+	/* Closing one call never frees another: next stays valid. */
+	for (s = p->calls; s; s = next) {
+		next = s->next;
+		podman_stream_close(s);
+	}
 	sm_http_client_free(p->http);
 	free(p->socket);
 	free(p);
