@@ -13,7 +13,10 @@
  * where, with Podman's `cause` when it gave one:
  *   POST /containers/web-1-main/start: 500: no such container (no container
  *   with name or ID "web-1-main" found: no such container)
- * Transport failures (socket missing, Podman down) have status 0.
+ * Transport failures (socket missing, Podman down) have status 0 and
+ * common/http_client's message, which names method, URL and socket:
+ *   GET http://d/v4.0.0/libpod/_ping (unix socket /run/p.sock): ...
+ * Only ping has a timeout (5 s); other calls wait as long as Podman does.
  *
  * Ownership: specs passed in are borrowed (copied into the request).
  * Replies are borrowed for the duration of the callback. A call that returns
@@ -118,12 +121,18 @@ int podman_image_tag(struct podman *p, const char *name, const char *repo,
  * Builds from a build context given as a tar archive (borrowed, copied),
  * with Containerfile at its root, pull policy never. The reply is ok only
  * when the build stream ended with an image id (Podman answers 200 even
- * for failed builds); `error` then holds the build's error message.
+ * for failed builds); its json is then {"Id": "<64 hex>"}. Otherwise
+ * `error` holds the build's error ("POST /build: build failed: ...").
+ * Intermediate containers are removed also when the build fails.
  */
 int podman_image_build(struct podman *p, const char *tag, const void *tar,
 		       size_t tar_len, podman_cb cb, void *ctx);
-/* Pulls reference with policy "missing"; tls_verify false for a plain-HTTP
- * registry on loopback. */
+/*
+ * Pulls reference with policy "missing"; tls_verify false for a plain-HTTP
+ * registry on loopback. Like build, Podman answers 200 and reports in the
+ * stream: ok only when it ends with {"images":[...],"id":...}, which is
+ * then the reply's json.
+ */
 int podman_image_pull(struct podman *p, const char *reference, bool tls_verify,
 		      podman_cb cb, void *ctx);
 

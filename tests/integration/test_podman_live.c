@@ -340,7 +340,7 @@ static int build(const char *containerfile, struct got *g)
 static void test_build_from_scratch_with_busybox(void **state)
 {
 	char cf[256];
-	struct got g, bad, ex;
+	static struct got g, bad, ex; /* see test_pod_container_lifecycle */
 
 	NEED_PODMAN();
 	if (access("/bin/busybox", R_OK) != 0)
@@ -382,13 +382,17 @@ static void test_build_from_scratch_with_busybox(void **state)
 
 static void test_pod_container_lifecycle(void **state)
 {
-	struct got pod, ctr, start, again, insp, ev, wait, kill, logs, stop, rm,
-		rm2;
+	/*
+	 * Static: when an assertion fails mid-test, calls still in flight
+	 * may complete during the group teardown, after this frame is gone.
+	 */
+	static struct got pod, ctr, start, again, insp, ev, wait, kill, logs,
+		stop, rm, rm2;
+	static struct raw w;
 	struct podman_stream *events;
 	json_t *spec, *filters;
 	struct sm_http_client *h;
 	struct sm_http_request_opts o = { 0 };
-	struct raw w = { 0 };
 	char url[64];
 	int i;
 
