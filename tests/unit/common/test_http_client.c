@@ -491,6 +491,86 @@ static void test_free_with_requests_in_flight_calls_nothing(void **state)
 	result_release(&res2);
 }
 
+/* Starts a request (and cancels another) from inside a streaming callback. */
+struct nested {
+	struct fixture *f;
+	struct result inner, victim;
+	int data_calls;
+	int done;
+};
+
+static int start_from_data(void *ctx, int status, const char *data, size_t len)
+{
+	struct nested *n = ctx;
+
+	if (n->data_calls++ == 0) {
+		assert_int_equal(get(n->f, "/fixed", &n->inner, NULL), 0);
+		sm_http_request_cancel(n->victim.req);
+	}
+	return 0;
+}
+
+static void nested_done(void *ctx, const struct sm_http_response *r)
+{
+	struct nested *n = ctx;
+
+	n->done++;
+}
+
+static void test_streaming_callback_may_start_and_cancel_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct nested n = { .f = f };
+	struct sm_http_request_opts o = { .url = "http://d/chunked",
+					  .on_data = start_from_data,
+					  .on_done = nested_done,
+					  .ctx = &n };
+
+	assert_int_equal(get(f, "/slow", &n.victim, NULL), 0);
+	o.unix_socket = tsrv_path(f->srv);
+	assert_int_equal(sm_http_request_start(f->http, &o, NULL), 0);
+	run_until(f, &n.inner.calls, 1);
+	assert_int_equal(n.inner.status, 200);
+	assert_string_equal(n.inner.body, "hello");
+	run_until(f, &n.done, 1);
+	run_for(f, 100);
+	assert_int_equal(n.victim.calls, 0);
+	assert_int_equal(sm_http_client_pending(f->http), 0);
+	result_release(&n.inner);
+	result_release(&n.victim);
+}
+
+struct relay {
+	struct fixture *f;
+	struct result next;
+	int done;
+};
+
+static void start_next_in_done(void *ctx, const struct sm_http_response *r)
+{
+	struct relay *rl = ctx;
+
+	rl->done++;
+	assert_int_equal(r->status, 200);
+	assert_int_equal(get(rl->f, "/chunked", &rl->next, NULL), 0);
+}
+
+static void test_completion_callback_may_start_the_next_request(void **state)
+{
+	struct fixture *f = *state;
+	struct relay rl = { .f = f };
+	struct sm_http_request_opts o = { .url = "http://d/fixed",
+					  .on_done = start_next_in_done,
+					  .ctx = &rl };
+
+	o.unix_socket = tsrv_path(f->srv);
+	assert_int_equal(sm_http_request_start(f->http, &o, NULL), 0);
+	run_until(f, &rl.next.calls, 1);
+	assert_int_equal(rl.done, 1);
+	assert_string_equal(rl.next.body, "abcdefghijklmnopqrstuvwxyz");
+	result_release(&rl.next);
+}
+
 struct chain {
 	struct fixture *f;
 	struct result first, second;
@@ -584,6 +664,12 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_free_from_a_completion_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_streaming_callback_may_start_and_cancel_requests,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_completion_callback_may_start_the_next_request,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_start_after_free_and_bad_options_fail, setup,
 			teardown),

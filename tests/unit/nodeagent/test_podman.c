@@ -601,6 +601,42 @@ static void test_free_with_calls_in_flight_calls_nothing(void **state)
 	got_release(&b);
 }
 
+static struct fixture *freeing_fixture;
+
+static void free_client_on_event(void *ctx, json_t *ev)
+{
+	struct got *g = ctx;
+
+	g->nevents++;
+	podman_free(freeing_fixture->p);
+	freeing_fixture->p = NULL;
+}
+
+static void test_free_from_an_event_callback(void **state)
+{
+	struct fixture *f = *state;
+	struct got a = { 0 }, b = { 0 };
+	uv_timer_t t;
+
+	sink_init(&a.logs);
+	sink_init(&b.logs);
+	freeing_fixture = f;
+	assert_non_null(
+		podman_events(f->p, NULL, free_client_on_event, on_reply, &a));
+	/* A slow call still in flight when the client goes. */
+	assert_int_equal(podman_container_wait(f->p, "web", on_wait, &b), 0);
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, stop_loop, 300, 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(a.nevents, 1);
+	assert_int_equal(a.calls, 0);
+	assert_null(f->p);
+	got_release(&a);
+	got_release(&b);
+}
+
 static void test_missing_socket_has_status_0(void **state)
 {
 	struct fixture *f = *state;
@@ -641,6 +677,7 @@ int main(void)
 		T(test_events_split_across_chunks_are_whole),
 		T(test_closing_a_stream_from_its_callback_stops_it),
 		T(test_free_with_calls_in_flight_calls_nothing),
+		T(test_free_from_an_event_callback),
 		T(test_missing_socket_has_status_0),
 	};
 
