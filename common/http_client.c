@@ -164,16 +164,18 @@ static void finish(struct sm_http_request *r, CURLcode code);
 
 /*
  * Hands a transfer to curl. When curl refuses (out of memory), the request
- * still ends through its callback, since its start already succeeded.
+ * still ends through its callback, since its start already succeeded; that
+ * callback may change the request list, so the caller is told (-ENOMEM).
  */
-static void add_to_curl(struct sm_http_request *r)
+static int add_to_curl(struct sm_http_request *r)
 {
 	if (curl_multi_add_handle(r->c->multi, r->easy) == CURLM_OK) {
 		r->added = true;
-		return;
+		return 0;
 	}
 	r->fail = -ENOMEM;
 	finish(r, CURLE_OUT_OF_MEMORY);
+	return -ENOMEM;
 }
 
 /* Hands finished transfers to their owners. */
@@ -214,12 +216,20 @@ static void leave_curl(struct sm_http_client *c)
 			teardown(c);
 		return;
 	}
+again:
 	for (r = c->reqs; r; r = next) {
 		next = r->next;
-		if (r->cancelled)
+		if (r->cancelled) {
 			req_destroy(r);
-		else if (!r->added)
-			add_to_curl(r);
+		} else if (!r->added && add_to_curl(r) < 0) {
+			/* A callback ran: the list may have changed. */
+			if (c->closing) {
+				if (!c->torn_down)
+					teardown(c);
+				return;
+			}
+			goto again;
+		}
 	}
 }
 
