@@ -163,19 +163,17 @@ static void teardown(struct sm_http_client *c)
 static void finish(struct sm_http_request *r, CURLcode code);
 
 /*
- * Hands a transfer to curl. When curl refuses (out of memory), the request
- * still ends through its callback, since its start already succeeded; that
- * callback may change the request list, so the caller is told (-ENOMEM).
+ * Hands a deferred transfer to curl. Outside its callbacks curl refuses a
+ * valid handle only when out of memory, which aborts here as xmalloc does.
  */
-static int add_to_curl(struct sm_http_request *r)
+static void add_to_curl(struct sm_http_request *r)
 {
-	if (curl_multi_add_handle(r->c->multi, r->easy) == CURLM_OK) {
-		r->added = true;
-		return 0;
-	}
-	r->fail = -ENOMEM;
-	finish(r, CURLE_OUT_OF_MEMORY);
-	return -ENOMEM;
+	CURLMcode mc = curl_multi_add_handle(r->c->multi, r->easy);
+
+	if (mc != CURLM_OK)
+		sm_die("http: libcurl refused a transfer: %s",
+		       curl_multi_strerror(mc));
+	r->added = true;
 }
 
 /* Hands finished transfers to their owners. */
@@ -216,20 +214,12 @@ static void leave_curl(struct sm_http_client *c)
 			teardown(c);
 		return;
 	}
-again:
 	for (r = c->reqs; r; r = next) {
 		next = r->next;
-		if (r->cancelled) {
+		if (r->cancelled)
 			req_destroy(r);
-		} else if (!r->added && add_to_curl(r) < 0) {
-			/* A callback ran: the list may have changed. */
-			if (c->closing) {
-				if (!c->torn_down)
-					teardown(c);
-				return;
-			}
-			goto again;
-		}
+		else if (!r->added)
+			add_to_curl(r);
 	}
 }
 
@@ -439,8 +429,6 @@ static void finish(struct sm_http_request *r, CURLcode code)
 		if (r->fail == -EMSGSIZE)
 			sm_buf_addf(&msg, "response larger than %zu bytes",
 				    r->body.max);
-		else if (r->fail == -ENOMEM)
-			sm_buf_adds(&msg, "libcurl is out of memory");
 		else if (r->fail)
 			sm_buf_addf(&msg, "reading the response: %s",
 				    strerror(-r->fail));
