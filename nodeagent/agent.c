@@ -101,6 +101,7 @@ struct apod {
 	char *error; /* last Podman error, for logs and status */
 	bool initialized;
 	bool failed; /* init container failed for good */
+	bool removing; /* the pod remove is in flight */
 	uint64_t start_ns;
 	char *status_text; /* last status written */
 	/* Condition transition times, by condition. */
@@ -569,6 +570,7 @@ static void pod_removed(void *ctx, const struct podman_reply *r)
 {
 	struct apod *p = landed(ctx);
 
+	p->removing = false;
 	if (!r->ok && r->status != 404) {
 		retry_later(p, r->error);
 		return;
@@ -734,6 +736,8 @@ static void ctr_inspected_after_exit(void *ctx, const struct podman_reply *r)
 		c->finished_ns = wall_ns();
 	set_str(&c->message, NULL);
 	c->ready = false;
+	if (p->step >= STEP_DELETE)
+		return; /* going anyway: no restart, no noise */
 	plog(p, SM_LOG_INFO, "container %s exited with %d", c->name,
 	     c->exit_code);
 	if (c->init) {
@@ -1045,6 +1049,9 @@ static void http_probe_done(void *ctx, const struct sm_http_response *r)
 
 	run_unlink(run);
 	run->c->pod->inflight--;
+	sm_log(SM_LOG_DEBUG, COMPONENT, "probe %s of %s: %d %s",
+	       probe_keys[run->kind], run->c->name, r->status,
+	       r->error ? r->error : "");
 	/* Kubernetes: any status from 200 to 399 is a success. */
 	probe_result(run->c, run->kind,
 		     !r->error && r->status >= 200 && r->status < 400);
@@ -1268,12 +1275,62 @@ static void write_volumes(struct apod *p)
 	step_done(p, STEP_IMAGES);
 }
 
+/*
+ * Requests of the pod's current step in flight: all of its requests but
+ * the long-lived ones (each running container's wait long-poll, probes),
+ * which must not hold up the next step.
+ */
+static int busy(const struct apod *p)
+{
+	int n = p->inflight;
+
+	for (size_t i = 0; i < p->nr_ctrs; i++) {
+		n -= p->ctrs[i].waiting_exit;
+		for (int k = 0; k < 3; k++)
+			n -= p->ctrs[i].probing[k];
+	}
+	return n;
+}
+
 static void step(struct apod *p, uint64_t now)
 {
 	struct agent *a = p->a;
 	struct actr *c;
 
-	if (p->inflight || now < p->retry_at_ms)
+	/*
+	 * Removal does not wait for the long-polls in flight: removing the
+	 * pod is what ends them.
+	 */
+	if (p->step == STEP_DELETE && !p->removing && now >= p->retry_at_ms) {
+		p->removing = true;
+		p->inflight++;
+		if (podman_pod_remove(a->pm, p->podman_name,
+				      (int)json_integer_value(json_object_get(
+					      json_object_get(p->pod, "spec"),
+					      "terminationGracePeriodSeconds")),
+				      pod_removed, p)) {
+			p->inflight--;
+			p->removing = false;
+		}
+		return;
+	}
+	/*
+	 * A running pod always has requests in flight (each container's wait
+	 * long-poll, probes): restarts and probes go on regardless.
+	 */
+	if (p->step == STEP_RUNNING && now >= p->retry_at_ms) {
+		for (size_t i = 0; i < p->nr_ctrs; i++) {
+			c = &p->ctrs[i];
+			/* A wait lost to a Podman restart is asked again. */
+			if (c->state == CTR_RUNNING && !c->waiting_exit &&
+			    c->id)
+				ctr_wait(c);
+			restart_due(c, now);
+			probes_due(c, now);
+		}
+		return;
+	}
+	if (busy(p) || now < p->retry_at_ms)
 		return;
 	switch (p->step) {
 	case STEP_NEW:
@@ -1347,16 +1404,6 @@ static void step(struct apod *p, uint64_t now)
 		ctr_create(c);
 		break;
 	case STEP_RUNNING:
-		for (size_t i = 0; i < p->nr_ctrs; i++) {
-			c = &p->ctrs[i];
-			/* A wait lost to a Podman restart is asked again. */
-			if (c->state == CTR_RUNNING && !c->waiting_exit &&
-			    c->id)
-				ctr_wait(c);
-			restart_due(c, now);
-			probes_due(c, now);
-		}
-		break;
 	case STEP_DELETE:
 		p->inflight++;
 		if (podman_pod_remove(a->pm, p->podman_name,

@@ -663,6 +663,15 @@ int podman_pod_list(struct podman *p, const json_t *filters, podman_cb cb,
 	return plain(p, CALL_PLAIN, "GET", &b, NULL, cb, ctx);
 }
 
+int podman_pod_start(struct podman *p, const char *name, podman_cb cb,
+		     void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/pods/", name, "/start");
+	return plain(p, CALL_OK304, "POST", &b, NULL, cb, ctx);
+}
+
 int podman_pod_kill(struct podman *p, const char *name, const char *signal,
 		    podman_cb cb, void *ctx)
 {
