@@ -102,6 +102,7 @@ struct apod {
 	bool initialized;
 	bool failed; /* init container failed for good */
 	bool removing; /* the pod remove is in flight */
+	bool kick; /* a request landed: step again this loop turn */
 	uint64_t start_ns;
 	char *status_text; /* last status written */
 	/* Condition transition times, by condition. */
@@ -126,6 +127,7 @@ struct agent {
 	struct podman *pm;
 	struct sm_http_client *http;
 	uv_timer_t tick;
+	uv_check_t check; /* steps pods whose requests just landed */
 	uv_fs_event_t watch;
 	bool watching;
 	int handles; /* open handles; freed at 0 after free was asked */
@@ -139,6 +141,7 @@ struct agent {
 	uint64_t next_reload_ms;
 	bool adopted; /* the first look at what runs is done */
 	json_t *found; /* podman pods found at start: key -> {name, uid} */
+	json_t *images; /* image -> monotonic ms until which it is known here */
 	bool podman_down;
 	unsigned ticks;
 	bool watch_inited;
@@ -563,6 +566,8 @@ static struct apod *apod_new(struct agent *a, const char *key, json_t *pod)
 static struct apod *landed(struct apod *p)
 {
 	p->inflight--;
+	/* Its next step runs right after this loop turn, not a tick later. */
+	p->kick = true;
 	return p;
 }
 
@@ -590,6 +595,9 @@ static void image_checked(void *ctx, const struct podman_reply *r)
 		if (c->reason && (!strcmp(c->reason, "ErrImageNeverPull") ||
 				  !strcmp(c->reason, "ImagePullBackOff")))
 			set_waiting(c, "ContainerCreating", NULL);
+		/* Pods started together need not ask for it again. */
+		json_object_set_new(p->a->images, image,
+				    json_integer((json_int_t)now_ms() + 5000));
 		if (++p->next == p->nr_ctrs)
 			step_done(p, STEP_CREATE_POD);
 		return;
@@ -633,12 +641,38 @@ static void leftover_removed(void *ctx, const struct podman_reply *r)
 		retry_later(p, r->error);
 }
 
+/* Whether a container takes status.podIP in its env (it needs the IP
+ * before it is created, so the pod must be started first). */
+static bool needs_ip_first(const struct apod *p)
+{
+	for (size_t i = 0; i < p->nr_ctrs; i++) {
+		json_t *env = json_object_get(p->ctrs[i].spec, "env"), *e;
+		size_t j;
+
+		json_array_foreach (env, j, e) {
+			const char *f = json_string_value(sm_json_get_path(
+				e, "valueFrom.fieldRef.fieldPath"));
+
+			if (f && !strcmp(f, "status.podIP"))
+				return true;
+		}
+	}
+	return false;
+}
+
 static void pod_created(void *ctx, const struct podman_reply *r)
 {
 	struct apod *p = landed(ctx);
 
 	if (r->ok) {
-		step_done(p, STEP_START_POD);
+		/*
+		 * Starting a container starts its pod, and the container's
+		 * inspection tells the pod IP: three calls fewer, unless an
+		 * env var wants the IP before any container exists.
+		 */
+		step_done(p, needs_ip_first(p) ? STEP_START_POD
+			     : p->initialized  ? STEP_MAIN
+					       : STEP_INIT);
 		return;
 	}
 	if (r->status == 409) {
@@ -714,14 +748,20 @@ static void pod_inspected(void *ctx, const struct podman_reply *r)
 static void ctr_wait(struct actr *c);
 static void probes_reset(struct actr *c);
 
-static void ctr_inspected_after_exit(void *ctx, const struct podman_reply *r)
+/*
+ * Container c has exited with exit_code; st is its inspected State, or NULL
+ * when it was not inspected (the wait's exit code and the time now are
+ * then what is known).
+ */
+static void ctr_terminated(struct actr *c, const json_t *st, int exit_code)
 {
-	struct actr *c = ctx;
-	struct apod *p = landed(c->pod);
-	json_t *st = r->ok ? json_object_get(r->json, "State") : NULL;
+	struct apod *p = c->pod;
 	uint64_t ran;
 
 	c->state = CTR_TERMINATED;
+	c->exit_code = exit_code;
+	c->finished_ns = 0;
+	set_str(&c->reason, exit_code == 0 ? "Completed" : "Error");
 	if (st) {
 		c->exit_code = (int)json_integer_value(
 			json_object_get(st, "ExitCode"));
@@ -741,13 +781,11 @@ static void ctr_inspected_after_exit(void *ctx, const struct podman_reply *r)
 	plog(p, SM_LOG_INFO, "container %s exited with %d", c->name,
 	     c->exit_code);
 	if (c->init) {
-		if (c->exit_code == 0) {
-			/* The init step goes on with the next one. */
-			return;
-		}
 		const char *rp = sm_json_get_str(
 			json_object_get(p->pod, "spec"), "restartPolicy");
 
+		if (c->exit_code == 0)
+			return; /* the init step goes on with the next one */
 		if (rp && !strcmp(rp, "Never")) {
 			p->failed = true;
 			return;
@@ -776,6 +814,21 @@ static void ctr_inspected_after_exit(void *ctx, const struct podman_reply *r)
 	}
 }
 
+static void ctr_inspected_after_exit(void *ctx, const struct podman_reply *r)
+{
+	struct actr *c = ctx;
+
+	landed(c->pod);
+	ctr_terminated(c, r->ok ? json_object_get(r->json, "State") : NULL,
+		       c->exit_code);
+}
+
+/* Only a container with a memory limit can be OOM-killed. */
+static bool may_oom(const struct actr *c)
+{
+	return sm_json_get_path(c->spec, "resources.limits.memory") != NULL;
+}
+
 static void ctr_exited(void *ctx, const struct podman_wait_reply *w)
 {
 	struct actr *c = ctx;
@@ -787,6 +840,15 @@ static void ctr_exited(void *ctx, const struct podman_wait_reply *w)
 		retry_later(p, w->r.error);
 		return;
 	}
+	/*
+	 * The wait's exit code is enough, and saves a round trip before the
+	 * restart, unless a SIGKILL may have been the OOM killer's.
+	 */
+	if (w->exit_code != 137 || !may_oom(c)) {
+		ctr_terminated(c, NULL, w->exit_code);
+		return;
+	}
+	c->exit_code = w->exit_code;
 	p->inflight++;
 	if (podman_container_inspect(p->a->pm, c->id, ctr_inspected_after_exit,
 				     c))
@@ -807,6 +869,7 @@ static void ctr_wait(struct actr *c)
 	}
 }
 
+/* c runs; inspect is its inspection, or NULL for a restart (times now). */
 static void ctr_running(struct actr *c, const json_t *inspect)
 {
 	json_t *st = json_object_get(inspect, "State");
@@ -819,7 +882,8 @@ static void ctr_running(struct actr *c, const json_t *inspect)
 	if (!c->started_ns)
 		c->started_ns = wall_ns();
 	c->started_ms = now_ms();
-	set_str(&c->image_id, sm_json_get_str(inspect, "Image"));
+	if (inspect)
+		set_str(&c->image_id, sm_json_get_str(inspect, "Image"));
 	probes_reset(c);
 	ctr_wait(c);
 }
@@ -833,6 +897,8 @@ static void ctr_inspected_after_start(void *ctx, const struct podman_reply *r)
 		retry_later(p, r->error);
 		return;
 	}
+	if (!p->pod_ip)
+		set_str(&p->pod_ip, infra_ip(r->json));
 	ctr_running(c, r->json);
 	/* Init containers go on only once they exited (STEP_INIT looks). */
 	if (p->step == STEP_MAIN)
@@ -1341,6 +1407,18 @@ static void step(struct apod *p, uint64_t now)
 			step_done(p, STEP_CREATE_POD);
 			break;
 		}
+		/* Images checked moments ago for another pod are known. */
+		while (p->next < p->nr_ctrs &&
+		       json_integer_value(json_object_get(
+			       a->images, sm_json_get_str(p->ctrs[p->next].spec,
+							  "image"))) >
+			       (json_int_t)now)
+			p->next++;
+		if (p->next == p->nr_ctrs) {
+			step_done(p, STEP_CREATE_POD);
+			step(p, now);
+			break;
+		}
 		c = &p->ctrs[p->next];
 		p->inflight++;
 		if (podman_image_exists(a->pm,
@@ -1790,6 +1868,30 @@ static void on_tick(uv_timer_t *t)
 	}
 }
 
+/*
+ * After each loop turn's I/O: pods whose requests landed take their next
+ * step at once, so a pod's steps follow each other without waiting for the
+ * housekeeping tick.
+ */
+static void on_check(uv_check_t *h)
+{
+	struct agent *a = h->data;
+	uint64_t now = now_ms();
+	size_t it = 0;
+	void *v;
+
+	if (!a->adopted)
+		return;
+	while (sm_strmap_next(&a->pods, &it, NULL, &v)) {
+		struct apod *p = v;
+
+		if (!p->kick)
+			continue;
+		p->kick = false;
+		step(p, now);
+	}
+}
+
 static void on_watch(uv_fs_event_t *h, const char *name, int events, int status)
 {
 	struct agent *a = h->data;
@@ -1846,10 +1948,14 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 		a->cfg.reload_ms = 2000;
 	a->desired = json_object();
 	a->found = json_object();
+	a->images = json_object();
 	a->pm = podman_new(loop, a->socket);
 	a->http = sm_http_client_new(loop);
 	uv_timer_init(loop, &a->tick);
 	a->tick.data = a;
+	a->handles++;
+	uv_check_init(loop, &a->check);
+	a->check.data = a;
 	a->handles++;
 	return a;
 }
@@ -1866,6 +1972,7 @@ int agent_start(struct agent *a)
 		a->watching = !uv_fs_event_start(&a->watch, on_watch,
 						 a->manifests, 0);
 	}
+	uv_check_start(&a->check, on_check);
 	return uv_timer_start(&a->tick, on_tick, 0, TICK_MS);
 }
 
@@ -1905,6 +2012,7 @@ void agent_free(struct agent *a)
 	sm_strmap_release(&a->objects, (void (*)(void *))json_decref);
 	json_decref(a->desired);
 	json_decref(a->found);
+	json_decref(a->images);
 	free(a->node);
 	free(a->node_ip);
 	free(a->manifests);
@@ -1919,4 +2027,5 @@ void agent_free(struct agent *a)
 	if (a->watch_inited)
 		uv_close((uv_handle_t *)&a->watch, handle_closed);
 	uv_close((uv_handle_t *)&a->tick, handle_closed);
+	uv_close((uv_handle_t *)&a->check, handle_closed);
 }

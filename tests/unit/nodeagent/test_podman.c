@@ -287,7 +287,8 @@ static void fake_podman(void *ctx, struct tconn *c, const struct treq *r)
 	} else if (strcmp(t, "/containers/web/kill?signal=SIGKILL") == 0) {
 		/* 304 means "already so" for start and stop only. */
 		tconn_reply(c, 304, "text/plain", "", 0);
-	} else if (strcmp(t, "/containers/web/wait?condition=stopped") == 0) {
+	} else if (strcmp(t, "/containers/web/"
+			     "wait?condition=stopped&interval=20ms") == 0) {
 		tconn_reply(c, 200, "application/json", "137\n", 4);
 	} else if (strncmp(t, "/build?t=localhost%2Fapp%3A1&", 29) == 0) {
 		const char *out = r->body_len == 3 ? build_failed : build_ok;
