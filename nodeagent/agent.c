@@ -105,6 +105,7 @@ struct apod {
 	bool kick; /* a request landed: step again this loop turn */
 	uint64_t start_ns;
 	char *status_text; /* last status written */
+	char *phase; /* last phase logged */
 	/* Condition transition times, by condition. */
 	bool cond[4];
 	uint64_t cond_ns[4];
@@ -427,9 +428,10 @@ static void report(struct apod *p)
 		free(text);
 		goto out;
 	}
-	if (!p->status_text ||
-	    !strstr(p->status_text, sm_json_get_str(st, "phase")))
-		plog(p, SM_LOG_INFO, "phase %s", sm_json_get_str(st, "phase"));
+	if (!p->phase || strcmp(p->phase, sm_json_get_str(st, "phase"))) {
+		set_str(&p->phase, sm_json_get_str(st, "phase"));
+		plog(p, SM_LOG_INFO, "phase %s", p->phase);
+	}
 	path = xasprintf(
 		"%s/%s_%s.json", p->a->status_dir,
 		sm_json_get_str(json_object_get(p->pod, "metadata"),
@@ -523,6 +525,7 @@ static void apod_free(struct apod *p)
 	free(p->pod_ip);
 	free(p->error);
 	free(p->status_text);
+	free(p->phase);
 	free(p);
 }
 
