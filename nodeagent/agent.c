@@ -69,6 +69,7 @@ struct actr {
 	bool started; /* startup probe passed (or none) */
 	bool stopping;
 	bool restart_on_exit; /* a liveness failure stopped it */
+	bool no_limits; /* its limits were refused: created without */
 };
 
 enum pod_step {
@@ -953,6 +954,21 @@ static void ctr_created(void *ctx, const struct podman_reply *r)
 			free(name);
 			return;
 		}
+		/*
+		 * Limits the cgroup setup refuses are dropped, once, with one
+		 * clear warning: the container runs, unlimited.
+		 */
+		if (!c->no_limits &&
+		    sm_json_get_path(c->spec, "resources.limits")) {
+			c->no_limits = true;
+			plog(p, SM_LOG_WARN,
+			     "container %s: resources.limits "
+			     "cannot be applied here (%s); it "
+			     "runs without them",
+			     c->name, r->error ? r->error : "refused");
+			p->kick = true;
+			return;
+		}
 		set_waiting(c, "CreateContainerError", r->error);
 		retry_later(p, r->error ? r->error : "no container id");
 		return;
@@ -977,6 +993,8 @@ static void ctr_create(struct actr *c)
 	podspec_setup(p, &pc, voldir);
 	spec = podspec_container(&pc, p->pod, c->spec, &why);
 	free(voldir);
+	if (spec && c->no_limits)
+		json_object_del(spec, "resource_limits");
 	if (!spec) {
 		set_waiting(c, "CreateContainerConfigError", why);
 		retry_later(p, why);
