@@ -934,6 +934,18 @@ static void ctr_start(struct actr *c)
 		p->inflight--;
 }
 
+/* Whether a create error is about cgroup limits (not the image, names...). */
+static bool limits_refused(const char *error)
+{
+	static const char *const words[] = { "cgroup", "memory", "cpu",
+					     "resource" };
+
+	for (size_t i = 0; error && i < SM_ARRAY_SIZE(words); i++)
+		if (strcasestr(error, words[i]))
+			return true;
+	return false;
+}
+
 static void ctr_created(void *ctx, const struct podman_reply *r)
 {
 	struct actr *c = ctx;
@@ -959,7 +971,8 @@ static void ctr_created(void *ctx, const struct podman_reply *r)
 		 * clear warning: the container runs, unlimited.
 		 */
 		if (!c->no_limits &&
-		    sm_json_get_path(c->spec, "resources.limits")) {
+		    sm_json_get_path(c->spec, "resources.limits") &&
+		    limits_refused(r->error)) {
 			c->no_limits = true;
 			plog(p, SM_LOG_WARN,
 			     "container %s: resources.limits "
