@@ -463,6 +463,13 @@ static void retry_later(struct apod *p, const char *why)
 	p->retry_at_ms = now_ms() + delay;
 }
 
+/* A request of a running pod succeeded: its last error no longer holds. */
+static void recovered(struct apod *p)
+{
+	p->retry.failures = 0;
+	set_str(&p->error, NULL);
+}
+
 static void step_done(struct apod *p, enum pod_step next)
 {
 	p->step = next;
@@ -844,6 +851,8 @@ static void ctr_exited(void *ctx, const struct podman_wait_reply *w)
 		retry_later(p, w->r.error);
 		return;
 	}
+	/* Podman answers again: an earlier failure is history. */
+	recovered(p);
 	/*
 	 * The wait's exit code is enough, and saves a round trip before the
 	 * restart, unless a SIGKILL may have been the OOM killer's.
@@ -917,6 +926,12 @@ static void ctr_started(void *ctx, const struct podman_reply *r)
 	if (!r->ok) {
 		set_waiting(c, "RunContainerError", r->error);
 		retry_later(p, r->error);
+		return;
+	}
+	recovered(p);
+	/* A restart needs no inspection: the image is the same. */
+	if (c->image_id && p->step == STEP_RUNNING) {
+		ctr_running(c, NULL);
 		return;
 	}
 	p->inflight++;
