@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "nodeagent/agent.h"
+#include "nodeagent/registry.h"
 #include "nodeagent/service.h"
 #include "common/banned.h"
 
@@ -34,6 +35,13 @@ static const char agent_help[] =
 	"                        agent starts its own in DATA (and stops it)\n"
 	"  --data DIR            data directory (default /var/lib/stuurman\n"
 	"                        for root, ~/.local/share/stuurman otherwise)\n"
+	"  --registry-insecure HOST:PORT\n"
+	"                        a plain-HTTP registry on loopback "
+	"(127.0.0.0/8\n"
+	"                        or localhost) to pull images from, as\n"
+	"                        127.0.0.1:5000/demo/app:1 (repeatable); "
+	"other\n"
+	"                        images must be in Podman's store\n"
 	"  --backoff-initial S   first crash-loop delay in seconds (default "
 	"1)\n"
 	"  --backoff-max S       longest crash-loop delay (default 60;\n"
@@ -150,6 +158,7 @@ int cmd_agent(int argc, char **argv)
 		{ "node-ip", required_argument, NULL, 'i' },
 		{ "podman-socket", required_argument, NULL, 's' },
 		{ "data", required_argument, NULL, 'd' },
+		{ "registry-insecure", required_argument, NULL, 'r' },
 		{ "backoff-initial", required_argument, NULL, 'b' },
 		{ "backoff-max", required_argument, NULL, 'B' },
 		{ "cpu", required_argument, NULL, 'c' },
@@ -165,8 +174,10 @@ int cmd_agent(int argc, char **argv)
 	struct backoff b = BACKOFF_INIT;
 	struct sm_err err = SM_ERR_INIT;
 	char *data = NULL;
+	const char **registries = NULL;
+	size_t nr_registries = 0;
 	uv_loop_t loop;
-	int opt;
+	int opt, rc = 0;
 
 	r.cfg.backoff = b;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -187,24 +198,37 @@ int cmd_agent(int argc, char **argv)
 			free(data);
 			data = xstrdup(optarg);
 			break;
+		case 'r':
+			/* The network rule: loopback only, refused up front. */
+			if (registry_check_insecure(optarg, &err)) {
+				rc = cli_usage_error("agent",
+						     "--registry-insecure %s",
+						     err.items[0].msg);
+				goto out;
+			}
+			registries = xrealloc(registries,
+					      (nr_registries + 1) *
+						      sizeof(*registries));
+			registries[nr_registries++] = optarg;
+			break;
 		case 'b':
-			if (parse_seconds(optarg, &r.cfg.backoff.initial_ms))
-				return cli_usage_error("agent",
-						       "--backoff-"
-						       "initial: "
-						       "expected "
-						       "seconds, got "
-						       "\"%s\"",
-						       optarg);
+			if (parse_seconds(optarg, &r.cfg.backoff.initial_ms)) {
+				rc = cli_usage_error("agent",
+						     "--backoff-initial: "
+						     "expected seconds, got "
+						     "\"%s\"",
+						     optarg);
+				goto out;
+			}
 			break;
 		case 'B':
-			if (parse_seconds(optarg, &r.cfg.backoff.max_ms))
-				return cli_usage_error("agent",
-						       "--backoff-max: "
-						       "expected "
-						       "seconds, got "
-						       "\"%s\"",
-						       optarg);
+			if (parse_seconds(optarg, &r.cfg.backoff.max_ms)) {
+				rc = cli_usage_error("agent",
+						     "--backoff-max: expected "
+						     "seconds, got \"%s\"",
+						     optarg);
+				goto out;
+			}
 			break;
 		case 'c':
 		case 'm':
@@ -214,32 +238,33 @@ int cmd_agent(int argc, char **argv)
 		case 'S':
 		case 'T':
 		case 'C':
-			return cli_usage_error(
+			rc = cli_usage_error(
 				"agent",
 				"--server, --token-file and --ca-file "
 				"join a control plane, which comes with "
 				"`stuurman server` (not in this "
 				"version); use --pod-manifests DIR");
+			goto out;
 		case 'h':
 			fputs(agent_help, stdout);
-			free(data);
-			return 0;
+			goto out;
 		default:
-			free(data);
-			return cli_usage_error("agent", "unknown option");
+			rc = cli_usage_error("agent", "unknown option");
+			goto out;
 		}
 	}
 	if (!r.cfg.node || !r.cfg.pod_manifests) {
-		free(data);
-		return cli_usage_error("agent",
-				       "--node NAME and --pod-manifests "
-				       "DIR are required");
+		rc = cli_usage_error("agent", "--node NAME and --pod-manifests "
+					      "DIR are required");
+		goto out;
 	}
 	if (!data && !(data = podman_service_default_data_dir(&err))) {
 		cli_print_diags(&err, stderr, 0);
-		sm_err_release(&err);
-		return 1;
+		rc = 1;
+		goto out;
 	}
+	r.cfg.registries_insecure = registries;
+	r.cfg.nr_registries_insecure = nr_registries;
 	r.cfg.data_dir = data;
 	uv_loop_init(&loop);
 	r.loop = &loop;
@@ -268,7 +293,10 @@ int cmd_agent(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop))
 		sm_log(SM_LOG_WARN, "agent", "the loop still had handles open");
+	rc = r.status;
+out:
 	sm_err_release(&err);
+	free(registries);
 	free(data);
-	return r.status;
+	return rc;
 }

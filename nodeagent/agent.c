@@ -34,6 +34,7 @@
 #include "nodeagent/agent.h"
 #include "nodeagent/podman.h"
 #include "nodeagent/podspec.h"
+#include "nodeagent/registry.h"
 #include "common/banned.h"
 
 #define COMPONENT "agent"
@@ -50,6 +51,7 @@ struct actr {
 	bool init;
 	char *id; /* Podman container id, once created */
 	char *image_id; /* from inspect */
+	unsigned pull_failures; /* failed pulls in a row */
 	enum ctr_state state;
 	char *reason; /* waiting or terminated reason */
 	char *message; /* waiting message */
@@ -144,6 +146,9 @@ struct agent {
 	bool adopted; /* the first look at what runs is done */
 	json_t *found; /* podman pods found at start: key -> {name, uid} */
 	json_t *images; /* image -> monotonic ms until which it is known here */
+	json_t *pulled; /* image -> the same, for pulls of policy Always */
+	char **registries; /* --registry-insecure hosts */
+	size_t nr_registries;
 	bool podman_down;
 	unsigned ticks;
 	bool watch_inited;
@@ -595,52 +600,180 @@ static void pod_removed(void *ctx, const struct podman_reply *r)
 	p->step = STEP_GONE;
 }
 
+/*
+ * Images. An image in Podman's store is used as it is; one named on a
+ * configured registry is pulled when it is missing (IfNotPresent) or each
+ * time the pod's containers are created (Always); Never never pulls. Only
+ * one image request of a pod is in flight at a time: p->next is its
+ * container.
+ */
+
+static const char *pull_policy(const struct actr *c)
+{
+	const char *policy = sm_json_get_str(c->spec, "imagePullPolicy");
+
+	return policy ? policy : "IfNotPresent";
+}
+
+/* Whether c's image is on a registry this agent may pull from. */
+static bool pullable(const struct agent *a, const struct actr *c)
+{
+	return registry_match(sm_json_get_str(c->spec, "image"),
+			      (const char *const *)a->registries,
+			      a->nr_registries);
+}
+
+/* Whether c's image must be pulled before each creation (Always). */
+static bool pull_always(const struct agent *a, const struct actr *c)
+{
+	return !strcmp(pull_policy(c), "Always") && pullable(a, c);
+}
+
+/* Whether c's image was checked (or pulled) moments ago for another pod. */
+static bool image_known(const struct agent *a, const struct actr *c,
+			uint64_t now)
+{
+	const json_t *cache = pull_always(a, c) ? a->pulled : a->images;
+
+	return json_integer_value(json_object_get(
+		       cache, sm_json_get_str(c->spec, "image"))) >
+	       (json_int_t)now;
+}
+
+/* c's image is there: on to the next container's. */
+static void image_ready(struct apod *p, struct actr *c, bool pulled)
+{
+	const char *image = sm_json_get_str(c->spec, "image");
+	json_int_t until = (json_int_t)now_ms() + 5000;
+
+	/* Whatever held it here (a missing image, a pull) is over. */
+	if (c->reason || c->message)
+		set_waiting(c, "ContainerCreating", NULL);
+	c->pull_failures = 0;
+	/* Pods started together need not ask for it again. */
+	json_object_set_new(p->a->images, image, json_integer(until));
+	if (pulled && !strcmp(pull_policy(c), "Always"))
+		json_object_set_new(p->a->pulled, image, json_integer(until));
+	if (++p->next == p->nr_ctrs)
+		step_done(p, STEP_CREATE_POD);
+}
+
+static void image_pulled(void *ctx, const struct podman_reply *r)
+{
+	struct apod *p = landed(ctx);
+	struct actr *c;
+	const char *image;
+	char *msg;
+
+	/* The pod was removed while its image came: nothing more to do. */
+	if (p->step != STEP_IMAGES)
+		return;
+	c = &p->ctrs[p->next];
+	image = sm_json_get_str(c->spec, "image");
+	if (r->ok) {
+		plog(p, SM_LOG_INFO, "pulled image %s", image);
+		image_ready(p, c, true);
+		return;
+	}
+	if (!r->status) {
+		/* Podman did not answer: retried as any Podman error. */
+		retry_later(p, r->error);
+		return;
+	}
+	/*
+	 * As the kubelet: the failed pull is ErrImagePull; retried with
+	 * backoff, it is ImagePullBackOff until a pull succeeds.
+	 */
+	msg = xasprintf("%s image \"%s\": %s",
+			c->pull_failures ? "back-off pulling"
+					 : "failed to pull",
+			image, r->error);
+	set_waiting(c, c->pull_failures ? "ImagePullBackOff" : "ErrImagePull",
+		    msg);
+	c->pull_failures++;
+	retry_later(p, msg);
+	free(msg);
+}
+
+/* Pulls c's image from its registry (plain HTTP: loopback only). */
+static void image_pull(struct actr *c, enum podman_pull_policy policy)
+{
+	struct apod *p = c->pod;
+	const char *image = sm_json_get_str(c->spec, "image");
+
+	/* A retry keeps the failure's reason, as the kubelet's back-off. */
+	if (!c->pull_failures) {
+		char *msg = xasprintf("pulling image \"%s\"", image);
+
+		set_waiting(c, "ContainerCreating", msg);
+		plog(p, SM_LOG_INFO, "pulling image %s", image);
+		free(msg);
+	}
+	p->inflight++;
+	if (podman_image_pull(p->a->pm, image, policy, false, image_pulled, p))
+		p->inflight--;
+}
+
 static void image_checked(void *ctx, const struct podman_reply *r)
 {
 	struct apod *p = landed(ctx);
-	struct actr *c = &p->ctrs[p->next];
-	const char *image = sm_json_get_str(c->spec, "image");
-	const char *policy = sm_json_get_str(c->spec, "imagePullPolicy");
+	struct actr *c;
+	const char *image, *policy;
+	bool never;
 
+	if (p->step != STEP_IMAGES)
+		return;
+	c = &p->ctrs[p->next];
+	image = sm_json_get_str(c->spec, "image");
+	policy = pull_policy(c);
+	never = !strcmp(policy, "Never");
 	if (r->ok) {
-		if (c->reason && (!strcmp(c->reason, "ErrImageNeverPull") ||
-				  !strcmp(c->reason, "ImagePullBackOff")))
-			set_waiting(c, "ContainerCreating", NULL);
-		/* Pods started together need not ask for it again. */
-		json_object_set_new(p->a->images, image,
-				    json_integer((json_int_t)now_ms() + 5000));
-		if (++p->next == p->nr_ctrs)
-			step_done(p, STEP_CREATE_POD);
+		image_ready(p, c, false);
 		return;
 	}
 	if (r->status != 404) {
 		retry_later(p, r->error);
 		return;
 	}
+	if (!never && pullable(p->a, c)) {
+		image_pull(c, PODMAN_PULL_MISSING);
+		return;
+	}
 	/*
-	 * No registry is configured yet (that comes with --registry): an
-	 * image must be on this machine, whatever the pull policy.
+	 * Not pulled: Never, or not on a registry of --registry-insecure.
+	 * The image must be on this machine, and the message says how.
 	 */
 	{
 		char *msg = xasprintf(
 			"image \"%s\" is not on this machine%s: build it with "
 			"`podman build -t %s .` (or run `stuurman images` for "
-			"the demo images), or push it to a registry the "
-			"nodes can reach",
-			image,
-			policy && !strcmp(policy, "Never")
-				? " and its imagePullPolicy is Never"
-				: "",
+			"the demo images), or push it to a registry on "
+			"loopback that the agent pulls from "
+			"(--registry-insecure HOST:PORT)",
+			image, never ? " and its imagePullPolicy is Never" : "",
 			image);
 
-		set_waiting(c,
-			    policy && !strcmp(policy, "Never")
-				    ? "ErrImageNeverPull"
-				    : "ImagePullBackOff",
+		set_waiting(c, never ? "ErrImageNeverPull" : "ImagePullBackOff",
 			    msg);
 		retry_later(p, msg);
 		free(msg);
 	}
+}
+
+/* The image step's request for c: a pull for Always, else a look. */
+static void image_check(struct actr *c)
+{
+	struct apod *p = c->pod;
+
+	if (pull_always(p->a, c)) {
+		/* Podman asks the registry; only a changed image comes. */
+		image_pull(c, PODMAN_PULL_NEWER);
+		return;
+	}
+	p->inflight++;
+	if (podman_image_exists(p->a->pm, sm_json_get_str(c->spec, "image"),
+				image_checked, p))
+		p->inflight--;
 }
 
 /* After removing a leftover, the step that met it runs again. */
@@ -1458,22 +1591,14 @@ static void step(struct apod *p, uint64_t now)
 		}
 		/* Images checked moments ago for another pod are known. */
 		while (p->next < p->nr_ctrs &&
-		       json_integer_value(json_object_get(
-			       a->images, sm_json_get_str(p->ctrs[p->next].spec,
-							  "image"))) >
-			       (json_int_t)now)
+		       image_known(a, &p->ctrs[p->next], now))
 			p->next++;
 		if (p->next == p->nr_ctrs) {
 			step_done(p, STEP_CREATE_POD);
 			step(p, now);
 			break;
 		}
-		c = &p->ctrs[p->next];
-		p->inflight++;
-		if (podman_image_exists(a->pm,
-					sm_json_get_str(c->spec, "image"),
-					image_checked, p))
-			p->inflight--;
+		image_check(&p->ctrs[p->next]);
 		break;
 	case STEP_CREATE_POD: {
 		struct podspec_ctx pc;
@@ -1967,6 +2092,10 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 			 "socket and a data dir are required");
 		return NULL;
 	}
+	/* The network rule holds whoever builds the config. */
+	for (size_t i = 0; i < cfg->nr_registries_insecure; i++)
+		if (registry_check_insecure(cfg->registries_insecure[i], err))
+			return NULL;
 	{
 		char *status =
 			xasprintf("%s/nodes/%s/pods", cfg->data_dir, cfg->node);
@@ -1998,6 +2127,14 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 	a->desired = json_object();
 	a->found = json_object();
 	a->images = json_object();
+	a->pulled = json_object();
+	a->nr_registries = cfg->nr_registries_insecure;
+	a->registries = xcalloc(a->nr_registries ? a->nr_registries : 1,
+				sizeof(*a->registries));
+	for (size_t i = 0; i < a->nr_registries; i++)
+		a->registries[i] = xstrdup(cfg->registries_insecure[i]);
+	a->cfg.registries_insecure = NULL;
+	a->cfg.nr_registries_insecure = 0;
 	a->pm = podman_new(loop, a->socket);
 	a->http = sm_http_client_new(loop);
 	uv_timer_init(loop, &a->tick);
@@ -2062,6 +2199,10 @@ void agent_free(struct agent *a)
 	json_decref(a->desired);
 	json_decref(a->found);
 	json_decref(a->images);
+	json_decref(a->pulled);
+	for (size_t i = 0; i < a->nr_registries; i++)
+		free(a->registries[i]);
+	free(a->registries);
 	free(a->node);
 	free(a->node_ip);
 	free(a->manifests);

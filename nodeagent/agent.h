@@ -17,6 +17,15 @@
  * manifests are read on the thread pool. One housekeeping timer drives
  * reloads, restarts after backoff, probes and retries.
  *
+ * Images: an image in Podman's store is used as it is (imagePullPolicy
+ * IfNotPresent or Never). One named on a registry of registries_insecure is
+ * pulled when it is missing and its policy is IfNotPresent, and at every
+ * creation of the pod's containers when it is Always (only what changed
+ * is downloaded); a failed pull is ErrImagePull, then ImagePullBackOff
+ * while it is retried with backoff. Never never pulls (ErrImageNeverPull),
+ * and images of other registries are never pulled: they must be built or
+ * pushed to a configured registry.
+ *
  * Failure policy: bad manifests are reported and the last good set keeps
  * running; Podman errors are retried with backoff and reported in the pod's
  * status; the agent itself never exits because Podman is down.
@@ -24,6 +33,7 @@
 #ifndef SM_AGENT_H
 #define SM_AGENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -41,6 +51,13 @@ struct agent_config {
 	const char *data_dir; /* volumes and status live under it */
 	struct backoff backoff; /* crash-loop backoff knobs */
 	uint64_t reload_ms; /* how often the folder is checked */
+	/*
+	 * Plain-HTTP registries on loopback ("127.0.0.1:5000"), each checked
+	 * by registry_check_insecure(): images named on them are pulled when
+	 * their imagePullPolicy asks for it. Others are never pulled.
+	 */
+	const char *const *registries_insecure;
+	size_t nr_registries_insecure;
 };
 
 /*
@@ -52,7 +69,7 @@ void agent_free(struct agent *a);
 /*
  * A new agent on loop (borrowed), with cfg copied. Returns NULL and adds to
  * err when the configuration is unusable (missing node name, data dir that
- * cannot be created).
+ * cannot be created, a registry off loopback).
  */
 struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 			struct sm_err *err) SM_MALLOC(agent_free);

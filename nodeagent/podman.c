@@ -821,16 +821,24 @@ int podman_image_build(struct podman *p, const char *tag, const void *tar,
 	return err;
 }
 
-int podman_image_pull(struct podman *p, const char *reference, bool tls_verify,
+int podman_image_pull(struct podman *p, const char *reference,
+		      enum podman_pull_policy policy, bool tls_verify,
 		      podman_cb cb, void *ctx)
 {
+	static const char *const policies[] = {
+		[PODMAN_PULL_MISSING] = "missing",
+		[PODMAN_PULL_NEWER] = "newer",
+		[PODMAN_PULL_ALWAYS] = "always",
+	};
 	struct podman_stream *s;
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	int err;
 
+	if ((size_t)policy >= SM_ARRAY_SIZE(policies))
+		return -EINVAL;
 	sm_buf_adds(&b, "/images/pull?reference=");
 	add_escaped(&b, reference);
-	sm_buf_addf(&b, "&policy=missing&tlsVerify=%s",
+	sm_buf_addf(&b, "&policy=%s&tlsVerify=%s", policies[policy],
 		    tls_verify ? "true" : "false");
 	s = call_start(p, CALL_PULL, "POST", &b, NULL, 0, NULL, ctx, &err);
 	if (s)

@@ -128,12 +128,27 @@ int podman_image_tag(struct podman *p, const char *name, const char *repo,
 int podman_image_build(struct podman *p, const char *tag, const void *tar,
 		       size_t tar_len, podman_cb cb, void *ctx);
 /*
- * Pulls reference with policy "missing"; tls_verify false for a plain-HTTP
- * registry on loopback. Like build, Podman answers 200 and reports in the
- * stream: ok only when it ends with {"images":[...],"id":...}, which is
- * then the reply's json.
+ * Pull policies, as Podman names them: MISSING pulls only when the image is
+ * not in the store; NEWER asks the registry and pulls when its digest
+ * differs from the local image's (Kubernetes' Always: it contacts the
+ * registry each time but downloads only what changed); ALWAYS pulls
+ * regardless.
  */
-int podman_image_pull(struct podman *p, const char *reference, bool tls_verify,
+enum podman_pull_policy {
+	PODMAN_PULL_MISSING,
+	PODMAN_PULL_NEWER,
+	PODMAN_PULL_ALWAYS,
+};
+/*
+ * Pulls reference with policy; tls_verify false for a plain-HTTP registry
+ * on loopback. Like build, Podman answers 200 and reports in the stream:
+ * ok only when it ends with {"images":[...],"id":...}, which is then the
+ * reply's json; otherwise `error` holds Podman's error ("POST
+ * /images/pull: pull failed: ..."). Returns -EINVAL for a policy out of
+ * range (and calls nothing).
+ */
+int podman_image_pull(struct podman *p, const char *reference,
+		      enum podman_pull_policy policy, bool tls_verify,
 		      podman_cb cb, void *ctx);
 
 /*

@@ -97,6 +97,17 @@ check "render is stable" cmp -s "$work/a.yaml" "$work/out"
 "$bin" validate -o json -j 4 "$src/tests/corpus/invalid" >"$work/j4" 2>&1
 check "--jobs does not change the report" cmp -s "$work/j1" "$work/j4"
 
+# The network rule: only registries on loopback, refused before anything
+# starts.
+status "agent: a registry off loopback is a usage error" 2 "$bin" agent \
+	--node n1 --pod-manifests "$work" --registry-insecure 10.1.2.3:5000
+check "agent: the message says loopback only" \
+	grep -q 'registry-insecure "10.1.2.3:5000": only a registry on loopback' "$work/err"
+status "agent: a malformed registry is a usage error" 2 "$bin" agent \
+	--node n1 --pod-manifests "$work" --registry-insecure 127.0.0.1:http
+status "agent --help" 0 "$bin" agent --help
+check "agent --help names --registry-insecure" grep -q -- '--registry-insecure HOST:PORT' "$work/out"
+
 status "global --log-format json accepted" 0 "$bin" --log-format json version
 status "bad --log-level is a usage error" 2 "$bin" --log-level loud version
 

@@ -1,7 +1,7 @@
 /*
  * Tests for nodeagent/podman.c: the frame demuxer, Podman's error messages,
- * build streams, wait's bare number, and the client end to end against a
- * tiny server that answers as Podman 4.3 does
+ * build and pull streams, wait's bare number, and the client end to end
+ * against a tiny server that answers as Podman 4.3 does
  * (../shared/reference/podman-api.md).
  */
 #include <errno.h>
@@ -262,6 +262,17 @@ static void test_wait_body_is_a_bare_number(void **state)
 	assert_int_equal(podman__parse_exit_code("99999", 5, &code), -EPROTO);
 }
 
+/* Pull streams as Podman 4.3 writes them, for a good and a bad pull. */
+static const char pull_ok[] =
+	"{\"stream\":\"Trying to pull 127.0.0.1:5000/demo/app:1...\\n\"}\n"
+	"{\"stream\":\"Writing manifest to image destination\\n\"}\n"
+	"{\"images\":[\"181181c24d91\"],\"id\":\"181181c24d91\"}\n";
+static const char pull_failed[] =
+	"{\"stream\":\"Trying to pull 127.0.0.1:5000/demo/nope:1...\\n\"}\n"
+	"{\"error\":\"initializing source docker://127.0.0.1:5000/demo/"
+	"nope:1: reading manifest 1 in 127.0.0.1:5000/demo/nope: manifest "
+	"unknown: manifest unknown\"}\n";
+
 /* A fake Podman with canned answers from the reference. */
 static void fake_podman(void *ctx, struct tconn *c, const struct treq *r)
 {
@@ -299,6 +310,18 @@ static void fake_podman(void *ctx, struct tconn *c, const struct treq *r)
 		tconn_chunk(c, 10, out + 50, strlen(out) - 50);
 		tconn_send(c, 10, "0\r\n\r\n", 5);
 		tconn_end(c);
+	} else if (strcmp(t, "/images/pull?reference=127.0.0.1%3A5000%2Fdemo"
+			     "%2Fapp%3A1&policy=newer&tlsVerify=false") == 0) {
+		tconn_chunked_head(c, 200, "application/json");
+		tconn_chunk(c, 0, pull_ok, 40);
+		tconn_chunk(c, 10, pull_ok + 40, strlen(pull_ok) - 40);
+		tconn_send(c, 10, "0\r\n\r\n", 5);
+		tconn_end(c);
+	} else if (strcmp(t,
+			  "/images/pull?reference=127.0.0.1%3A5000%2Fdemo"
+			  "%2Fnope%3A1&policy=missing&tlsVerify=true") == 0) {
+		tconn_reply(c, 200, "application/json", pull_failed,
+			    strlen(pull_failed));
 	} else if (strncmp(t, "/containers/web/logs?", 21) == 0) {
 		tconn_chunked_head(c, 200, "application/octet-stream");
 		tconn_chunk(c, 0, frames, 5);
@@ -362,6 +385,20 @@ static void got_reply(struct got *g, const struct podman_reply *r)
 static void on_reply(void *ctx, const struct podman_reply *r)
 {
 	got_reply(ctx, r);
+}
+
+/* A pull's json is {"images": [...], "id": ...}: its id is the image's. */
+static void on_pull(void *ctx, const struct podman_reply *r)
+{
+	struct got *g = ctx;
+
+	got_reply(g, r);
+	if (r->ok) {
+		const char *id = sm_json_get_str(r->json, "id");
+
+		assert_non_null(id);
+		g->id = xstrdup(id);
+	}
 }
 
 static void on_wait(void *ctx, const struct podman_wait_reply *r)
@@ -513,6 +550,55 @@ static void test_build_is_ok_only_with_an_image_id(void **state)
 				     "runtime: exit status 3");
 	got_release(&a);
 	got_release(&b);
+}
+
+static void test_pull_asks_for_its_policy_and_gives_the_image_id(void **state)
+{
+	struct fixture *f = *state;
+	struct got a = { 0 };
+	const char *ref = "127.0.0.1:5000/demo/app:1";
+
+	assert_int_equal(podman_image_pull(f->p, ref, PODMAN_PULL_NEWER, false,
+					   on_pull, &a),
+			 0);
+	run_until(f, &a.calls, 1);
+	assert_true(a.ok);
+	assert_string_equal(a.id, "181181c24d91");
+	got_release(&a);
+}
+
+static void test_pull_failure_comes_back_with_podmans_error(void **state)
+{
+	struct fixture *f = *state;
+	struct got a = { 0 };
+	const char *ref = "127.0.0.1:5000/demo/nope:1";
+
+	assert_int_equal(podman_image_pull(f->p, ref, PODMAN_PULL_MISSING, true,
+					   on_pull, &a),
+			 0);
+	run_until(f, &a.calls, 1);
+	assert_false(a.ok);
+	assert_int_equal(a.status, 200);
+	assert_null(a.id);
+	assert_string_equal(a.error,
+			    "POST /images/pull: pull failed: initializing "
+			    "source docker://127.0.0.1:5000/demo/nope:1: "
+			    "reading manifest 1 in 127.0.0.1:5000/demo/nope: "
+			    "manifest unknown: manifest unknown");
+	got_release(&a);
+}
+
+static void test_pull_with_an_unknown_policy_calls_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct got a = { 0 };
+
+	assert_int_equal(podman_image_pull(f->p, "127.0.0.1:5000/demo/app:1",
+					   (enum podman_pull_policy)7, false,
+					   on_pull, &a),
+			 -EINVAL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(a.calls, 0);
 }
 
 static void on_log(void *ctx, enum podman_log_stream which, const char *data,
@@ -674,6 +760,9 @@ int main(void)
 		T(test_podman_error_comes_back_with_its_cause),
 		T(test_wait_reads_the_exit_code),
 		T(test_build_is_ok_only_with_an_image_id),
+		T(test_pull_asks_for_its_policy_and_gives_the_image_id),
+		T(test_pull_failure_comes_back_with_podmans_error),
+		T(test_pull_with_an_unknown_policy_calls_nothing),
 		T(test_logs_reach_the_callback_in_order),
 		T(test_events_split_across_chunks_are_whole),
 		T(test_closing_a_stream_from_its_callback_stops_it),
