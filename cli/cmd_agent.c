@@ -42,6 +42,10 @@ static const char agent_help[] =
 	"                        127.0.0.1:5000/demo/app:1 (repeatable); "
 	"other\n"
 	"                        images must be in Podman's store\n"
+	"  --api-listen ADDR:PORT\n"
+	"                        the node's API (logs, pods, healthz); "
+	"default\n"
+	"                        NODE_IP:10250 as a kubelet, none to disable\n"
 	"  --backoff-initial S   first crash-loop delay in seconds (default "
 	"1)\n"
 	"  --backoff-max S       longest crash-loop delay (default 60;\n"
@@ -111,7 +115,10 @@ static void run_agent(struct agent_run *r)
 		on_signal(&r->sigterm, SIGTERM);
 		return;
 	}
-	agent_start(r->agent);
+	if (agent_start(r->agent)) {
+		r->status = 1;
+		on_signal(&r->sigterm, SIGTERM);
+	}
 }
 
 static void service_ready(struct podman_service *s, int status,
@@ -159,6 +166,7 @@ int cmd_agent(int argc, char **argv)
 		{ "podman-socket", required_argument, NULL, 's' },
 		{ "data", required_argument, NULL, 'd' },
 		{ "registry-insecure", required_argument, NULL, 'r' },
+		{ "api-listen", required_argument, NULL, 'a' },
 		{ "backoff-initial", required_argument, NULL, 'b' },
 		{ "backoff-max", required_argument, NULL, 'B' },
 		{ "cpu", required_argument, NULL, 'c' },
@@ -197,6 +205,9 @@ int cmd_agent(int argc, char **argv)
 		case 'd':
 			free(data);
 			data = xstrdup(optarg);
+			break;
+		case 'a':
+			r.cfg.api_listen = optarg;
 			break;
 		case 'r':
 			/* The network rule: loopback only, refused up front. */

@@ -32,6 +32,7 @@
 #include "manifests/canonical.h"
 #include "manifests/load.h"
 #include "nodeagent/agent.h"
+#include "nodeagent/agent_api.h"
 #include "nodeagent/podman.h"
 #include "nodeagent/podspec.h"
 #include "nodeagent/registry.h"
@@ -153,6 +154,8 @@ struct agent {
 	unsigned ticks;
 	bool watch_inited;
 	struct probe_run *runs; /* probes in flight */
+	struct agent_api *api; /* the node's own API, or NULL */
+	char *api_listen;
 };
 
 static uint64_t now_ms(void)
@@ -2122,6 +2125,8 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 	a->manifests = xstrdup(cfg->pod_manifests);
 	a->socket = xstrdup(cfg->podman_socket);
 	a->data_dir = xstrdup(cfg->data_dir);
+	a->api_listen = cfg->api_listen ? xstrdup(cfg->api_listen)
+					: xasprintf("%s:10250", a->node_ip);
 	if (!a->cfg.reload_ms)
 		a->cfg.reload_ms = 2000;
 	a->desired = json_object();
@@ -2146,11 +2151,64 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 	return a;
 }
 
+/* The API's view of the agent: container ids and the pods' status. */
+static const char *api_container_id(void *ctx, const char *ns, const char *pod,
+				    const char *container)
+{
+	struct agent *a = ctx;
+	char *key = xasprintf("%s/%s", ns, pod);
+	struct apod *p = sm_strmap_get(&a->pods, key);
+
+	free(key);
+	for (size_t i = 0; p && i < p->nr_ctrs; i++)
+		if (!strcmp(p->ctrs[i].name, container))
+			return p->ctrs[i].id;
+	return NULL;
+}
+
+static json_t *api_pods(void *ctx)
+{
+	struct agent *a = ctx;
+	json_t *items = json_array();
+	size_t it = 0;
+	void *v;
+
+	while (sm_strmap_next(&a->pods, &it, NULL, &v)) {
+		struct apod *p = v;
+		json_t *pod = json_deep_copy(p->pod);
+
+		json_object_set_new(json_object_get(pod, "spec"), "nodeName",
+				    json_string(a->node));
+		json_object_set_new(pod, "status", pod_status_json(p));
+		json_array_append_new(items, pod);
+	}
+	return json_pack("{s:s, s:s, s:{}, s:o}", "apiVersion", "v1", "kind",
+			 "PodList", "metadata", "items", items);
+}
+
 int agent_start(struct agent *a)
 {
 	sm_log(SM_LOG_INFO, COMPONENT,
 	       "node %s (ip %s): pods from %s, Podman at %s", a->node,
 	       a->node_ip, a->manifests, a->socket);
+	if (strcmp(a->api_listen, "none")) {
+		struct agent_api_source src = { api_container_id, api_pods, a };
+		struct sm_err err = SM_ERR_INIT;
+		int r = agent_api_start(a->loop, a->api_listen, a->pm, &src,
+					&a->api, &err);
+
+		if (r) {
+			sm_log(SM_LOG_ERROR, COMPONENT,
+			       "the node API cannot listen on %s: %s (choose "
+			       "another with --api-listen ADDR:PORT, or none)",
+			       a->api_listen,
+			       err.nr ? err.items[0].msg : strerror(-r));
+			sm_err_release(&err);
+			return r;
+		}
+		sm_log(SM_LOG_INFO, COMPONENT, "node API on http://%s:%d",
+		       a->node_ip, agent_api_port(a->api));
+	}
 	if (!uv_fs_event_init(a->loop, &a->watch)) {
 		a->watch.data = a;
 		a->watch_inited = true;
@@ -2178,6 +2236,8 @@ void agent_free(struct agent *a)
 	if (!a)
 		return;
 	a->freeing = true;
+	/* The API first: its log streams belong to the Podman client. */
+	agent_api_free(a->api);
 	/* Cancels every Podman request: none of our callbacks run again. */
 	podman_free(a->pm);
 	/* The same for HTTP probes; TCP probes close and free themselves. */
@@ -2208,6 +2268,7 @@ void agent_free(struct agent *a)
 	free(a->manifests);
 	free(a->socket);
 	free(a->data_dir);
+	free(a->api_listen);
 	free(a->status_dir);
 	free(a->volume_root);
 	if (a->handles == 0) {

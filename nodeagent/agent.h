@@ -58,6 +58,11 @@ struct agent_config {
 	 */
 	const char *const *registries_insecure;
 	size_t nr_registries_insecure;
+	/*
+	 * Where the agent's own API listens (agent_api.h): "ADDR:PORT", NULL
+	 * for NODE_IP:10250 as a kubelet, or "none".
+	 */
+	const char *api_listen;
 };
 
 /*

@@ -9,6 +9,8 @@
 #     probe restarts its container;
 #   - a missing image gives the waiting reason ErrImageNeverPull;
 #   - a restarted agent adopts its pods: same container ID, no restart;
+#   - the node API serves /healthz, /pods and the container's log (tail,
+#     follow), as a kubelet's;
 #   - a manifest removed from the folder removes its pod;
 #   - nothing of the test is left afterwards.
 #
@@ -25,6 +27,7 @@ pods=$tmp/pods
 data=$tmp/data
 status_dir=$data/nodes/$node/pods
 port=$((20000 + RANDOM % 9000))
+api_port=$((port + 1))
 agent_pid=
 passed=0
 failed=0
@@ -80,7 +83,7 @@ is() { # is POD EXPR WANT
 start_agent() {
 	"$bin" --log-format json agent --node "$node" --pod-manifests "$pods" \
 		--podman-socket "$sock" --data "$data" --node-ip 127.0.0.1 \
-		>>"$tmp/agent.log" 2>&1 &
+		--api-listen "127.0.0.1:$api_port" >>"$tmp/agent.log" 2>&1 &
 	agent_pid=$!
 }
 
@@ -166,6 +169,52 @@ secret_file=$(find "$data/nodes/$node/volumes" -path '*/creds/password' | head -
 check "secret file written" test -n "$secret_file"
 check "secret file mode 640" test "$(stat -c %a "$secret_file" 2>/dev/null)" = 640
 check "secret file content" test "$(cat "$secret_file" 2>/dev/null)" = s3cret
+
+# The node's own API, as a kubelet's.
+api_get() { # api_get PATH [SECONDS]: prints the answer (streams until SECONDS)
+	python3 - "http://127.0.0.1:$api_port$1" "${2:-3}" <<'PY'
+import socket, sys, time, urllib.request
+deadline = time.monotonic() + float(sys.argv[2])
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])) as r:
+        # A followed log never ends: read until the deadline.
+        while time.monotonic() < deadline:
+            r.fp.raw._sock.settimeout(max(0.05, deadline - time.monotonic()))
+            chunk = r.read1(65536)
+            if not chunk:
+                break
+            sys.stdout.write(chunk.decode())
+            sys.stdout.flush()
+except (socket.timeout, TimeoutError):
+    pass
+PY
+}
+check "API: healthz" test "$(api_get /healthz)" = ok
+check "API: /pods lists web" bash -c "$(declare -f api_get); api_port=$api_port; api_get /pods | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d[\"kind\"] == \"PodList\"
+assert [p[\"metadata\"][\"name\"] for p in d[\"items\"]] == [\"web\"]
+assert d[\"items\"][0][\"status\"][\"phase\"] == \"Running\"'"
+http_get "$port" >/dev/null 2>&1
+logs=$(api_get "/containerLogs/default/web/web?tailLines=50")
+check "API: logs hold the start line" grep -q "Kubernetes Bootcamp App Started" <<<"$logs"
+check "API: logs hold the request" grep -q "Running on: web" <<<"$logs"
+check "API: tailLines=1 gives one line" test "$(api_get "/containerLogs/default/web/web?tailLines=1" | wc -l)" = 1
+# follow: a request made while following shows up in the stream.
+api_get "/containerLogs/default/web/web?follow=true&tailLines=0" 4 >"$tmp/follow" &
+follow_pid=$!
+sleep 1
+http_get "$port" >/dev/null 2>&1
+wait "$follow_pid"
+check "API: follow streams new lines" grep -q "Running on: web" "$tmp/follow"
+check "API: unknown container is a 404" bash -c "! curl -sf http://127.0.0.1:$api_port/containerLogs/default/web/nope 2>/dev/null && python3 -c '
+import urllib.request, urllib.error
+try:
+    urllib.request.urlopen(\"http://127.0.0.1:$api_port/containerLogs/default/web/nope\", timeout=2)
+    raise SystemExit(1)
+except urllib.error.HTTPError as e:
+    raise SystemExit(0 if e.code == 404 else 1)'"
 
 ctr=stuurman_${node}_default_web_web
 id1=$("${p[@]}" inspect -f '{{.Id}}' "$ctr" 2>/dev/null)

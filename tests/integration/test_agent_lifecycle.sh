@@ -114,7 +114,7 @@ YAML
 
 "$bin" --log-format json agent --node "$node" --pod-manifests "$pods" \
 	--podman-socket "$sock" --data "$data" --node-ip 127.0.0.1 \
-	>"$tmp/agent.log" 2>&1 &
+	--api-listen 127.0.0.1:0 >"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 
 check "init then app: Succeeded" eventually 60 is job-ok 's["phase"]' Succeeded

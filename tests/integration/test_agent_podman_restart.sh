@@ -94,7 +94,8 @@ spec:
 YAML
 
 "$bin" agent --node "$node" --pod-manifests "$pods" --podman-socket "$sock" \
-	--data "$data" --node-ip 127.0.0.1 >"$tmp/agent.log" 2>&1 &
+	--data "$data" --node-ip 127.0.0.1 --api-listen 127.0.0.1:0 \
+	>"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 check "serving" eventually 60 answers "$port"
 

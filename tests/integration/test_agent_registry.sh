@@ -195,7 +195,8 @@ YAML
 
 "$bin" --log-format json agent --node "$node" --pod-manifests "$pods" \
 	--podman-socket "$sock" --data "$data" --node-ip 127.0.0.1 \
-	--registry-insecure "$registry" >>"$tmp/agent.log" 2>&1 &
+	--registry-insecure "$registry" --api-listen 127.0.0.1:0 \
+	>>"$tmp/agent.log" 2>&1 &
 agent_pid=$!
 
 check "pulled: the pod answers on its hostPort" eventually 60 answers "$port"
