@@ -31,27 +31,8 @@ api_port=$((port + 1))
 agent_pid=
 passed=0
 failed=0
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAILED: $name" >&2
-	fi
-}
-
-# eventually SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
-eventually() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.2
-	done
-}
+# shellcheck source=tests/integration/agent_lib.sh
+. "$(dirname "$0")/agent_lib.sh"
 
 http_get() { # http_get PORT: prints the answer of 127.0.0.1:PORT
 	python3 - "$1" <<'PY'
@@ -68,17 +49,6 @@ answers() {
 
 # field POD EXPR: evaluates a Python expression on the pod's status file
 # (bound to s), prints it.
-field() {
-	python3 - "$status_dir/default_$1.json" "$2" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))["status"]
-print(eval(sys.argv[2]))
-PY
-}
-
-is() { # is POD EXPR WANT
-	[ "$(field "$1" "$2" 2>/dev/null)" = "$3" ]
-}
 
 start_agent() {
 	"$bin" --log-format json agent --node "$node" --pod-manifests "$pods" \

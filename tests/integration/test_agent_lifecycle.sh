@@ -22,38 +22,8 @@ status_dir=$data/nodes/$node/pods
 agent_pid=
 passed=0
 failed=0
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAILED: $name" >&2
-	fi
-}
-
-eventually() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.2
-	done
-}
-
-field() {
-	python3 - "$status_dir/default_$1.json" "$2" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))["status"]
-print(eval(sys.argv[2]))
-PY
-}
-
-is() {
-	[ "$(field "$1" "$2" 2>/dev/null)" = "$3" ]
-}
+# shellcheck source=tests/integration/agent_lib.sh
+. "$(dirname "$0")/agent_lib.sh"
 
 cleanup() {
 	if [ -n "$agent_pid" ]; then

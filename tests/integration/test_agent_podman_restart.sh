@@ -22,26 +22,8 @@ port=$((20000 + RANDOM % 9000))
 agent_pid=
 passed=0
 failed=0
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAILED: $name" >&2
-	fi
-}
-
-eventually() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.2
-	done
-}
+# shellcheck source=tests/integration/agent_lib.sh
+. "$(dirname "$0")/agent_lib.sh"
 
 answers() {
 	local out
@@ -49,18 +31,6 @@ answers() {
 import urllib.request
 print(urllib.request.urlopen('http://127.0.0.1:$1/', timeout=2).read().decode())" 2>/dev/null) || return 1
 	[[ $out == *'Hello Kubernetes bootcamp!'* ]]
-}
-
-field() {
-	python3 - "$status_dir/default_$1.json" "$2" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))["status"]
-print(eval(sys.argv[2]))
-PY
-}
-
-is() {
-	[ "$(field "$1" "$2" 2>/dev/null)" = "$3" ]
 }
 
 cleanup() {

@@ -32,27 +32,8 @@ agent_pid=
 registry_pid=
 passed=0
 failed=0
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAILED: $name" >&2
-	fi
-}
-
-# eventually SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
-eventually() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.2
-	done
-}
+# shellcheck source=tests/integration/agent_lib.sh
+. "$(dirname "$0")/agent_lib.sh"
 
 quietly() { "$@" >/dev/null; }
 
@@ -82,17 +63,6 @@ answers() {
 
 # field POD EXPR: evaluates a Python expression on the pod's status file
 # (bound to s), prints it.
-field() {
-	python3 - "$status_dir/default_$1.json" "$2" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))["status"]
-print(eval(sys.argv[2]))
-PY
-}
-
-is() { # is POD EXPR WANT
-	[ "$(field "$1" "$2" 2>/dev/null)" = "$3" ]
-}
 
 # pull_failed POD: its container waits because a pull failed.
 pull_failed() {
