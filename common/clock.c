@@ -76,3 +76,42 @@ int sm_time_rfc3339(uint64_t ns, int millis, char *out, size_t len)
 		return -EOVERFLOW;
 	return 0;
 }
+
+int sm_time_parse_rfc3339(const char *s, uint64_t *ns)
+{
+	struct tm tm = { 0 };
+	int n = 0;
+	uint64_t frac = 0, scale = 1000000000ULL;
+	time_t secs;
+
+	if (!s ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    n != 19)
+		return -EINVAL;
+	s += n;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (uint64_t)(*s - '0') * scale;
+			}
+		}
+	}
+	if (strcmp(s, "Z") && strcmp(s, "+00:00"))
+		return -EINVAL;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60 || tm.tm_year < 1970)
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	secs = timegm(&tm);
+	if (secs < 0)
+		return -EINVAL;
+	*ns = (uint64_t)secs * 1000000000ULL + frac;
+	return 0;
+}

@@ -53,4 +53,11 @@ void sm_fake_clock_init(struct sm_fake_clock *f, uint64_t realtime_ns);
 #define SM_TIME_RFC3339_LEN 32
 int sm_time_rfc3339(uint64_t ns, int millis, char *out, size_t len);
 
+/*
+ * Reads an RFC 3339 UTC time ("2026-11-25T21:58:54Z", fractions of a second
+ * allowed, "+00:00" as well as "Z") into ns since the epoch. Returns 0 or
+ * -EINVAL for anything else (other offsets included).
+ */
+int sm_time_parse_rfc3339(const char *s, uint64_t *ns);
+
 #endif

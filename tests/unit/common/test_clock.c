@@ -58,6 +58,32 @@ static void test_rfc3339_into_a_short_buffer_fails(void **state)
 	assert_string_equal(out, "1970-01-01T00:00:00.000Z");
 }
 
+static void
+test_rfc3339_parses_what_it_formats_and_rejects_the_rest(void **state)
+{
+	char out[SM_TIME_RFC3339_LEN];
+	uint64_t ns = 0;
+	uint64_t t = 1764107934ULL * NS + 123000000ULL;
+
+	assert_int_equal(sm_time_rfc3339(t, 1, out, sizeof(out)), 0);
+	assert_int_equal(sm_time_parse_rfc3339(out, &ns), 0);
+	assert_true(ns == t);
+	assert_int_equal(sm_time_parse_rfc3339("1970-01-01T00:00:01Z", &ns), 0);
+	assert_true(ns == NS);
+	assert_int_equal(
+		sm_time_parse_rfc3339("2024-02-29T12:00:00+00:00", &ns), 0);
+	assert_int_equal(
+		sm_time_parse_rfc3339("2024-02-29T12:00:00+01:00", &ns),
+		-EINVAL);
+	assert_int_equal(sm_time_parse_rfc3339("2024-13-01T00:00:00Z", &ns),
+			 -EINVAL);
+	assert_int_equal(sm_time_parse_rfc3339("2024-01-01 00:00:00Z", &ns),
+			 -EINVAL);
+	assert_int_equal(sm_time_parse_rfc3339("2024-01-01T00:00:00.Z", &ns),
+			 -EINVAL);
+	assert_int_equal(sm_time_parse_rfc3339("", &ns), -EINVAL);
+}
+
 static void test_fake_clock_reads_what_the_test_sets(void **state)
 {
 	struct sm_fake_clock f;
@@ -91,6 +117,8 @@ int main(void)
 		cmocka_unit_test(
 			test_rfc3339_handles_leap_days_and_the_largest_time),
 		cmocka_unit_test(test_rfc3339_into_a_short_buffer_fails),
+		cmocka_unit_test(
+			test_rfc3339_parses_what_it_formats_and_rejects_the_rest),
 		cmocka_unit_test(test_fake_clock_reads_what_the_test_sets),
 		cmocka_unit_test(test_system_clock_is_in_ns_and_monotonic),
 	};
