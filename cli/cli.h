@@ -24,6 +24,7 @@ int cmd_version(int argc, char **argv);
 int cmd_podman(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 /* Prints every diagnostic of err to out, one line each, in file order. */
 void cli_print_diags(struct sm_err *err, FILE *out, int with_notes);

@@ -66,6 +66,9 @@ struct api_filter {
 		MF_SELECTOR_INIT, FIELDSEL_INIT \
 	}
 
+/* The query parameter key, decoded (new), or NULL. */
+char *api__query(const struct api_call *c, const char *key);
+
 /* Parses c's labelSelector and fieldSelector; answers 400 on error. */
 int api__selectors(struct api_call *c, struct api_filter *f);
 void api__filter_release(struct api_filter *f);

@@ -24,7 +24,6 @@
 #include "common/http_server.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/url.h"
 #include "common/xalloc.h"
 #include "reconciler/api_internal.h"
 #include "reconciler/store.h"
@@ -175,8 +174,8 @@ void api__watch(struct api_call *c)
 	struct apiserver *a = c->a;
 	struct api_watch *w;
 	struct sm_err err = SM_ERR_INIT;
-	char *rvs = sm_url_query_get(c->req->query, "resourceVersion");
-	char *tos = sm_url_query_get(c->req->query, "timeoutSeconds");
+	char *rvs = api__query(c, "resourceVersion");
+	char *tos = api__query(c, "timeoutSeconds");
 	uint64_t rv = rvs ? strtoull(rvs, NULL, 10) : 0;
 	long timeout = tos ? strtol(tos, NULL, 10) : 0;
 	const char *ns = c->res->namespaced && *c->ns ? c->ns : NULL;

@@ -25,6 +25,7 @@
 #include "manifests/selector.h"
 #include "reconciler/api_internal.h"
 #include "reconciler/fieldsel.h"
+#include "reconciler/objutil.h"
 #include "reconciler/patch.h"
 #include "reconciler/store.h"
 
@@ -157,10 +158,22 @@ static struct pending *pending_new(struct sm_http_resp *resp, int code,
 
 /* ---- request context ---- */
 
-/* Reads the query parameter key (decoded, new) or NULL. */
+/*
+ * The query parameter key, decoded (new), or NULL when absent or not
+ * decodable (kubectl never sends such; a bad one reads as absent).
+ */
+char *api__query(const struct api_call *c, const char *key)
+{
+	char *v = NULL;
+
+	if (sm_query_get(c->req->query, key, &v, NULL) <= 0)
+		return NULL;
+	return v;
+}
+
 static char *query(const struct api_call *c, const char *key)
 {
-	return sm_url_query_get(c->req->query, key);
+	return api__query(c, key);
 }
 
 static bool query_is_true(const struct api_call *c, const char *key)
@@ -680,20 +693,42 @@ static bool graceful(const struct api_call *c, const json_t *live,
 	}
 	if (strcmp(c->res->kind, "Pod"))
 		return false;
-	const char *node =
-		sm_json_get_str(json_object_get(live, "spec"), "nodeName");
-	const char *phase =
-		sm_json_get_str(json_object_get(live, "status"), "phase");
-	if (!node || !*node ||
-	    (phase &&
-	     (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))))
-		return false;
-	if (*grace < 0) {
-		json_t *t = sm_json_get_path(
-			live, "spec.terminationGracePeriodSeconds");
-		*grace = json_is_integer(t) ? json_integer_value(t) : 30;
+	return pod_delete_is_graceful(live, grace);
+}
+
+/* Writes live with finalizer fin added; answers the error itself. */
+static int add_finalizer(struct api_call *c, const json_t *live,
+			 const char *fin, const char *precondition_rv)
+{
+	struct sm_err err = SM_ERR_INIT;
+	json_t *obj = json_deep_copy(live);
+	json_t *meta = json_object_get(obj, "metadata");
+	json_t *fs = json_object_get(meta, "finalizers");
+	size_t i;
+	json_t *v;
+	int rc = 0;
+
+	if (!json_is_array(fs)) {
+		fs = json_array();
+		json_object_set_new(meta, "finalizers", fs);
 	}
-	return *grace > 0;
+	json_array_foreach (fs, i, v) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), fin))
+			goto out;
+	}
+	json_array_append_new(fs, json_string(fin));
+	if (*precondition_rv)
+		json_object_set_new(meta, "resourceVersion",
+				    json_string(precondition_rv));
+	else
+		json_object_del(meta, "resourceVersion");
+	rc = store_update(c->a->store, obj, STORE_MAIN, NULL, NULL, NULL, &err);
+	if (rc < 0)
+		api__send_store_error(c->resp, c->res, c->name, rc, &err);
+out:
+	json_decref(obj);
+	sm_err_release(&err);
+	return rc;
 }
 
 static void do_delete(struct api_call *c)
@@ -710,6 +745,17 @@ static void do_delete(struct api_call *c)
 		return;
 	grace = o.grace;
 	bool g = graceful(c, live, &grace);
+	/*
+	 * Foreground and Orphan propagation are finalizers the garbage
+	 * collector acts on (ctl_gc.c); Background needs none.
+	 */
+	const char *fin = !strcmp(o.propagation, "Foreground")
+				  ? "foregroundDeletion"
+			  : !strcmp(o.propagation, "Orphan") ? "orphan"
+							     : NULL;
+	if (fin && strcmp(c->res->kind, "Pod") &&
+	    add_finalizer(c, live, fin, o.precondition_rv) < 0)
+		return;
 	p = pending_new(c->resp, 200, NULL);
 	rc = store_delete(c->a->store, c->res->kind, c->ns, c->name, g, grace,
 			  o.precondition_rv, &out, pending_done, p, &err);

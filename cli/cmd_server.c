@@ -1,0 +1,173 @@
+/*
+ * cmd_server.c: `stuurman server`, the control plane. It owns the
+ * process's libuv loop and the signals that stop it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "nodeagent/service.h"
+#include "reconciler/server.h"
+
+#include "common/banned.h"
+
+static const char server_help[] =
+	"usage: stuurman server [--data DIR] [--listen ADDR:PORT] "
+	"[--manifests DIR]\n"
+	"\n"
+	"Runs the control plane: the store, the Kubernetes-style API over\n"
+	"HTTPS, the controllers and the scheduler. Agents join it with\n"
+	"`stuurman agent --server URL --token-file DATA/pki/node-token\n"
+	"--ca-file DATA/pki/ca.crt`; kubectl with DATA/pki/token.\n"
+	"\n"
+	"  --data DIR            data directory (default /var/lib/stuurman\n"
+	"                        for root, ~/.local/share/stuurman "
+	"otherwise),\n"
+	"                        made 0700; keys and tokens in it are 0600\n"
+	"  --listen ADDR:PORT    where the API listens (default "
+	"127.0.0.1:6443)\n"
+	"  --advertise ADDR      another name or address for the serving\n"
+	"                        certificate (repeatable)\n"
+	"  --manifests DIR       a folder of manifests to run, followed for\n"
+	"                        changes; a set with errors is not applied\n"
+	"  --node-grace S        silence after which a node is Unknown "
+	"(default\n"
+	"                        2; Kubernetes uses 40)\n"
+	"  --eviction-timeout S  how long pods stay on an unreachable node\n"
+	"                        (default 1; Kubernetes uses 300)\n";
+
+struct server_run {
+	uv_loop_t *loop;
+	struct server *server;
+	uv_signal_t sigint, sigterm;
+};
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct server_run *r = h->data;
+
+	sm_log(SM_LOG_INFO, "server", "stopping on %s", strsignal(signum));
+	server_free(r->server);
+	r->server = NULL;
+	uv_close((uv_handle_t *)&r->sigint, NULL);
+	uv_close((uv_handle_t *)&r->sigterm, NULL);
+}
+
+static int seconds_ms(const char *s, uint64_t *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || (*end && strcmp(end, "s")) || v <= 0)
+		return -EINVAL;
+	*ms = (uint64_t)(v * 1000);
+	return 0;
+}
+
+int cmd_server(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "advertise", required_argument, NULL, 'a' },
+		{ "manifests", required_argument, NULL, 'm' },
+		{ "node-grace", required_argument, NULL, 'g' },
+		{ "eviction-timeout", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct server_opts so = { 0 };
+	struct server_run r = { 0 };
+	struct sm_err err = SM_ERR_INIT;
+	const char **adv = NULL;
+	char *data = NULL;
+	uv_loop_t loop;
+	int opt, rc = 0;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			free(data);
+			data = xstrdup(optarg);
+			break;
+		case 'l':
+			so.listen = optarg;
+			break;
+		case 'a':
+			adv = xrealloc(adv,
+				       (so.nr_advertise + 1) * sizeof(*adv));
+			adv[so.nr_advertise++] = optarg;
+			break;
+		case 'm':
+			so.manifests_dir = optarg;
+			break;
+		case 'g':
+			if (seconds_ms(optarg, &so.node_grace_ms)) {
+				rc = cli_usage_error("server",
+						     "--node-grace: expected "
+						     "seconds, got \"%s\"",
+						     optarg);
+				goto out;
+			}
+			break;
+		case 'e':
+			if (seconds_ms(optarg, &so.pod_eviction_ms)) {
+				rc = cli_usage_error(
+					"server",
+					"--eviction-timeout: expected seconds, "
+					"got \"%s\"",
+					optarg);
+				goto out;
+			}
+			break;
+		case 'h':
+			fputs(server_help, stdout);
+			goto out;
+		default:
+			rc = cli_usage_error("server", "unknown option");
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = cli_usage_error("server", "unexpected argument \"%s\"",
+				     argv[optind]);
+		goto out;
+	}
+	if (!data && !(data = podman_service_default_data_dir(&err))) {
+		cli_print_diags(&err, stderr, 0);
+		rc = 1;
+		goto out;
+	}
+	so.data_dir = data;
+	so.advertise = adv;
+	uv_loop_init(&loop);
+	r.loop = &loop;
+	if (server_start(&loop, &so, &r.server, &err) < 0) {
+		fprintf(stderr, "stuurman server: cannot start\n");
+		cli_print_diags(&err, stderr, 0);
+		rc = 1;
+	} else {
+		uv_signal_init(&loop, &r.sigint);
+		uv_signal_init(&loop, &r.sigterm);
+		r.sigint.data = r.sigterm.data = &r;
+		uv_signal_start(&r.sigint, on_signal, SIGINT);
+		uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop))
+		sm_log(SM_LOG_WARN, "server", "handles left open at exit");
+out:
+	free(adv);
+	free(data);
+	sm_err_release(&err);
+	return rc;
+}

@@ -1,0 +1,190 @@
+/*
+ * server.c: see server.h. The order of start-up is the order of
+ * dependence: credentials, store, controllers, API, then the manifests.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/xalloc.h"
+#include "manifests/dirsource.h"
+#include "reconciler/apiserver.h"
+#include "reconciler/controllers.h"
+#include "reconciler/pki.h"
+#include "reconciler/server.h"
+#include "reconciler/store.h"
+#include "reconciler/sync.h"
+
+#include "common/banned.h"
+
+#define MAX_CTLS 8
+
+struct server {
+	uv_loop_t *loop;
+	struct pki pki;
+	struct sm_tls_server *tls;
+	struct store *store;
+	struct apiserver *api;
+	struct ctl *ctls[MAX_CTLS];
+	size_t nr_ctls;
+	struct dirsource *manifests;
+	char *manifests_dir;
+};
+
+static enum api_user authn(void *ctx, const char *authorization)
+{
+	struct server *s = ctx;
+
+	switch (pki_check_bearer(&s->pki, authorization)) {
+	case PKI_TOKEN_API:
+		return API_USER_ADMIN;
+	case PKI_TOKEN_NODE:
+		return API_USER_NODE;
+	default:
+		return API_USER_NONE;
+	}
+}
+
+static void log_diags(const struct sm_err *err)
+{
+	for (size_t i = 0; i < err->nr; i++) {
+		struct sm_buf line = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+		if (err->items[i].severity == SM_NOTE)
+			continue;
+		sm_diag_format(&err->items[i], &line);
+		sm_log(err->items[i].severity == SM_ERROR ? SM_LOG_ERROR
+							  : SM_LOG_WARN,
+		       "server", "%s", sm_buf_cstr(&line));
+		sm_buf_release(&line);
+	}
+}
+
+/* A new read of the manifests folder. */
+static void on_manifests(void *ctx, const json_t *objects,
+			 const struct sm_err *err, const char *hash)
+{
+	struct server *s = ctx;
+	struct sm_err serr = SM_ERR_INIT;
+	struct sync_result r;
+
+	log_diags(err);
+	if (!objects) {
+		sm_log(SM_LOG_ERROR, "server",
+		       "%s: not applied (%zu errors): what runs stays as it is",
+		       s->manifests_dir, sm_err_count(err, SM_ERROR));
+		return;
+	}
+	sync_apply(s->store, objects, s->manifests_dir, &r, &serr);
+	log_diags(&serr);
+	sm_log(SM_LOG_INFO, "server",
+	       "%s: applied: %zu created, %zu configured, %zu unchanged, %zu "
+	       "pruned, %zu skipped",
+	       s->manifests_dir, r.created, r.configured, r.unchanged, r.pruned,
+	       r.skipped);
+	sm_err_release(&serr);
+}
+
+static int make_dir(const char *dir, struct sm_err *err)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return sm_error(err, NULL, "%s: cannot create: %s", dir,
+				strerror(errno)),
+		       -errno;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return sm_error(err, NULL, "%s: not a directory", dir),
+		       -ENOTDIR;
+	/* Tokens and keys live here: nobody else may look in. */
+	if ((st.st_mode & 077) && chmod(dir, 0700) < 0)
+		return sm_error(err, NULL, "%s: cannot make it private: %s",
+				dir, strerror(errno)),
+		       -errno;
+	return 0;
+}
+
+int server_start(uv_loop_t *loop, const struct server_opts *o,
+		 struct server **out, struct sm_err *err)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+	char *pki_dir = xasprintf("%s/pki", o->data_dir);
+	char *store_dir = xasprintf("%s/store", o->data_dir);
+	struct store_opts so = { .dir = store_dir };
+	int rc;
+
+	s->loop = loop;
+	if ((rc = make_dir(o->data_dir, err)) < 0 ||
+	    (rc = pki_ensure(pki_dir, o->advertise, o->nr_advertise, &s->pki,
+			     err)) < 0 ||
+	    (rc = sm_tls_server_new(s->pki.cert_path, s->pki.key_path, &s->tls,
+				    err)) < 0 ||
+	    (rc = store_open(loop, &so, &s->store, err)) < 0)
+		goto fail;
+
+	struct apiserver_opts ao = {
+		.listen = o->listen ? o->listen : "127.0.0.1:6443",
+		.store = s->store,
+		.transport = &sm_tls_transport,
+		.tctx = s->tls,
+		.authn = authn,
+		.authn_ctx = s,
+	};
+	if ((rc = apiserver_start(loop, &ao, &s->api, err)) < 0)
+		goto fail;
+
+	struct ctl_env env = { .loop = loop,
+			       .store = s->store,
+			       .resync_ms = o->resync_ms };
+	s->ctls[s->nr_ctls++] = ctl_replicaset_new(&env);
+	s->ctls[s->nr_ctls++] = ctl_gc_new(&env);
+	s->ctls[s->nr_ctls++] = ctl_scheduler_new(&env);
+	s->ctls[s->nr_ctls++] =
+		ctl_node_new(&env, o->node_grace_ms, o->pod_eviction_ms);
+
+	if (o->manifests_dir) {
+		struct dirsource_opts d = { .dir = o->manifests_dir,
+					    .cb = on_manifests,
+					    .ctx = s };
+
+		s->manifests_dir = xstrdup(o->manifests_dir);
+		s->manifests = dirsource_new(loop, &d);
+	}
+	sm_log(SM_LOG_INFO, "server",
+	       "serving https://%s (data in %s; token in %s)", ao.listen,
+	       o->data_dir, s->pki.token_path);
+	free(pki_dir);
+	free(store_dir);
+	*out = s;
+	return 0;
+fail:
+	free(pki_dir);
+	free(store_dir);
+	server_free(s);
+	return rc;
+}
+
+int server_port(const struct server *s)
+{
+	return apiserver_port(s->api);
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	dirsource_free(s->manifests);
+	apiserver_free(s->api);
+	for (size_t i = 0; i < s->nr_ctls; i++)
+		ctl_free(s->ctls[i]);
+	store_free(s->store);
+	sm_tls_server_free(s->tls);
+	pki_release(&s->pki);
+	free(s->manifests_dir);
+	free(s);
+}
