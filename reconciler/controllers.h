@@ -35,6 +35,12 @@ struct ctl_env {
 /* Stops the controller's watches and frees it (queue on the loop). */
 void ctl_free(struct ctl *c);
 
+/* Rolls Deployments out through ReplicaSets (rollout.h). */
+struct ctl *ctl_deployment_new(const struct ctl_env *env) SM_MALLOC(ctl_free);
+
+/* Runs StatefulSets' ordinals and claims (statefulset.h). */
+struct ctl *ctl_statefulset_new(const struct ctl_env *env) SM_MALLOC(ctl_free);
+
 /* Keeps each ReplicaSet's pods at spec.replicas; status. */
 struct ctl *ctl_replicaset_new(const struct ctl_env *env) SM_MALLOC(ctl_free);
 

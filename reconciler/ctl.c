@@ -177,3 +177,121 @@ void ctl_free(struct ctl *c)
 		c->priv_free(c->priv);
 	free(c);
 }
+
+/* Adds "Kind/name" to refs for every ConfigMap and Secret spec uses. */
+static void add_ref(json_t *refs, const char *kind, const char *name)
+{
+	char key[300];
+
+	if (!name || !*name)
+		return;
+	snprintf(key, sizeof(key), "%s/%s", kind, name);
+	json_object_set_new(refs, key, json_true());
+}
+
+static void container_refs(json_t *refs, const json_t *ctrs)
+{
+	size_t i, j;
+	json_t *c, *e;
+
+	json_array_foreach (ctrs, i, c) {
+		json_array_foreach (json_object_get(c, "env"), j, e) {
+			json_t *vf = json_object_get(e, "valueFrom");
+
+			add_ref(refs, "ConfigMap",
+				sm_json_get_str(
+					json_object_get(vf, "configMapKeyRef"),
+					"name"));
+			add_ref(refs, "Secret",
+				sm_json_get_str(
+					json_object_get(vf, "secretKeyRef"),
+					"name"));
+		}
+		json_array_foreach (json_object_get(c, "envFrom"), j, e) {
+			add_ref(refs, "ConfigMap",
+				sm_json_get_str(
+					json_object_get(e, "configMapRef"),
+					"name"));
+			add_ref(refs, "Secret",
+				sm_json_get_str(json_object_get(e, "secretRef"),
+						"name"));
+		}
+	}
+}
+
+bool ctl__config_hash(const struct ctl *c, const char *ns,
+		      const json_t *podspec, char out[MF_HASH_LEN + 1])
+{
+	json_t *refs = json_object(), *state = json_object(), *v;
+	const char *key;
+	size_t i;
+
+	container_refs(refs, json_object_get(podspec, "initContainers"));
+	container_refs(refs, json_object_get(podspec, "containers"));
+	json_array_foreach (json_object_get(podspec, "volumes"), i, v) {
+		add_ref(refs, "ConfigMap",
+			sm_json_get_str(json_object_get(v, "configMap"),
+					"name"));
+		add_ref(refs, "Secret",
+			sm_json_get_str(json_object_get(v, "secret"),
+					"secretName"));
+	}
+	json_object_foreach (refs, key, v) {
+		const char *slash = strchr(key, '/');
+		bool secret = !strncmp(key, "Secret/", 7);
+		const json_t *obj =
+			store_get(c->env.store, secret ? "Secret" : "ConfigMap",
+				  ns, slash + 1);
+
+		if (!obj) {
+			json_object_set_new(state, key, json_null());
+		} else if (secret) {
+			/*
+			 * Never a Secret's data, not even hashed (a short
+			 * hash of a weak secret can be guessed): its uid
+			 * and resourceVersion change with every edit.
+			 */
+			json_object_set_new(
+				state, key,
+				json_pack("[O*, O*]",
+					  sm_json_get_path(obj, "metadata.uid"),
+					  sm_json_get_path(
+						  obj,
+						  "metadata.resourceVersion")));
+		} else {
+			json_object_set_new(
+				state, key,
+				json_pack("[O*, O*]",
+					  json_object_get(obj, "data"),
+					  json_object_get(obj, "binaryData")));
+		}
+	}
+	bool any = json_object_size(state) > 0;
+	if (any)
+		mf_hash(state, out);
+	else
+		out[0] = 0;
+	json_decref(refs);
+	json_decref(state);
+	return any;
+}
+
+static int opted_out(const json_t *obj)
+{
+	const char *v =
+		sm_json_get_str(sm_json_get_path(obj, "metadata.annotations"),
+				CTL_ROLL_ON_CONFIG_ANN);
+
+	return v && !strcmp(v, "false");
+}
+
+const char *ctl__template_extra(const struct ctl *c, const json_t *workload,
+				char buf[MF_HASH_LEN + 1])
+{
+	if (opted_out(workload) ||
+	    !ctl__config_hash(c, store_obj_ns(workload),
+			      sm_json_get_path(workload, "spec.template.spec"),
+			      buf))
+		return NULL;
+	return buf;
+}

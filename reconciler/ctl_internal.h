@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "manifests/canonical.h"
 #include "reconciler/controller.h"
 #include "reconciler/controllers.h"
 #include "reconciler/events.h"
@@ -55,5 +56,25 @@ json_t *ctl__owned_pods(const struct ctl *c, const json_t *owner);
 
 /* Writes obj's status (STORE_STATUS) when it differs from the stored. */
 int ctl__update_status(struct ctl *c, const json_t *stored, json_t *status);
+
+/*
+ * Workloads roll when a ConfigMap or Secret they use changes (env, envFrom
+ * or volume), unless this annotation on the workload says "false".
+ */
+#define CTL_ROLL_ON_CONFIG_ANN "stuurman.io/rollout-on-config-change"
+
+/*
+ * The hash of the ConfigMaps and Secrets podspec uses in ns (ConfigMaps by
+ * their data, Secrets by uid and resourceVersion, missing ones as such)
+ * into out; false (and "") when it uses none.
+ */
+bool ctl__config_hash(const struct ctl *c, const char *ns,
+		      const json_t *podspec, char out[MF_HASH_LEN + 1]);
+/*
+ * The extra input of a workload's template hash: its config hash, or
+ * NULL when it uses no config or opted out. Points into buf.
+ */
+const char *ctl__template_extra(const struct ctl *c, const json_t *workload,
+				char buf[MF_HASH_LEN + 1]);
 
 #endif

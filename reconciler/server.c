@@ -141,7 +141,9 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 	struct ctl_env env = { .loop = loop,
 			       .store = s->store,
 			       .resync_ms = o->resync_ms };
+	s->ctls[s->nr_ctls++] = ctl_deployment_new(&env);
 	s->ctls[s->nr_ctls++] = ctl_replicaset_new(&env);
+	s->ctls[s->nr_ctls++] = ctl_statefulset_new(&env);
 	s->ctls[s->nr_ctls++] = ctl_gc_new(&env);
 	s->ctls[s->nr_ctls++] = ctl_scheduler_new(&env);
 	s->ctls[s->nr_ctls++] =
