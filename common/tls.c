@@ -57,6 +57,7 @@ struct tls_conn {
 	bool ready; /* the handshake has finished */
 	bool failed;
 	bool peer_closed; /* close_notify received: later input is dropped */
+	char peer[64]; /* for the log: the socket may be gone by then */
 };
 
 /* OpenSSL's reason for the oldest error in the queue, for messages. */
@@ -90,12 +91,10 @@ static int flush_out(struct tls_conn *t, struct sm_http_conn *c)
 static int tls_fail(struct tls_conn *t, struct sm_http_conn *c,
 		    const char *what)
 {
-	char peer[64];
-
 	t->failed = true;
 	t->srv->failures++;
-	sm_log(SM_LOG_INFO, LOG, "%s with %s failed: %s", what,
-	       sm_http_conn_peer(c, peer, sizeof(peer)), ssl_reason());
+	sm_log(SM_LOG_INFO, LOG, "%s with %s failed: %s", what, t->peer,
+	       ssl_reason());
 	ERR_clear_error();
 	(void)flush_out(t, c);
 	return -EPROTO;
@@ -139,6 +138,7 @@ static int tls_open(void *tctx, struct sm_http_conn *c, void **state)
 	struct tls_conn *t = xcalloc(1, sizeof(*t));
 
 	t->srv = srv;
+	sm_http_conn_peer(c, t->peer, sizeof(t->peer));
 	sm_buf_init(&t->early, EARLY_MAX);
 	t->ssl = SSL_new(srv->ctx);
 	t->in = BIO_new(BIO_s_mem());
