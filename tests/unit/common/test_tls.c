@@ -197,6 +197,9 @@ static void on_done(void *ctx, const struct sm_http_response *r)
 {
 	struct result *res = ctx;
 
+	/* A result may serve more than one request. */
+	free(res->body);
+	free(res->error);
 	res->calls++;
 	res->status = r->status;
 	res->err = r->err;
