@@ -64,8 +64,12 @@ struct tls_conn {
 static const char *ssl_reason(void)
 {
 	unsigned long e = ERR_peek_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	const char *r;
 
+	/* A failed fopen() and the like: errno is the reason. */
+	if (e && ERR_SYSTEM_ERROR(e))
+		return strerror(ERR_GET_REASON(e));
+	r = e ? ERR_reason_error_string(e) : NULL;
 	return r ? r : "unknown error";
 }
 

@@ -534,6 +534,7 @@ static void test_a_key_of_another_cert_is_refused(void **state)
 	struct fixture *f = *state;
 	struct sm_err err = SM_ERR_INIT;
 	struct sm_tls_server *t = NULL;
+	struct sm_buf msg = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 	assert_int_equal(sm_tls_server_new(f->pki.cert_path, f->pki.ca_key_path,
 					   &t, &err),
@@ -546,6 +547,11 @@ static void test_a_key_of_another_cert_is_refused(void **state)
 					   &t, &err),
 			 -EINVAL);
 	assert_int_equal(sm_err_count(&err, SM_ERROR), 3);
+	assert_int_equal(sm_diag_format(&err.items[1], &msg), 0);
+	assert_string_equal(msg.buf, "tls: certificate "
+				     "\"/nonexistent/server.crt\": No such "
+				     "file or directory");
+	sm_buf_release(&msg);
 	sm_err_release(&err);
 }
 
