@@ -43,6 +43,12 @@ static const char ciphers12[] = "ECDHE-ECDSA-AES128-GCM-SHA256:"
 				"ECDHE-ECDSA-CHACHA20-POLY1305:"
 				"ECDHE-RSA-CHACHA20-POLY1305";
 
+/* What a plain HTTP request to the TLS port gets. */
+static const char http_answer[] =
+	"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n"
+	"Connection: close\r\n\r\n"
+	"Client sent an HTTP request to an HTTPS server.\n";
+
 struct sm_tls_server {
 	SSL_CTX *ctx;
 	uint64_t handshakes;
@@ -123,9 +129,21 @@ static int tls_handshake(struct tls_conn *t, struct sm_http_conn *c)
 	ERR_clear_error();
 	ret = SSL_do_handshake(t->ssl);
 	if (ret != 1) {
+		unsigned long e = ERR_peek_error();
+
 		if (SSL_get_error(t->ssl, ret) == SSL_ERROR_WANT_READ)
 			return flush_out(t, c);
-		return tls_fail(t, c, "handshake");
+		ret = tls_fail(t, c, "handshake");
+		/*
+		 * Tell someone who typed http:// for https:// what went
+		 * wrong, as Go's servers do. The server closes the socket
+		 * right after, but libuv has written it by then.
+		 */
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST)
+			(void)sm_http_conn_send_raw(c, http_answer,
+						    sizeof(http_answer) - 1);
+		return ret;
 	}
 	t->ready = true;
 	t->srv->handshakes++;
@@ -287,16 +305,15 @@ void sm_tls_server_free(struct sm_tls_server *t)
 	free(t);
 }
 
-int sm_tls_server_new(const char *cert_file, const char *key_file,
-		      struct sm_tls_server **out, struct sm_err *err)
+/* A server context with our policy and the given certificate and key. */
+static int ctx_new(const char *cert_file, const char *key_file, SSL_CTX **out,
+		   struct sm_err *err)
 {
-	struct sm_tls_server *t = xcalloc(1, sizeof(*t));
 	SSL_CTX *ctx;
 	int ret = -EINVAL;
 
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_server_method());
-	t->ctx = ctx;
 	if (!ctx) {
 		sm_error(err, NULL, "tls: creating a server context: %s",
 			 ssl_reason());
@@ -333,12 +350,39 @@ int sm_tls_server_new(const char *cert_file, const char *key_file,
 		goto out;
 	}
 	ret = 0;
-	*out = t;
-	t = NULL;
+	*out = ctx;
+	ctx = NULL;
 out:
 	ERR_clear_error();
-	sm_tls_server_free(t);
+	SSL_CTX_free(ctx);
 	return ret;
+}
+
+int sm_tls_server_new(const char *cert_file, const char *key_file,
+		      struct sm_tls_server **out, struct sm_err *err)
+{
+	SSL_CTX *ctx;
+	int ret = ctx_new(cert_file, key_file, &ctx, err);
+
+	if (ret < 0)
+		return ret;
+	*out = xcalloc(1, sizeof(**out));
+	(*out)->ctx = ctx;
+	return 0;
+}
+
+int sm_tls_server_reload(struct sm_tls_server *t, const char *cert_file,
+			 const char *key_file, struct sm_err *err)
+{
+	SSL_CTX *ctx;
+	int ret = ctx_new(cert_file, key_file, &ctx, err);
+
+	if (ret < 0)
+		return ret;
+	/* Open connections hold references to the old context. */
+	SSL_CTX_free(t->ctx);
+	t->ctx = ctx;
+	return 0;
 }
 
 uint64_t sm_tls_server_handshakes(const struct sm_tls_server *t)

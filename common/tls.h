@@ -21,7 +21,8 @@
  * - A failed handshake, or any TLS error later, closes the connection
  *   with one log line (info level, "tls" component) naming the peer and
  *   OpenSSL's reason; never a crash. A plain HTTP request to a TLS port is
- *   such a failure.
+ *   such a failure; it also gets a plain "400 Bad Request" saying so
+ *   (as Go's servers answer), then the connection closes.
  * - Partial records are kept until the rest arrives; several records in
  *   one read are all handed on.
  * - Plain text the server writes before the handshake has finished is
@@ -60,6 +61,14 @@ void sm_tls_server_free(struct sm_tls_server *t);
  */
 int sm_tls_server_new(const char *cert_file, const char *key_file,
 		      struct sm_tls_server **out, struct sm_err *err);
+
+/*
+ * Swaps in another certificate and key (after pki renewed them), read as
+ * sm_tls_server_new() does; new connections get them, open ones keep the
+ * old. On failure (same errors) the old ones stay in use.
+ */
+int sm_tls_server_reload(struct sm_tls_server *t, const char *cert_file,
+			 const char *key_file, struct sm_err *err);
 
 /* Handshakes that completed, and connections closed for a TLS error. */
 uint64_t sm_tls_server_handshakes(const struct sm_tls_server *t);

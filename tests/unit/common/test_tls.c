@@ -297,8 +297,11 @@ static void test_plain_http_to_the_tls_port_is_closed(void **state)
 		 sm_http_server_port(f->srv));
 	request(f, url, "/hello", NULL, NULL, &res);
 	run_until(f, &res.calls, 1);
-	assert_non_null(res.error);
-	assert_int_equal(res.status, 0);
+	/* Answered in plain text, as Go's servers do, then closed. */
+	assert_null(res.error);
+	assert_int_equal(res.status, 400);
+	assert_string_equal(
+		res.body, "Client sent an HTTP request to an HTTPS server.\n");
 	assert_int_equal(f->handled, 0);
 	run_until_no_connections(f);
 	assert_int_equal(sm_tls_server_failures(f->tls), 1);
@@ -529,6 +532,44 @@ static void test_a_name_the_cert_does_not_carry_fails(void **state)
 	assert_int_equal(f->handled, 0);
 }
 
+static void test_a_reload_serves_the_renewed_cert(void **state)
+{
+	struct fixture *f = *state;
+	static const unsigned char offer[] = "\x08http/1.1";
+	static const char *const sans[] = { "renewed.example" };
+	struct sm_err err = SM_ERR_INIT;
+	struct tclient t = { 0 };
+	struct result res = { 0 };
+
+	/* A failed reload keeps the old certificate in use. */
+	assert_int_equal(sm_tls_server_reload(f->tls, f->pki.cert_path,
+					      f->pki.ca_key_path, &err),
+			 -EINVAL);
+	request(f, f->url, "/hello", f->pki.ca_cert_path, NULL, &res);
+	run_until(f, &res.calls, 1);
+	assert_int_equal(res.status, 200);
+	result_release(&res);
+	/* Its kept-alive connection would stay open. */
+	sm_http_client_free(f->http);
+	f->http = NULL;
+
+	pki_release(&f->pki);
+	assert_int_equal(pki_ensure(f->dir, sans, 1, &f->pki, &err), 0);
+	assert_true(f->pki.cert_created);
+	assert_int_equal(sm_tls_server_reload(f->tls, f->pki.cert_path,
+					      f->pki.key_path, &err),
+			 0);
+	tclient_open(f, &t, offer, sizeof(offer) - 1);
+	assert_int_equal(X509_VERIFY_PARAM_set1_host(SSL_get0_param(t.ssl),
+						     "renewed.example", 0),
+			 1);
+	tclient_handshake(f, &t);
+	assert_int_equal(SSL_get_verify_result(t.ssl), X509_V_OK);
+	tclient_close(&t);
+	run_until_no_connections(f);
+	sm_err_release(&err);
+}
+
 static void test_a_key_of_another_cert_is_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -567,6 +608,7 @@ int main(void)
 		T(test_alpn_picks_http11_and_partial_records_are_kept),
 		T(test_a_client_offering_only_h2_gets_no_alpn),
 		T(test_a_name_the_cert_does_not_carry_fails),
+		T(test_a_reload_serves_the_renewed_cert),
 		T(test_a_key_of_another_cert_is_refused),
 #undef T
 	};
