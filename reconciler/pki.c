@@ -320,7 +320,10 @@ static void tighten(const char *path)
 	}
 }
 
-/* Reads a whole file; -ENOENT when it is not there. */
+/*
+ * Reads a whole file; -ENOENT when it is not there. Other errors go into
+ * err unless it is NULL.
+ */
 static int read_file(const char *path, struct sm_buf *out, struct sm_err *err)
 {
 	int ret;
@@ -329,7 +332,7 @@ static int read_file(const char *path, struct sm_buf *out, struct sm_err *err)
 	ret = sm_buf_read_file(out, path);
 	if (ret < 0) {
 		sm_buf_release(out);
-		if (ret != -ENOENT)
+		if (ret != -ENOENT && err)
 			sm_error(err, NULL, "pki: reading \"%s\": %s", path,
 				 strerror(-ret));
 	}
@@ -595,13 +598,13 @@ static int ca_load(struct pki *p, X509 **ca, EVP_PKEY **ca_key,
 	    (ret == 0 && X509_check_private_key(*ca, *ca_key) != 1)) {
 		ERR_clear_error();
 		return sm_error(err, NULL,
-				"pki: \"%s\" is %s \"%s\": restore it, or "
+				"pki: \"%s\" %s \"%s\": restore it, or "
 				"remove both to make a new CA (every "
 				"kubeconfig and joined agent then needs the "
 				"new ca.crt)",
 				p->ca_key_path,
-				ret == -ENOENT ? "missing, but not"
-					       : "not the key of",
+				ret == -ENOENT ? "is missing, the key of"
+					       : "is not the key of",
 				p->ca_cert_path);
 	}
 	if (ret < 0)

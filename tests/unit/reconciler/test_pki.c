@@ -356,10 +356,28 @@ static void test_a_ca_cert_without_its_key_is_an_error(void **state)
 			 -EINVAL);
 	assert_null(f->pki.api_token);
 	assert_true(sm_err_failed(&f->err));
+	assert_non_null(strstr(f->err.items[0].msg, "ca.key\" is missing"));
 	p = slurp(f, "ca.crt");
 	assert_string_equal(p, ca);
 	free(p);
 	free(ca);
+}
+
+static void test_an_unreadable_server_cert_is_an_error_not_a_crash(void **state)
+{
+	struct fixture *f = *state;
+	char *p;
+
+	ensure(f, NULL, 0);
+	p = path_of(f, "server.crt");
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+	pki_release(&f->pki);
+	/* Made again, but a directory is in the way of the rename. */
+	assert_true(pki_ensure(f->dir, NULL, 0, &f->pki, &f->err) < 0);
+	assert_true(sm_err_failed(&f->err));
+	assert_null(f->pki.dir);
 }
 
 static void test_a_san_that_is_no_name_is_refused(void **state)
@@ -517,6 +535,7 @@ int main(void)
 		T(test_a_cert_ending_within_30_days_is_renewed),
 		T(test_a_lost_server_key_renews_the_cert),
 		T(test_a_ca_cert_without_its_key_is_an_error),
+		T(test_an_unreadable_server_cert_is_an_error_not_a_crash),
 		T(test_a_san_that_is_no_name_is_refused),
 		T(test_tokens_are_64_hex_digits_and_differ),
 		T(test_open_secret_files_are_set_back_to_0600),
