@@ -287,7 +287,7 @@ static void test_a_chunked_stream_arrives_whole_and_in_order(void **state)
 	result_release(&res);
 }
 
-static void test_plain_http_to_the_tls_port_is_closed(void **state)
+static void test_plain_http_to_the_tls_port_gets_400_and_a_close(void **state)
 {
 	struct fixture *f = *state;
 	struct result res = { 0 };
@@ -603,7 +603,7 @@ int main(void)
 		T(test_a_get_over_tls_is_answered_with_the_token),
 		T(test_keep_alive_serves_two_requests_on_one_handshake),
 		T(test_a_chunked_stream_arrives_whole_and_in_order),
-		T(test_plain_http_to_the_tls_port_is_closed),
+		T(test_plain_http_to_the_tls_port_gets_400_and_a_close),
 		T(test_a_client_that_does_not_trust_the_ca_fails),
 		T(test_alpn_picks_http11_and_partial_records_are_kept),
 		T(test_a_client_offering_only_h2_gets_no_alpn),
