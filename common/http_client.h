@@ -125,9 +125,9 @@ struct sm_http_client *sm_http_client_new(uv_loop_t *loop)
  * Starts a request. On success returns 0 and, when out is not NULL, sets
  * *out to a handle valid until the completion callback starts or the
  * request is cancelled. Fails with -EINVAL for a missing URL or callback
- * or a bearer token with a line break,
- * -ESHUTDOWN after sm_http_client_free(), or -ENOMEM when libcurl refuses;
- * a failed call never runs a callback.
+ * or a bearer token with a line break, -ESHUTDOWN after
+ * sm_http_client_free(), or -ENOMEM when libcurl refuses; a failed call
+ * never runs a callback.
  */
 int sm_http_request_start(struct sm_http_client *c,
 			  const struct sm_http_request_opts *o,
