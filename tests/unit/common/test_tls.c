@@ -246,6 +246,20 @@ static void test_a_get_over_tls_is_answered_with_the_token(void **state)
 	result_release(&res);
 }
 
+static void test_a_token_with_a_line_break_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct sm_http_request_opts o = { 0 };
+	struct result res = { 0 };
+
+	o.url = f->url;
+	o.bearer_token = "abc\r\nX-Evil: 1";
+	o.on_done = on_done;
+	o.ctx = &res;
+	assert_int_equal(sm_http_request_start(f->http, &o, NULL), -EINVAL);
+	assert_int_equal(sm_http_client_pending(f->http), 0);
+}
+
 static void test_keep_alive_serves_two_requests_on_one_handshake(void **state)
 {
 	struct fixture *f = *state;
@@ -601,6 +615,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_a_get_over_tls_is_answered_with_the_token),
+		T(test_a_token_with_a_line_break_is_refused),
 		T(test_keep_alive_serves_two_requests_on_one_handshake),
 		T(test_a_chunked_stream_arrives_whole_and_in_order),
 		T(test_plain_http_to_the_tls_port_gets_400_and_a_close),
