@@ -468,6 +468,13 @@ static int setup_easy(struct sm_http_request *r,
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	for (h = o->headers; h && *h; h++)
 		r->headers = curl_slist_append(r->headers, *h);
+	if (o->bearer_token) {
+		char *auth =
+			xasprintf("Authorization: Bearer %s", o->bearer_token);
+
+		r->headers = curl_slist_append(r->headers, auth);
+		free(auth);
+	}
 	ok &= curl_easy_setopt(e, CURLOPT_URL, r->url) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_PRIVATE, r) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) == CURLE_OK;
@@ -478,6 +485,12 @@ static int setup_easy(struct sm_http_request *r,
 	if (r->unix_socket)
 		ok &= curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH,
 				       r->unix_socket) == CURLE_OK;
+	if (o->ca_file) {
+		/* Only this CA: no system directory either. */
+		ok &= curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file) ==
+		      CURLE_OK;
+		ok &= curl_easy_setopt(e, CURLOPT_CAPATH, NULL) == CURLE_OK;
+	}
 	if (o->timeout_ms)
 		ok &= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
 				       (long)o->timeout_ms) == CURLE_OK;
@@ -511,7 +524,8 @@ int sm_http_request_start(struct sm_http_client *c,
 {
 	struct sm_http_request *r;
 
-	if (!o->url || !o->on_done)
+	if (!o->url || !o->on_done ||
+	    (o->bearer_token && strpbrk(o->bearer_token, "\r\n")))
 		return -EINVAL;
 	if (c->closing)
 		return -ESHUTDOWN;

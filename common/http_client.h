@@ -87,6 +87,14 @@ struct sm_http_request_opts {
 	const char *unix_socket; /* path of a unix socket, or NULL for TCP */
 	/* NULL-terminated "Name: value" strings, or NULL. */
 	const char *const *headers;
+	/*
+	 * HTTPS: a PEM file of the CAs to trust instead of the system's (a
+	 * stuurman server's ca.crt), or NULL for the system's. The server's
+	 * certificate and name are always verified.
+	 */
+	const char *ca_file;
+	/* Sent as "Authorization: Bearer <token>" when not NULL. */
+	const char *bearer_token;
 	/* Request body, sent with its length; NULL for none. */
 	const void *body;
 	size_t body_len;
@@ -116,9 +124,10 @@ struct sm_http_client *sm_http_client_new(uv_loop_t *loop)
 /*
  * Starts a request. On success returns 0 and, when out is not NULL, sets
  * *out to a handle valid until the completion callback starts or the
- * request is cancelled. Fails with -EINVAL for a missing URL or callback,
- * -ESHUTDOWN after sm_http_client_free(), or -ENOMEM when libcurl refuses;
- * a failed call never runs a callback.
+ * request is cancelled. Fails with -EINVAL for a missing URL or callback
+ * or a bearer token with a line break, -ESHUTDOWN after
+ * sm_http_client_free(), or -ENOMEM when libcurl refuses; a failed call
+ * never runs a callback.
  */
 int sm_http_request_start(struct sm_http_client *c,
 			  const struct sm_http_request_opts *o,

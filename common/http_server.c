@@ -47,6 +47,11 @@
 #define READ_SIZE (64u << 10)
 /* Unparsed bytes kept while a request is being answered (pipelining). */
 #define IN_MAX (4 * READ_SIZE)
+/*
+ * What a transport may hand on beyond what one read gave it: TLS keeps a
+ * partial record between reads and delivers it whole with the next one.
+ */
+#define IN_SLACK (32u << 10)
 #define LINGER_MS 2000u
 /* Hard cap of a write queue, in high-water marks. */
 #define QUEUE_CAP_FACTOR 4
@@ -222,6 +227,42 @@ static void server_unref(struct sm_http_server *s)
 		free(s);
 }
 
+const char *sm_http_conn_peer(const struct sm_http_conn *c, char *buf,
+			      size_t len)
+{
+	struct sockaddr_storage ss = { 0 };
+	int sslen = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (c->memory) {
+		snprintf(buf, len, "memory");
+		return buf;
+	}
+	if (c->s.handle.type != UV_TCP) {
+		snprintf(buf, len, "unix");
+		return buf;
+	}
+	if (uv_tcp_getpeername(&c->s.tcp, (struct sockaddr *)&ss, &sslen) < 0) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+		uv_ip6_name(a, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(buf, len, "[%s]:%d", host, port);
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+		uv_ip4_name(a, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(buf, len, "%s:%d", host, port);
+	}
+	return buf;
+}
+
 /* Connection teardown. */
 
 static void resp_free(struct sm_http_resp *r)
@@ -390,6 +431,10 @@ static void conn_maybe_finish(struct sm_http_conn *c)
 	}
 	c->shutting_down = true;
 	c->shutdown.data = c;
+	if (c->tops->shutdown && c->tops->shutdown(c->tstate, c) < 0) {
+		conn_close(c);
+		return;
+	}
 	if (uv_shutdown(&c->shutdown, &c->s.stream, on_shutdown) < 0)
 		conn_close(c);
 }
@@ -765,7 +810,7 @@ static struct sm_http_conn *conn_new(struct sm_http_server *s, bool memory)
 	uv_timer_init(s->loop, &c->timer);
 	c->timer.data = c;
 	c->refs = 1;
-	sm_buf_init(&c->in, IN_MAX);
+	sm_buf_init(&c->in, IN_MAX + IN_SLACK);
 	sm_buf_init(&c->head, s->max_header_bytes);
 	sm_buf_init(&c->body, s->max_body);
 	http_parser_init(&c->parser, HTTP_REQUEST);

@@ -42,9 +42,9 @@
  * a response past its return must set a gone callback.
  *
  * Transport: bytes between the socket and the parser go through a
- * struct sm_http_transport_ops, the seam for TLS (the API server will put
- * OpenSSL there). Only the plain transport (TCP or unix socket, no
- * encryption) exists now; NULL in the options means it.
+ * struct sm_http_transport_ops, the seam for TLS. The plain transport (TCP
+ * or unix socket, no encryption) is here, and NULL in the options means
+ * it; common/tls.h has the OpenSSL one.
  *
  * Lifetime: the server embeds its libuv handles and frees itself from the
  * last close callback (rule 14). sm_http_server_free() may be called any
@@ -121,7 +121,13 @@ typedef void (*sm_http_drain_cb)(void *ctx, struct sm_http_resp *resp);
  * sm_http_conn_deliver(); send gets plain text from the server and writes
  * what goes on the wire with sm_http_conn_send_raw(). Both return 0 or a
  * negative errno (the connection then closes). open and close set up and
- * release per-connection state (*state); either may be NULL.
+ * release per-connection state (*state); either may be NULL. shutdown
+ * (may be NULL) runs once when the server ends a connection cleanly, after
+ * the last answer was handed to send and before the socket's write side
+ * is shut down: a last chance to write (TLS close_notify); an error only
+ * makes the connection close at once. A connection dropped for an error,
+ * a timeout or a stopping server gets no shutdown call. recv may hand on
+ * up to 32 KiB more than it was given in one call (one buffered record).
  */
 struct sm_http_transport_ops {
 	const char *name;
@@ -131,6 +137,7 @@ struct sm_http_transport_ops {
 	int (*send)(void *state, struct sm_http_conn *c, const char *data,
 		    size_t len);
 	void (*close)(void *state);
+	int (*shutdown)(void *state, struct sm_http_conn *c);
 };
 
 /* Plain TCP or unix socket, no encryption. */
@@ -139,6 +146,14 @@ extern const struct sm_http_transport_ops sm_http_transport_plain;
 /* For transports: plain text in, wire bytes out. 0 or a negative errno. */
 int sm_http_conn_deliver(struct sm_http_conn *c, const char *data, size_t len);
 int sm_http_conn_send_raw(struct sm_http_conn *c, const char *data, size_t len);
+
+/*
+ * The peer's address as "ADDR:PORT" or "[ADDR]:PORT" into buf (always
+ * NUL-terminated), for log lines; "unix" for a unix socket and "memory"
+ * for sm_http_server_feed(). Returns buf.
+ */
+const char *sm_http_conn_peer(const struct sm_http_conn *c, char *buf,
+			      size_t len);
 
 struct sm_http_server_opts {
 	/*
