@@ -126,8 +126,9 @@ int rollout_spec_from_json(struct rollout_spec *d, const json_t *obj,
 	d->replicas = int_or(spec, "replicas", 1);
 	if (d->replicas < 0)
 		d->replicas = 0;
-	d->strategy = type && !strcmp(type, "Recreate") ? ROLLOUT_RECREATE :
-							  ROLLOUT_ROLLING_UPDATE;
+	d->strategy = type && !strcmp(type, "Recreate")
+			      ? ROLLOUT_RECREATE
+			      : ROLLOUT_ROLLING_UPDATE;
 	d->min_ready_seconds = int_or(spec, "minReadySeconds", 0);
 	d->progress_deadline_seconds =
 		int_or(spec, "progressDeadlineSeconds", 600);
@@ -179,8 +180,7 @@ void rollout_rs_from_json(struct rollout_rs *rs, const json_t *obj,
 	rs->name = sm_json_get_str(meta, "name");
 	if (!created || rollout_parse_time(created, &rs->created_s))
 		rs->created_s = 0;
-	rs->revision =
-		int_str(sm_json_get_str(ann, ROLLOUT_REVISION_ANN), 0);
+	rs->revision = int_str(sm_json_get_str(ann, ROLLOUT_REVISION_ANN), 0);
 	v = int_str(sm_json_get_str(ann, ROLLOUT_DESIRED_ANN), -1);
 	rs->desired_ann = v < 0 || v > INT32_MAX ? -1 : (int32_t)v;
 	v = int_str(sm_json_get_str(ann, ROLLOUT_MAX_ANN), -1);
@@ -192,8 +192,9 @@ void rollout_rs_from_json(struct rollout_rs *rs, const json_t *obj,
 	rs->available = int_or(status, "availableReplicas", 0);
 	rs->is_new = new_hash && hash && !strcmp(hash, new_hash);
 	rs->exists = true;
-	rs->deleting = json_object_get(meta, "deletionTimestamp") &&
-		       !json_is_null(json_object_get(meta, "deletionTimestamp"));
+	rs->deleting =
+		json_object_get(meta, "deletionTimestamp") &&
+		!json_is_null(json_object_get(meta, "deletionTimestamp"));
 	rs->scale_to = rs->replicas;
 }
 
@@ -211,8 +212,7 @@ static int by_created(const struct rollout_rs *a, const struct rollout_rs *b)
 }
 
 /* ReplicaSetsBySizeNewer: larger first; equal sizes, newer first. */
-static int by_size_newer(const struct rollout_rs *a,
-			 const struct rollout_rs *b)
+static int by_size_newer(const struct rollout_rs *a, const struct rollout_rs *b)
 {
 	if (a->scale_to != b->scale_to)
 		return a->scale_to > b->scale_to ? -1 : 1;
@@ -220,8 +220,7 @@ static int by_size_newer(const struct rollout_rs *a,
 }
 
 /* ReplicaSetsBySizeOlder: larger first; equal sizes, older first. */
-static int by_size_older(const struct rollout_rs *a,
-			 const struct rollout_rs *b)
+static int by_size_older(const struct rollout_rs *a, const struct rollout_rs *b)
 {
 	if (a->scale_to != b->scale_to)
 		return a->scale_to > b->scale_to ? -1 : 1;
@@ -555,8 +554,8 @@ static int32_t cleanup_unhealthy(struct step *s, struct rollout_rs **old,
 		 */
 		if (rs->scale_to == 0 || unhealthy <= 0)
 			continue;
-		n = max_cleanup - total < unhealthy ? max_cleanup - total :
-						      unhealthy;
+		n = max_cleanup - total < unhealthy ? max_cleanup - total
+						    : unhealthy;
 		scale(s, rs, rs->scale_to - n);
 		total += n;
 	}
@@ -585,8 +584,8 @@ static int32_t scale_down_old(struct step *s, struct rollout_rs **old,
 			break;
 		if (rs->scale_to == 0)
 			continue;
-		n = rs->scale_to < to_scale - total ? rs->scale_to :
-						      to_scale - total;
+		n = rs->scale_to < to_scale - total ? rs->scale_to
+						    : to_scale - total;
 		scale(s, rs, (int32_t)(rs->scale_to - n));
 		total += n;
 	}
@@ -618,8 +617,8 @@ static bool reconcile_old(struct step *s)
 	}
 	sort_rs(old, nold, by_created);
 	cleaned = cleanup_unhealthy(s, old, nold,
-				    max_down > INT32_MAX ? INT32_MAX :
-							   (int32_t)max_down);
+				    max_down > INT32_MAX ? INT32_MAX
+							 : (int32_t)max_down);
 	down = scale_down_old(s, old, nold);
 	free(old);
 	return cleaned + down > 0;
@@ -662,9 +661,8 @@ static void recreate_path(struct step *s)
 		rollout_cleanup(s->d, s->rs, s->nr);
 }
 
-int rollout_step(const struct rollout_spec *d, struct rollout_rs *rs,
-		 size_t nr, const struct rollout_status *status,
-		 struct rollout_plan *plan)
+int rollout_step(const struct rollout_spec *d, struct rollout_rs *rs, size_t nr,
+		 const struct rollout_status *status, struct rollout_plan *plan)
 {
 	struct step s = { d, rs, nr, NULL, status, plan };
 
@@ -734,9 +732,9 @@ static void cond_from_json(struct rollout_cond *c, const json_t *j)
 	memset(c, 0, sizeof(*c));
 	if (!st)
 		return;
-	c->status = !strcmp(st, "True")	 ? ROLLOUT_COND_TRUE :
-		    !strcmp(st, "False") ? ROLLOUT_COND_FALSE :
-					   ROLLOUT_COND_UNKNOWN;
+	c->status = !strcmp(st, "True")	   ? ROLLOUT_COND_TRUE
+		    : !strcmp(st, "False") ? ROLLOUT_COND_FALSE
+					   : ROLLOUT_COND_UNKNOWN;
 	snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
 	snprintf(c->message, sizeof(c->message), "%s", msg ? msg : "");
 	t = sm_json_get_str(j, "lastUpdateTime");
@@ -762,8 +760,7 @@ void rollout_status_from_json(struct rollout_status *s, const json_t *status)
 	s->ready = int_or(status, "readyReplicas", 0);
 	s->available = int_or(status, "availableReplicas", 0);
 	s->unavailable = int_or(status, "unavailableReplicas", 0);
-	json_array_foreach(conds, i, c)
-	{
+	json_array_foreach (conds, i, c) {
 		const char *type = sm_json_get_str(c, "type");
 
 		if (type && !strcmp(type, "Available"))
@@ -810,12 +807,12 @@ json_t *rollout_status_to_json(const struct rollout_status *s)
 	set_count(o, "availableReplicas", s->available);
 	set_count(o, "unavailableReplicas", s->unavailable);
 	if (s->available_cond.status)
-		json_array_append_new(conds, cond_to_json("Available",
-							  &s->available_cond));
+		json_array_append_new(
+			conds, cond_to_json("Available", &s->available_cond));
 	if (s->progressing_cond.status)
-		json_array_append_new(conds,
-				      cond_to_json("Progressing",
-						   &s->progressing_cond));
+		json_array_append_new(
+			conds,
+			cond_to_json("Progressing", &s->progressing_cond));
 	if (json_array_size(conds))
 		json_object_set_new(o, "conditions", conds);
 	else
@@ -901,8 +898,8 @@ void rollout_status_compute(const struct rollout_spec *d,
 
 	/* checkPausedConditions, then getNewReplicaSet's conditions. */
 	if (has_deadline(d) && strcmp(pc->reason, "ProgressDeadlineExceeded")) {
-		bool paused_cond = pc->status &&
-				   !strcmp(pc->reason, "DeploymentPaused");
+		bool paused_cond =
+			pc->status && !strcmp(pc->reason, "DeploymentPaused");
 
 		if (d->paused && !paused_cond)
 			set_cond(pc, ROLLOUT_COND_UNKNOWN, "DeploymentPaused",
@@ -936,9 +933,9 @@ void rollout_status_compute(const struct rollout_spec *d,
 		if (rs[i].is_new)
 			out->updated += rs[i].pods;
 	}
-	out->unavailable = spec_total - out->available > 0 ?
-				   (int32_t)(spec_total - out->available) :
-				   0;
+	out->unavailable = spec_total - out->available > 0
+				   ? (int32_t)(spec_total - out->available)
+				   : 0;
 	out->available_cond = base.available_cond;
 	out->progressing_cond = base.progressing_cond;
 	if (out->available >= d->replicas - d->max_unavailable)
@@ -951,7 +948,8 @@ void rollout_status_compute(const struct rollout_spec *d,
 			 "Deployment does not have minimum availability.",
 			 now_s);
 	if (!has_deadline(d)) {
-		memset(&out->progressing_cond, 0, sizeof(out->progressing_cond));
+		memset(&out->progressing_cond, 0,
+		       sizeof(out->progressing_cond));
 		return;
 	}
 	/* A scaling event or a pause (sync()) estimates no progress. */
@@ -964,14 +962,15 @@ void rollout_status_compute(const struct rollout_spec *d,
 	    !strcmp(pc->reason, "NewReplicaSetAvailable"))
 		return;
 	if (rollout_complete(d, out)) {
-		snprintf(msg, sizeof(msg), "%s \"%s\" has successfully progressed.",
-			 what, subject);
+		snprintf(msg, sizeof(msg),
+			 "%s \"%s\" has successfully progressed.", what,
+			 subject);
 		set_cond(pc, ROLLOUT_COND_TRUE, "NewReplicaSetAvailable", msg,
 			 now_s);
 	} else if (progressing(&base, out)) {
-		int64_t transition = pc->status == ROLLOUT_COND_TRUE ?
-					     pc->last_transition_s :
-					     now_s;
+		int64_t transition = pc->status == ROLLOUT_COND_TRUE
+					     ? pc->last_transition_s
+					     : now_s;
 
 		/* Same reason again still moves lastUpdateTime. */
 		snprintf(pc->message, sizeof(pc->message),
@@ -981,8 +980,8 @@ void rollout_status_compute(const struct rollout_spec *d,
 		pc->last_update_s = now_s;
 		pc->last_transition_s = transition;
 	} else if (timed_out(d, pc, now_s)) {
-		snprintf(msg, sizeof(msg), "%s \"%s\" has timed out progressing.",
-			 what, subject);
+		snprintf(msg, sizeof(msg),
+			 "%s \"%s\" has timed out progressing.", what, subject);
 		set_cond(pc, ROLLOUT_COND_FALSE, "ProgressDeadlineExceeded",
 			 msg, now_s);
 	}
@@ -1015,7 +1014,8 @@ int rollout_status_check(const struct rollout_spec *d,
 	} else if (s->progressing_cond.status &&
 		   !strcmp(s->progressing_cond.reason,
 			   "ProgressDeadlineExceeded")) {
-		sm_buf_addf(b, "deployment \"%s\" exceeded its progress deadline",
+		sm_buf_addf(b,
+			    "deployment \"%s\" exceeded its progress deadline",
 			    name);
 		r = -ETIMEDOUT;
 	} else if (s->updated < d->replicas) {
@@ -1061,8 +1061,7 @@ bool rollout_pod_available(const json_t *pod, int32_t min_ready_seconds,
 	json_t *c;
 	size_t i;
 
-	json_array_foreach(conds, i, c)
-	{
+	json_array_foreach (conds, i, c) {
 		const char *type = sm_json_get_str(c, "type");
 		const char *st = sm_json_get_str(c, "status");
 		const char *t = sm_json_get_str(c, "lastTransitionTime");
@@ -1203,7 +1202,8 @@ void rollout_template_hash(const json_t *tmpl, const int32_t *collision_count,
 		h = fnv1a32(h, extra, strlen(extra));
 	len = snprintf(dec, sizeof(dec), "%" PRIu32, h);
 	for (int i = 0; i < len; i++)
-		out[i] = alphabet[(unsigned char)dec[i] % (sizeof(alphabet) - 1)];
+		out[i] = alphabet[(unsigned char)dec[i] %
+				  (sizeof(alphabet) - 1)];
 	out[len] = '\0';
 }
 

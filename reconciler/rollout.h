@@ -192,8 +192,8 @@ struct rollout_plan {
  *
  * Returns 0, or -EINVAL when not exactly one entry has is_new set.
  */
-int rollout_step(const struct rollout_spec *d, struct rollout_rs *rs,
-		 size_t nr, const struct rollout_status *status,
+int rollout_step(const struct rollout_spec *d, struct rollout_rs *rs, size_t nr,
+		 const struct rollout_status *status,
 		 struct rollout_plan *plan);
 
 /*

@@ -44,10 +44,10 @@ void sts_spec_from_json(struct sts_spec *s, const json_t *obj)
 	s->name = sm_json_get_str(meta, "name");
 	s->generation = int_or(meta, "generation", 0);
 	s->replicas = int_or(spec, "replicas", 1);
-	s->policy = policy && !strcmp(policy, "Parallel") ? STS_PARALLEL :
-							    STS_ORDERED_READY;
-	s->update = type && !strcmp(type, "OnDelete") ? STS_ON_DELETE :
-							STS_ROLLING_UPDATE;
+	s->policy = policy && !strcmp(policy, "Parallel") ? STS_PARALLEL
+							  : STS_ORDERED_READY;
+	s->update = type && !strcmp(type, "OnDelete") ? STS_ON_DELETE
+						      : STS_ROLLING_UPDATE;
 	s->partition = int_or(json_object_get(strategy, "rollingUpdate"),
 			      "partition", 0);
 	s->current_revision = sm_json_get_str(status, "currentRevision");
@@ -77,8 +77,8 @@ int sts_pod_from_json(struct sts_pod *p, const json_t *pod, const char *sts)
 {
 	json_t *meta = json_object_get(pod, "metadata");
 	json_t *del = json_object_get(meta, "deletionTimestamp");
-	const char *phase = sm_json_get_str(json_object_get(pod, "status"),
-					    "phase");
+	const char *phase =
+		sm_json_get_str(json_object_get(pod, "status"), "phase");
 	json_t *conds = sm_json_get_path(pod, "status.conditions");
 	json_t *c;
 	size_t i;
@@ -90,11 +90,10 @@ int sts_pod_from_json(struct sts_pod *p, const json_t *pod, const char *sts)
 	p->revision = sm_json_get_str(json_object_get(meta, "labels"),
 				      STS_REVISION_LABEL);
 	p->running = phase && !strcmp(phase, "Running");
-	p->finished = phase && (!strcmp(phase, "Succeeded") ||
-				!strcmp(phase, "Failed"));
+	p->finished = phase &&
+		      (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 	p->terminating = del && !json_is_null(del);
-	json_array_foreach(conds, i, c)
-	{
+	json_array_foreach (conds, i, c) {
 		const char *type = sm_json_get_str(c, "type");
 		const char *st = sm_json_get_str(c, "status");
 
@@ -144,9 +143,8 @@ static bool healthy(const struct sts_pod *p)
 
 static const char *current_rev(const struct sts_spec *s)
 {
-	return s->current_revision && *s->current_revision ?
-		       s->current_revision :
-		       s->update_revision;
+	return s->current_revision && *s->current_revision ? s->current_revision
+							   : s->update_revision;
 }
 
 static int by_ordinal_desc(const void *a, const void *b)
@@ -168,7 +166,7 @@ struct slot {
  * ordinal where OrderedReady must stop, or -1 to go on.
  */
 static int32_t replicas_pass(const struct sts_spec *s, struct slot *slots,
-			  int32_t n, struct sts_plan *plan)
+			     int32_t n, struct sts_plan *plan)
 {
 	bool monotonic = s->policy == STS_ORDERED_READY;
 
@@ -188,9 +186,9 @@ static int32_t replicas_pass(const struct sts_spec *s, struct slot *slots,
 		if (!p) {
 			/* newVersionedStatefulSetPod. */
 			const char *rev = s->update == STS_ROLLING_UPDATE &&
-							  i < s->partition ?
-						  current_rev(s) :
-						  s->update_revision;
+							  i < s->partition
+						  ? current_rev(s)
+						  : s->update_revision;
 
 			add(plan, STS_CREATE, i, rev);
 			slots[i].created = rev ? rev : "";
@@ -204,14 +202,14 @@ static int32_t replicas_pass(const struct sts_spec *s, struct slot *slots,
 	return -1;
 }
 
-void sts_decide(const struct sts_spec *s, const struct sts_pod *pods,
-		size_t nr, struct sts_plan *plan)
+void sts_decide(const struct sts_spec *s, const struct sts_pod *pods, size_t nr,
+		struct sts_plan *plan)
 {
 	bool monotonic = s->policy == STS_ORDERED_READY;
 	int32_t n = s->replicas > 0 ? s->replicas : 0;
 	struct slot *slots = xcalloc(n ? (size_t)n : 1, sizeof(*slots));
-	const struct sts_pod **condemned = xcalloc(nr ? nr : 1,
-						   sizeof(*condemned));
+	const struct sts_pod **condemned =
+		xcalloc(nr ? nr : 1, sizeof(*condemned));
 	/* Stands for a wanted pod not created yet: it is never condemned. */
 	static const struct sts_pod missing = { .ordinal = -1 };
 	const struct sts_pod *first_unhealthy = NULL;
@@ -239,7 +237,8 @@ void sts_decide(const struct sts_spec *s, const struct sts_pod *pods,
 	/* The first unhealthy pod: a wanted one, else the lowest condemned. */
 	for (i = 0; i < n && !first_unhealthy; i++)
 		if (!healthy(slots[i].pod))
-			first_unhealthy = slots[i].pod ? slots[i].pod : &missing;
+			first_unhealthy =
+				slots[i].pod ? slots[i].pod : &missing;
 	for (size_t k = ncond; k-- > 0 && !first_unhealthy;)
 		if (!healthy(condemned[k]))
 			first_unhealthy = condemned[k];
@@ -276,8 +275,8 @@ void sts_decide(const struct sts_spec *s, const struct sts_pod *pods,
 	for (i = n - 1; i >= update_min; i--) {
 		const struct slot *sl = &slots[i];
 		const char *rev = sl->pod ? sl->pod->revision : sl->created;
-		bool terminating = sl->deleted ||
-				   (sl->pod && sl->pod->terminating);
+		bool terminating =
+			sl->deleted || (sl->pod && sl->pod->terminating);
 
 		if (strcmp0(rev, s->update_revision) && !terminating) {
 			add(plan, STS_DELETE, i, NULL);

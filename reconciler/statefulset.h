@@ -116,8 +116,8 @@ struct sts_plan {
 	size_t duplicates;
 };
 
-#define STS_PLAN_INIT               \
-	{                           \
+#define STS_PLAN_INIT             \
+	{                         \
 		NULL, 0, 0, -1, 0 \
 	}
 
@@ -128,8 +128,8 @@ void sts_plan_release(struct sts_plan *p);
  * are in ordinal order, deletions highest ordinal first. An empty plan
  * means: nothing to do until a pod changes.
  */
-void sts_decide(const struct sts_spec *s, const struct sts_pod *pods,
-		size_t nr, struct sts_plan *plan);
+void sts_decide(const struct sts_spec *s, const struct sts_pod *pods, size_t nr,
+		struct sts_plan *plan);
 
 struct sts_status {
 	int64_t observed_generation;

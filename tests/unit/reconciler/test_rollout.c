@@ -67,10 +67,9 @@ static void test_fenceposts_round_surge_up_and_unavailable_down(void **state)
 		json_t *s = load(c->surge), *u = load(c->unavailable);
 		int32_t surge = -1, unav = -1;
 
-		assert_int_equal(
-			rollout_fenceposts(s, u, c->replicas, &surge, &unav,
-					   NULL),
-			0);
+		assert_int_equal(rollout_fenceposts(s, u, c->replicas, &surge,
+						    &unav, NULL),
+				 0);
 		if (surge != c->want_surge || unav != c->want_unavailable)
 			fail_msg("case %zu: %d replicas %s/%s: got %d/%d", i,
 				 c->replicas, c->surge, c->unavailable, surge,
@@ -82,9 +81,10 @@ static void test_fenceposts_round_surge_up_and_unavailable_down(void **state)
 
 static void test_int_or_percent_refuses_what_kubernetes_refuses(void **state)
 {
-	static const char *bad[] = { "\"25\"", "\"abc%\"", "\"%\"",
-				     "-1",     "true",	   "\"-5%\"",
-				     "1.5",    "\"25%%\"" };
+	static const char *bad[] = {
+		"\"25\"", "\"abc%\"", "\"%\"", "-1",
+		"true",	  "\"-5%\"",  "1.5",   "\"25%%\""
+	};
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(bad); i++) {
 		struct sm_err err = SM_ERR_INIT;
@@ -288,8 +288,8 @@ static void sim_tick(struct sim *s)
 			s->pending[i] += rs->replicas - have;
 		} else if (have > rs->replicas) {
 			int32_t excess = have - rs->replicas;
-			int32_t p = excess < s->pending[i] ? excess :
-							     s->pending[i];
+			int32_t p =
+				excess < s->pending[i] ? excess : s->pending[i];
 
 			s->pending[i] -= p;
 			rs->ready -= excess - p;
@@ -339,10 +339,14 @@ struct sim_case {
 };
 
 static const struct sim_case sim_cases[] = {
-	{ 3, "\"25%\"", "\"25%\"" }, { 10, "\"30%\"", "\"30%\"" },
-	{ 5, "0", "1" },	     { 4, "2", "0" },
-	{ 1, "\"25%\"", "\"25%\"" }, { 10, "\"0%\"", "\"0%\"" },
-	{ 7, "\"100%\"", "0" },	     { 6, "0", "\"100%\"" },
+	{ 3, "\"25%\"", "\"25%\"" },
+	{ 10, "\"30%\"", "\"30%\"" },
+	{ 5, "0", "1" },
+	{ 4, "2", "0" },
+	{ 1, "\"25%\"", "\"25%\"" },
+	{ 10, "\"0%\"", "\"0%\"" },
+	{ 7, "\"100%\"", "0" },
+	{ 6, "0", "\"100%\"" },
 };
 
 static void test_rollout_v1_to_v2_stays_within_surge_and_unavailable(void **s_)
@@ -650,8 +654,8 @@ static void test_new_revision_is_the_highest_old_one_plus_one(void **state)
 	assert_true(s.rs[2].create);
 }
 
-static void test_rollback_reuses_the_old_replica_set_with_a_new_revision(
-	void **state)
+static void
+test_rollback_reuses_the_old_replica_set_with_a_new_revision(void **state)
 {
 	struct sim s = { 0 };
 	struct rollout_plan plan;
@@ -804,8 +808,9 @@ static void test_progress_deadline_exceeded_only_after_the_deadline(void **st)
 	assert_int_equal(next.available_cond.last_transition_s, 100);
 
 	assert_int_equal(rollout_status_check(&s.d, &next, &msg), -ETIMEDOUT);
-	assert_string_equal(sm_buf_cstr(&msg),
-			    "deployment \"web\" exceeded its progress deadline");
+	assert_string_equal(
+		sm_buf_cstr(&msg),
+		"deployment \"web\" exceeded its progress deadline");
 	assert_int_equal(rollout_recheck_at(&s.d, &next), 0);
 
 	/* Once exceeded it stays so, as long as nothing moves. */
@@ -957,8 +962,8 @@ static void test_status_json_round_trips(void **state)
 	set_cond(&st.progressing_cond, ROLLOUT_COND_FALSE,
 		 "ProgressDeadlineExceeded", 1704067300, 1704067300);
 	j = rollout_status_to_json(&st);
-	assert_int_equal(json_integer_value(json_object_get(j, "updatedReplicas")),
-			 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(j, "updatedReplicas")), 2);
 	conds = json_object_get(j, "conditions");
 	assert_int_equal(json_array_size(conds), 2);
 	assert_string_equal(
@@ -984,7 +989,8 @@ static void test_rs_from_json_reads_annotations_and_status(void **state)
 	json_t *obj = load(
 		"{\"metadata\":{\"name\":\"web-5d8f7c9b4\","
 		"\"creationTimestamp\":\"2024-01-01T00:00:10Z\","
-		"\"labels\":{\"app\":\"web\",\"pod-template-hash\":\"5d8f7c9b4\"},"
+		"\"labels\":{\"app\":\"web\",\"pod-template-hash\":"
+		"\"5d8f7c9b4\"},"
 		"\"annotations\":{\"deployment.kubernetes.io/revision\":\"7\","
 		"\"deployment.kubernetes.io/desired-replicas\":\"3\","
 		"\"deployment.kubernetes.io/max-replicas\":\"4\"}},"
@@ -1126,7 +1132,8 @@ static void test_template_equality_ignores_the_hash_label(void **state)
 	assert_true(rollout_template_equal(d, e));
 	assert_true(json_equal(stripped, a));
 	/* The argument itself is left alone. */
-	assert_non_null(sm_json_get_path(b, "metadata.labels.pod-template-hash"));
+	assert_non_null(
+		sm_json_get_path(b, "metadata.labels.pod-template-hash"));
 	json_decref(stripped);
 	json_decref(a);
 	json_decref(b);
@@ -1181,14 +1188,12 @@ int main(void)
 			test_rollout_with_max_surge_0_scales_down_first),
 		cmocka_unit_test(
 			test_old_unhealthy_replicas_are_cleaned_up_first),
-		cmocka_unit_test(
-			test_old_replica_sets_scale_down_oldest_first),
+		cmocka_unit_test(test_old_replica_sets_scale_down_oldest_first),
 		cmocka_unit_test(
 			test_new_replica_set_above_replicas_is_scaled_down),
 		cmocka_unit_test(
 			test_recreate_stops_every_old_pod_before_the_new_one),
-		cmocka_unit_test(
-			test_recreate_simulated_never_mixes_versions),
+		cmocka_unit_test(test_recreate_simulated_never_mixes_versions),
 		cmocka_unit_test(
 			test_scaling_mid_rollout_is_proportional_as_documented),
 		cmocka_unit_test(
@@ -1225,8 +1230,7 @@ int main(void)
 		cmocka_unit_test(test_times_parse_as_rfc_3339),
 		cmocka_unit_test(
 			test_template_hash_uses_the_safe_alphabet_of_digits),
-		cmocka_unit_test(
-			test_template_equality_ignores_the_hash_label),
+		cmocka_unit_test(test_template_equality_ignores_the_hash_label),
 		cmocka_unit_test(
 			test_generated_names_look_like_kubernetes_ones),
 	};
