@@ -257,7 +257,8 @@ static void sort_rs(struct rollout_rs **v, size_t n, rs_cmp_fn cmp)
 static struct rollout_rs **collect(struct rollout_rs *rs, size_t nr,
 				   bool old_only, bool active_only, size_t *n)
 {
-	struct rollout_rs **v = xcalloc(nr ? nr : 1, sizeof(*v));
+	struct rollout_rs **v =
+		xcalloc(nr ? nr : 1, sizeof(struct rollout_rs *));
 
 	*n = 0;
 	for (size_t i = 0; i < nr; i++) {
@@ -312,7 +313,7 @@ void rollout_cleanup(const struct rollout_spec *d, struct rollout_rs *rs,
 
 	if (d->revision_history_limit < 0)
 		return;
-	v = xcalloc(nr ? nr : 1, sizeof(*v));
+	v = xcalloc(nr ? nr : 1, sizeof(struct rollout_rs *));
 	for (size_t i = 0; i < nr; i++)
 		if (!rs[i].is_new && rs[i].exists && !rs[i].deleting)
 			v[n++] = &rs[i];

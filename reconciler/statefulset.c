@@ -209,7 +209,7 @@ void sts_decide(const struct sts_spec *s, const struct sts_pod *pods, size_t nr,
 	int32_t n = s->replicas > 0 ? s->replicas : 0;
 	struct slot *slots = xcalloc(n ? (size_t)n : 1, sizeof(*slots));
 	const struct sts_pod **condemned =
-		xcalloc(nr ? nr : 1, sizeof(*condemned));
+		xcalloc(nr ? nr : 1, sizeof(const struct sts_pod *));
 	/* Stands for a wanted pod not created yet: it is never condemned. */
 	static const struct sts_pod missing = { .ordinal = -1 };
 	const struct sts_pod *first_unhealthy = NULL;
@@ -232,7 +232,8 @@ void sts_decide(const struct sts_spec *s, const struct sts_pod *pods, size_t nr,
 		else if (p->ordinal >= n)
 			condemned[ncond++] = p;
 	}
-	qsort(condemned, ncond, sizeof(*condemned), by_ordinal_desc);
+	qsort(condemned, ncond, sizeof(const struct sts_pod *),
+	      by_ordinal_desc);
 
 	/* The first unhealthy pod: a wanted one, else the lowest condemned. */
 	for (i = 0; i < n && !first_unhealthy; i++)
