@@ -345,10 +345,11 @@ struct step {
  */
 static bool scale(struct step *s, struct rollout_rs *rs, int32_t n)
 {
-	bool scaled = rs->scale_to != n;
+	bool scaled;
 
 	if (n < 0)
 		n = 0;
+	scaled = rs->scale_to != n;
 	rs->scale_to = n;
 	if (rs->exists &&
 	    (n != rs->replicas || rs->desired_ann != s->plan->desired_ann ||
@@ -925,7 +926,8 @@ void rollout_status_compute(const struct rollout_spec *d,
 	memset(out, 0, sizeof(*out));
 	out->observed_generation = d->generation;
 	for (size_t i = 0; i < nr; i++) {
-		if (!rs[i].exists)
+		/* One created by this step counts with its spec only. */
+		if (!rs[i].exists && !rs[i].create)
 			continue;
 		out->replicas += rs[i].pods;
 		out->ready += rs[i].ready;

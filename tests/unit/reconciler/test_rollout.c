@@ -621,6 +621,9 @@ static void test_a_paused_deployment_is_scaled_but_not_rolled(void **state)
 	assert_string_equal(next.progressing_cond.reason,
 			    "NewReplicaSetCreated");
 	assert_int_equal(next.progressing_cond.last_transition_s, 600);
+	/* The new ReplicaSet's one replica is wanted, not yet available. */
+	assert_int_equal(next.unavailable, 1);
+	assert_int_equal(next.updated, 0);
 }
 
 static void test_step_needs_exactly_one_new_replica_set(void **state)
