@@ -1231,3 +1231,176 @@ int rollout_pod_name(const char *rs_name, const struct sm_rand *r,
 		return sm_buf_addf(out, "%s-%s", rs_name, suffix);
 	return sm_buf_addf(out, "%.*s%s", (int)len, rs_name, suffix);
 }
+
+/* ---- objects ----------------------------------------------------------- */
+
+/* obj[key] as an object, created when absent or not an object (borrowed). */
+static json_t *object_member(json_t *obj, const char *key)
+{
+	json_t *m = json_object_get(obj, key);
+
+	if (json_is_object(m))
+		return m;
+	m = json_object();
+	json_object_set_new(obj, key, m);
+	return m;
+}
+
+static void set_int_str(json_t *obj, const char *key, int64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	json_object_set_new(obj, key, json_string(buf));
+}
+
+static json_t *copy_or_object(const json_t *j)
+{
+	return json_is_object(j) ? json_deep_copy(j) : json_object();
+}
+
+json_t *rollout_controller_ref(const json_t *obj, const char *api_version,
+			       const char *kind)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = sm_json_get_str(meta, "name");
+	const char *uid = sm_json_get_str(meta, "uid");
+	json_t *ref = json_object();
+
+	json_object_set_new(ref, "apiVersion", json_string(api_version));
+	json_object_set_new(ref, "kind", json_string(kind));
+	json_object_set_new(ref, "name", json_string(name ? name : ""));
+	if (uid)
+		json_object_set_new(ref, "uid", json_string(uid));
+	json_object_set_new(ref, "controller", json_true());
+	json_object_set_new(ref, "blockOwnerDeletion", json_true());
+	return ref;
+}
+
+/* Annotations a ReplicaSet does not inherit (annotationsToSkip). */
+static bool skip_annotation(const char *key)
+{
+	static const char *const skip[] = {
+		"kubectl.kubernetes.io/last-applied-configuration",
+		ROLLOUT_REVISION_ANN,
+		"deployment.kubernetes.io/revision-history",
+		ROLLOUT_DESIRED_ANN,
+		ROLLOUT_MAX_ANN,
+		"deprecated.deployment.rollback.to",
+	};
+
+	for (size_t i = 0; i < SM_ARRAY_SIZE(skip); i++)
+		if (!strcmp(key, skip[i]))
+			return true;
+	return false;
+}
+
+json_t *rollout_new_rs_json(const json_t *deployment, const char *hash,
+			    const struct rollout_plan *plan, int32_t replicas)
+{
+	json_t *dmeta = json_object_get(deployment, "metadata");
+	json_t *dspec = json_object_get(deployment, "spec");
+	const char *name = sm_json_get_str(dmeta, "name");
+	const char *ns = sm_json_get_str(dmeta, "namespace");
+	json_t *dann = json_object_get(dmeta, "annotations");
+	json_t *tmpl = copy_or_object(json_object_get(dspec, "template"));
+	json_t *tlabels =
+		object_member(object_member(tmpl, "metadata"), "labels");
+	json_t *selector = copy_or_object(json_object_get(dspec, "selector"));
+	json_t *rs = json_object(), *meta = json_object(),
+	       *spec = json_object();
+	json_t *ann = json_object(), *v;
+	struct sm_buf rs_name = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	const char *key;
+	int32_t min_ready = int_or(dspec, "minReadySeconds", 0);
+
+	json_object_set_new(tlabels, ROLLOUT_HASH_LABEL, json_string(hash));
+	json_object_set_new(object_member(selector, "matchLabels"),
+			    ROLLOUT_HASH_LABEL, json_string(hash));
+	json_object_foreach (dann, key, v) {
+		if (!skip_annotation(key))
+			json_object_set(ann, key, v);
+	}
+	set_int_str(ann, ROLLOUT_REVISION_ANN, plan->revision);
+	set_int_str(ann, ROLLOUT_DESIRED_ANN, plan->desired_ann);
+	set_int_str(ann, ROLLOUT_MAX_ANN, plan->max_ann);
+
+	rollout_rs_name(name ? name : "", hash, &rs_name);
+	json_object_set_new(meta, "name", json_string(sm_buf_cstr(&rs_name)));
+	sm_buf_release(&rs_name);
+	if (ns)
+		json_object_set_new(meta, "namespace", json_string(ns));
+	json_object_set_new(meta, "labels", json_deep_copy(tlabels));
+	json_object_set_new(meta, "annotations", ann);
+	json_object_set_new(
+		meta, "ownerReferences",
+		json_pack("[o]", rollout_controller_ref(deployment, "apps/v1",
+							"Deployment")));
+
+	json_object_set_new(spec, "replicas", json_integer(replicas));
+	if (min_ready > 0)
+		json_object_set_new(spec, "minReadySeconds",
+				    json_integer(min_ready));
+	json_object_set_new(spec, "selector", selector);
+	json_object_set_new(spec, "template", tmpl);
+
+	json_object_set_new(rs, "apiVersion", json_string("apps/v1"));
+	json_object_set_new(rs, "kind", json_string("ReplicaSet"));
+	json_object_set_new(rs, "metadata", meta);
+	json_object_set_new(rs, "spec", spec);
+	return rs;
+}
+
+json_t *rollout_rs_apply_json(const json_t *rs_obj, const struct rollout_rs *rs,
+			      const struct rollout_plan *plan)
+{
+	json_t *copy = copy_or_object(rs_obj);
+	json_t *meta = object_member(copy, "metadata");
+
+	if (rs->write) {
+		json_t *ann = object_member(meta, "annotations");
+
+		json_object_set_new(object_member(copy, "spec"), "replicas",
+				    json_integer(rs->scale_to));
+		set_int_str(ann, ROLLOUT_DESIRED_ANN, plan->desired_ann);
+		set_int_str(ann, ROLLOUT_MAX_ANN, plan->max_ann);
+	}
+	if (rs->write_revision)
+		set_int_str(object_member(meta, "annotations"),
+			    ROLLOUT_REVISION_ANN, plan->revision);
+	return copy;
+}
+
+json_t *rollout_pod_json(const json_t *rs_obj, const char *pod_name)
+{
+	json_t *rmeta = json_object_get(rs_obj, "metadata");
+	json_t *tmpl = sm_json_get_path(rs_obj, "spec.template");
+	json_t *tmeta = json_object_get(tmpl, "metadata");
+	const char *rs_name = sm_json_get_str(rmeta, "name");
+	const char *ns = sm_json_get_str(rmeta, "namespace");
+	json_t *pod = json_object(), *meta = json_object();
+	json_t *ann = json_object_get(tmeta, "annotations");
+	struct sm_buf gen = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	sm_buf_addf(&gen, "%s-", rs_name ? rs_name : "");
+	json_object_set_new(meta, "name", json_string(pod_name));
+	json_object_set_new(meta, "generateName",
+			    json_string(sm_buf_cstr(&gen)));
+	sm_buf_release(&gen);
+	if (ns)
+		json_object_set_new(meta, "namespace", json_string(ns));
+	json_object_set_new(meta, "labels",
+			    copy_or_object(json_object_get(tmeta, "labels")));
+	if (json_is_object(ann))
+		json_object_set_new(meta, "annotations", json_deep_copy(ann));
+	json_object_set_new(
+		meta, "ownerReferences",
+		json_pack("[o]", rollout_controller_ref(rs_obj, "apps/v1",
+							"ReplicaSet")));
+	json_object_set_new(pod, "apiVersion", json_string("v1"));
+	json_object_set_new(pod, "kind", json_string("Pod"));
+	json_object_set_new(pod, "metadata", meta);
+	json_object_set_new(pod, "spec",
+			    copy_or_object(json_object_get(tmpl, "spec")));
+	return pod;
+}

@@ -347,4 +347,41 @@ int rollout_rs_name(const char *deployment, const char *hash,
 int rollout_pod_name(const char *rs_name, const struct sm_rand *r,
 		     struct sm_buf *out);
 
+/* ---- objects ----------------------------------------------------------- */
+
+/*
+ * The ownerReference of a controller (controller and blockOwnerDeletion
+ * true) to obj, with the given apiVersion and kind (new reference).
+ */
+json_t *rollout_controller_ref(const json_t *obj, const char *api_version,
+			       const char *kind);
+
+/*
+ * The new ReplicaSet of a Deployment, as getNewReplicaSet builds it: name
+ * "<deployment>-<hash>", the Deployment's namespace, an ownerReference to
+ * it, labels and selector of the template plus pod-template-hash, the
+ * template with that label, minReadySeconds, `replicas`, and the
+ * Deployment's annotations (but kubectl's last-applied-configuration and
+ * the deployment.kubernetes.io ones) with the revision, desired-replicas
+ * and max-replicas annotations of the plan. New reference.
+ */
+json_t *rollout_new_rs_json(const json_t *deployment, const char *hash,
+			    const struct rollout_plan *plan, int32_t replicas);
+
+/*
+ * A copy of a ReplicaSet object with the decisions of rs applied:
+ * spec.replicas and the replicas annotations (rs->write), the revision
+ * (rs->write_revision). New reference.
+ */
+json_t *rollout_rs_apply_json(const json_t *rs_obj, const struct rollout_rs *rs,
+			      const struct rollout_plan *plan);
+
+/*
+ * A Pod for a ReplicaSet, as the ReplicaSet controller makes one from its
+ * template: name, generateName "<rs>-", the namespace, the template's
+ * labels, annotations and spec, an ownerReference to the ReplicaSet. New
+ * reference.
+ */
+json_t *rollout_pod_json(const json_t *rs_obj, const char *pod_name);
+
 #endif

@@ -366,3 +366,127 @@ int sts_revision_name(const char *sts, const json_t *tmpl,
 	rollout_template_hash(tmpl, collision_count, extra, hash);
 	return sm_buf_addf(out, "%s-%s", sts, hash);
 }
+
+static json_t *copy_or_object(const json_t *j)
+{
+	return json_is_object(j) ? json_deep_copy(j) : json_object();
+}
+
+json_t *sts_claim_json(const json_t *sts, const json_t *claim_tmpl,
+		       int32_t ordinal)
+{
+	json_t *smeta = json_object_get(sts, "metadata");
+	const char *sname = sm_json_get_str(smeta, "name");
+	const char *ns = sm_json_get_str(smeta, "namespace");
+	json_t *cmeta = json_object_get(claim_tmpl, "metadata");
+	const char *cname = sm_json_get_str(cmeta, "name");
+	json_t *match = sm_json_get_path(sts, "spec.selector.matchLabels");
+	json_t *pvc = json_object(), *meta = json_object(), *labels, *v;
+	json_t *ann = json_object_get(cmeta, "annotations");
+	struct sm_buf name = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	const char *key;
+
+	sts_claim_name(cname ? cname : "", sname ? sname : "", ordinal, &name);
+	json_object_set_new(meta, "name", json_string(sm_buf_cstr(&name)));
+	sm_buf_release(&name);
+	if (ns)
+		json_object_set_new(meta, "namespace", json_string(ns));
+	labels = copy_or_object(json_object_get(cmeta, "labels"));
+	json_object_foreach (match, key, v) {
+		json_object_set(labels, key, v);
+	}
+	json_object_set_new(meta, "labels", labels);
+	if (json_is_object(ann))
+		json_object_set_new(meta, "annotations", json_deep_copy(ann));
+	json_object_set_new(pvc, "apiVersion", json_string("v1"));
+	json_object_set_new(pvc, "kind", json_string("PersistentVolumeClaim"));
+	json_object_set_new(pvc, "metadata", meta);
+	json_object_set_new(
+		pvc, "spec",
+		copy_or_object(json_object_get(claim_tmpl, "spec")));
+	return pvc;
+}
+
+json_t *sts_pod_json(const json_t *sts, const json_t *tmpl, int32_t ordinal,
+		     const char *revision)
+{
+	json_t *smeta = json_object_get(sts, "metadata");
+	const char *sname = sm_json_get_str(smeta, "name");
+	const char *ns = sm_json_get_str(smeta, "namespace");
+	const char *service =
+		sm_json_get_str(json_object_get(sts, "spec"), "serviceName");
+	json_t *claims = sm_json_get_path(sts, "spec.volumeClaimTemplates");
+	json_t *tmeta = json_object_get(tmpl, "metadata");
+	json_t *ann = json_object_get(tmeta, "annotations");
+	json_t *pod = json_object(), *meta = json_object(), *labels, *spec;
+	json_t *old_volumes, *volumes = json_array(), *c, *v;
+	struct sm_buf name = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char index[16];
+	size_t i, k;
+
+	sts_pod_name(sname ? sname : "", ordinal, &name);
+	snprintf(index, sizeof(index), "%d", (int)ordinal);
+	json_object_set_new(meta, "name", json_string(sm_buf_cstr(&name)));
+	if (ns)
+		json_object_set_new(meta, "namespace", json_string(ns));
+	labels = copy_or_object(json_object_get(tmeta, "labels"));
+	json_object_set_new(labels, "statefulset.kubernetes.io/pod-name",
+			    json_string(sm_buf_cstr(&name)));
+	json_object_set_new(labels, "apps.kubernetes.io/pod-index",
+			    json_string(index));
+	if (revision)
+		json_object_set_new(labels, STS_REVISION_LABEL,
+				    json_string(revision));
+	json_object_set_new(meta, "labels", labels);
+	if (json_is_object(ann))
+		json_object_set_new(meta, "annotations", json_deep_copy(ann));
+	json_object_set_new(
+		meta, "ownerReferences",
+		json_pack("[o]", rollout_controller_ref(sts, "apps/v1",
+							"StatefulSet")));
+
+	spec = copy_or_object(json_object_get(tmpl, "spec"));
+	json_object_set_new(spec, "hostname", json_string(sm_buf_cstr(&name)));
+	if (service && *service)
+		json_object_set_new(spec, "subdomain", json_string(service));
+	/* updateStorage: the claims' volumes first, then the others. */
+	json_array_foreach (claims, i, c) {
+		const char *cname =
+			json_string_value(sm_json_get_path(c, "metadata.name"));
+		struct sm_buf claim = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+		if (!cname)
+			continue;
+		sts_claim_name(cname, sname ? sname : "", ordinal, &claim);
+		json_array_append_new(
+			volumes, json_pack("{s:s, s:{s:s}}", "name", cname,
+					   "persistentVolumeClaim", "claimName",
+					   sm_buf_cstr(&claim)));
+		sm_buf_release(&claim);
+	}
+	old_volumes = json_object_get(spec, "volumes");
+	json_array_foreach (old_volumes, i, v) {
+		const char *vname = sm_json_get_str(v, "name");
+		bool replaced = false;
+
+		json_array_foreach (claims, k, c) {
+			json_t *n = sm_json_get_path(c, "metadata.name");
+
+			replaced |= vname && json_is_string(n) &&
+				    !strcmp(vname, json_string_value(n));
+		}
+		if (!replaced)
+			json_array_append(volumes, v);
+	}
+	if (json_array_size(volumes))
+		json_object_set_new(spec, "volumes", volumes);
+	else
+		json_decref(volumes);
+	sm_buf_release(&name);
+
+	json_object_set_new(pod, "apiVersion", json_string("v1"));
+	json_object_set_new(pod, "kind", json_string("Pod"));
+	json_object_set_new(pod, "metadata", meta);
+	json_object_set_new(pod, "spec", spec);
+	return pod;
+}

@@ -170,4 +170,27 @@ int sts_revision_name(const char *sts, const json_t *tmpl,
 /* The ordinal of pod name in StatefulSet sts, or -1 if it is not one. */
 int32_t sts_pod_ordinal(const char *sts, const char *pod);
 
+/*
+ * The Pod for an ordinal, as newStatefulSetPod makes it from tmpl (the pod
+ * template of `revision`: the StatefulSet's own for the update revision,
+ * the stored one for the current revision): name "<sts>-<ordinal>", the
+ * namespace, an ownerReference to the StatefulSet, the template's labels
+ * plus statefulset.kubernetes.io/pod-name, apps.kubernetes.io/pod-index
+ * and controller-revision-hash, spec.hostname (the pod name) and
+ * spec.subdomain (spec.serviceName), and one persistentVolumeClaim volume
+ * per volumeClaimTemplate, named after the template, replacing a volume of
+ * that name. New reference.
+ */
+json_t *sts_pod_json(const json_t *sts, const json_t *tmpl, int32_t ordinal,
+		     const char *revision);
+
+/*
+ * The PersistentVolumeClaim of a volumeClaimTemplate for an ordinal: name
+ * "<claim>-<sts>-<ordinal>", the namespace, the template's labels plus the
+ * StatefulSet's selector.matchLabels, its annotations and spec. New
+ * reference.
+ */
+json_t *sts_claim_json(const json_t *sts, const json_t *claim_tmpl,
+		       int32_t ordinal);
+
 #endif

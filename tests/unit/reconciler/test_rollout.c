@@ -1173,6 +1173,136 @@ static void test_generated_names_look_like_kubernetes_ones(void **state)
 	sm_buf_release(&b);
 }
 
+/* ---- objects ------------------------------------------------------------ */
+
+static const char *str_at(const json_t *j, const char *path)
+{
+	return json_string_value(sm_json_get_path(j, path));
+}
+
+static void test_new_replica_set_object_is_what_kubectl_reads(void **state)
+{
+	json_t *d = load(
+		"{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\","
+		"\"uid\":\"u-1\",\"annotations\":{"
+		"\"kubernetes.io/change-cause\":\"v2\","
+		"\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\","
+		"\"deployment.kubernetes.io/revision\":\"3\"}},"
+		"\"spec\":{\"replicas\":3,\"minReadySeconds\":5,"
+		"\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
+		"\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},"
+		"\"spec\":{\"containers\":[{\"name\":\"web\"}]}}}}");
+	json_t *before = json_deep_copy(d);
+	struct rollout_plan plan = { .revision = 4,
+				     .desired_ann = 3,
+				     .max_ann = 4 };
+	json_t *rs = rollout_new_rs_json(d, "794686fc5b", &plan, 1);
+	json_t *ref = json_array_get(
+		sm_json_get_path(rs, "metadata.ownerReferences"), 0);
+	json_t *ann = sm_json_get_path(rs, "metadata.annotations");
+	struct rollout_rs back;
+
+	assert_string_equal(str_at(rs, "kind"), "ReplicaSet");
+	assert_string_equal(str_at(rs, "apiVersion"), "apps/v1");
+	assert_string_equal(str_at(rs, "metadata.name"), "web-794686fc5b");
+	assert_string_equal(str_at(rs, "metadata.namespace"), "shop");
+	assert_string_equal(str_at(rs, "metadata.labels.pod-template-hash"),
+			    "794686fc5b");
+	assert_string_equal(str_at(rs, "metadata.labels.app"), "web");
+	assert_string_equal(
+		str_at(rs, "spec.selector.matchLabels.pod-template-hash"),
+		"794686fc5b");
+	assert_string_equal(
+		str_at(rs, "spec.template.metadata.labels.pod-template-hash"),
+		"794686fc5b");
+	assert_int_equal(json_integer_value(
+				 sm_json_get_path(rs, "spec.minReadySeconds")),
+			 5);
+	assert_string_equal(sm_json_get_str(ann, "kubernetes.io/change-cause"),
+			    "v2");
+	assert_null(json_object_get(
+		ann, "kubectl.kubernetes.io/last-applied-configuration"));
+	assert_string_equal(sm_json_get_str(ann, ROLLOUT_REVISION_ANN), "4");
+	assert_string_equal(sm_json_get_str(ann, ROLLOUT_DESIRED_ANN), "3");
+	assert_string_equal(sm_json_get_str(ann, ROLLOUT_MAX_ANN), "4");
+	assert_string_equal(sm_json_get_str(ref, "kind"), "Deployment");
+	assert_string_equal(sm_json_get_str(ref, "apiVersion"), "apps/v1");
+	assert_string_equal(sm_json_get_str(ref, "name"), "web");
+	assert_string_equal(sm_json_get_str(ref, "uid"), "u-1");
+	assert_true(json_is_true(json_object_get(ref, "controller")));
+	assert_true(json_is_true(json_object_get(ref, "blockOwnerDeletion")));
+	/* The Deployment is left alone. */
+	assert_true(json_equal(d, before));
+	/* And it reads back as the new ReplicaSet. */
+	rollout_rs_from_json(&back, rs, "794686fc5b");
+	assert_true(back.is_new);
+	assert_int_equal(back.revision, 4);
+	assert_int_equal(back.desired_ann, 3);
+	assert_int_equal(back.max_ann, 4);
+	assert_int_equal(back.replicas, 1);
+	json_decref(rs);
+	json_decref(before);
+	json_decref(d);
+}
+
+static void test_decisions_apply_to_a_replica_set_object(void **state)
+{
+	json_t *obj = load("{\"metadata\":{\"name\":\"web-a\",\"annotations\":"
+			   "{\"deployment.kubernetes.io/revision\":\"1\"}},"
+			   "\"spec\":{\"replicas\":3}}");
+	struct rollout_plan plan = { .revision = 5,
+				     .desired_ann = 4,
+				     .max_ann = 5 };
+	struct rollout_rs rs = { .scale_to = 2, .write = true };
+	json_t *out = rollout_rs_apply_json(obj, &rs, &plan);
+	json_t *ann = sm_json_get_path(out, "metadata.annotations");
+
+	assert_int_equal(
+		json_integer_value(sm_json_get_path(out, "spec.replicas")), 2);
+	assert_string_equal(sm_json_get_str(ann, ROLLOUT_DESIRED_ANN), "4");
+	assert_string_equal(sm_json_get_str(ann, ROLLOUT_MAX_ANN), "5");
+	assert_string_equal(sm_json_get_str(ann, ROLLOUT_REVISION_ANN), "1");
+	json_decref(out);
+	rs.write = false;
+	rs.write_revision = true;
+	out = rollout_rs_apply_json(obj, &rs, &plan);
+	ann = sm_json_get_path(out, "metadata.annotations");
+	assert_string_equal(sm_json_get_str(ann, ROLLOUT_REVISION_ANN), "5");
+	assert_null(json_object_get(ann, ROLLOUT_DESIRED_ANN));
+	assert_int_equal(
+		json_integer_value(sm_json_get_path(out, "spec.replicas")), 3);
+	json_decref(out);
+	json_decref(obj);
+}
+
+static void test_pods_are_made_from_the_replica_set_template(void **state)
+{
+	json_t *rs = load(
+		"{\"metadata\":{\"name\":\"web-abc\",\"namespace\":\"shop\","
+		"\"uid\":\"u-2\"},\"spec\":{\"template\":{\"metadata\":{"
+		"\"labels\":{\"app\":\"web\",\"pod-template-hash\":\"abc\"},"
+		"\"annotations\":{\"a\":\"b\"}},"
+		"\"spec\":{\"containers\":[{\"name\":\"web\"}]}}}}");
+	json_t *pod = rollout_pod_json(rs, "web-abc-x2k9p");
+	json_t *ref = json_array_get(
+		sm_json_get_path(pod, "metadata.ownerReferences"), 0);
+
+	assert_string_equal(str_at(pod, "kind"), "Pod");
+	assert_string_equal(str_at(pod, "apiVersion"), "v1");
+	assert_string_equal(str_at(pod, "metadata.name"), "web-abc-x2k9p");
+	assert_string_equal(str_at(pod, "metadata.generateName"), "web-abc-");
+	assert_string_equal(str_at(pod, "metadata.namespace"), "shop");
+	assert_string_equal(str_at(pod, "metadata.labels.pod-template-hash"),
+			    "abc");
+	assert_string_equal(str_at(pod, "metadata.annotations.a"), "b");
+	assert_string_equal(sm_json_get_str(ref, "kind"), "ReplicaSet");
+	assert_string_equal(sm_json_get_str(ref, "uid"), "u-2");
+	assert_true(json_equal(sm_json_get_path(pod, "spec"),
+			       sm_json_get_path(rs, "spec.template.spec")));
+	json_decref(pod);
+	json_decref(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1236,6 +1366,11 @@ int main(void)
 		cmocka_unit_test(test_template_equality_ignores_the_hash_label),
 		cmocka_unit_test(
 			test_generated_names_look_like_kubernetes_ones),
+		cmocka_unit_test(
+			test_new_replica_set_object_is_what_kubectl_reads),
+		cmocka_unit_test(test_decisions_apply_to_a_replica_set_object),
+		cmocka_unit_test(
+			test_pods_are_made_from_the_replica_set_template),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 
 #include "reconciler/statefulset.h"
 #include "common/buf.h"
+#include "common/json.h"
 #include "common/banned.h"
 
 #define MAX_PODS 16
@@ -494,6 +495,90 @@ static void test_objects_are_read_with_kubernetes_defaults(void **state)
 	json_decref(other);
 }
 
+static const char *str_at(const json_t *j, const char *path)
+{
+	return json_string_value(sm_json_get_path(j, path));
+}
+
+static json_t *load(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	assert_non_null(j);
+	return j;
+}
+
+static const char sts_text[] =
+	"{\"metadata\":{\"name\":\"db\",\"namespace\":\"shop\",\"uid\":\"u-3\"}"
+	","
+	"\"spec\":{\"serviceName\":\"db-hl\",\"selector\":{\"matchLabels\":"
+	"{\"app\":\"db\"}},\"volumeClaimTemplates\":[{\"metadata\":{\"name\":"
+	"\"data\",\"labels\":{\"tier\":\"storage\"}},\"spec\":{"
+	"\"accessModes\":[\"ReadWriteOnce\"]}}]}}";
+
+static void test_pods_get_identity_storage_and_revision(void **state)
+{
+	json_t *sts = load(sts_text);
+	json_t *tmpl =
+		load("{\"metadata\":{\"labels\":{\"app\":\"db\"}},\"spec\":{"
+		     "\"containers\":[{\"name\":\"db\"}],\"volumes\":["
+		     "{\"name\":\"data\",\"emptyDir\":{}},"
+		     "{\"name\":\"cfg\",\"configMap\":{\"name\":\"db\"}}]}}");
+	json_t *pod = sts_pod_json(sts, tmpl, 2, "db-b");
+	json_t *vols = sm_json_get_path(pod, "spec.volumes");
+	json_t *ref = json_array_get(
+		sm_json_get_path(pod, "metadata.ownerReferences"), 0);
+	json_t *labels = sm_json_get_path(pod, "metadata.labels");
+
+	assert_string_equal(str_at(pod, "kind"), "Pod");
+	assert_string_equal(str_at(pod, "metadata.name"), "db-2");
+	assert_string_equal(str_at(pod, "metadata.namespace"), "shop");
+	assert_string_equal(sm_json_get_str(labels, "app"), "db");
+	assert_string_equal(sm_json_get_str(labels, STS_REVISION_LABEL),
+			    "db-b");
+	assert_string_equal(
+		sm_json_get_str(labels, "statefulset.kubernetes.io/pod-name"),
+		"db-2");
+	assert_string_equal(
+		sm_json_get_str(labels, "apps.kubernetes.io/pod-index"), "2");
+	assert_string_equal(str_at(pod, "spec.hostname"), "db-2");
+	assert_string_equal(str_at(pod, "spec.subdomain"), "db-hl");
+	assert_string_equal(sm_json_get_str(ref, "kind"), "StatefulSet");
+	assert_string_equal(sm_json_get_str(ref, "uid"), "u-3");
+	/* The claim's volume replaces the template's "data"; cfg stays. */
+	assert_int_equal(json_array_size(vols), 2);
+	assert_string_equal(str_at(json_array_get(vols, 0), "name"), "data");
+	assert_string_equal(str_at(json_array_get(vols, 0),
+				   "persistentVolumeClaim.claimName"),
+			    "data-db-2");
+	assert_null(json_object_get(json_array_get(vols, 0), "emptyDir"));
+	assert_string_equal(str_at(json_array_get(vols, 1), "name"), "cfg");
+	/* The template is left alone. */
+	assert_null(sm_json_get_path(tmpl, "spec.hostname"));
+	json_decref(pod);
+	json_decref(tmpl);
+	json_decref(sts);
+}
+
+static void test_claims_carry_the_selector_labels(void **state)
+{
+	json_t *sts = load(sts_text);
+	json_t *claim = json_array_get(
+		sm_json_get_path(sts, "spec.volumeClaimTemplates"), 0);
+	json_t *pvc = sts_claim_json(sts, claim, 0);
+
+	assert_string_equal(str_at(pvc, "kind"), "PersistentVolumeClaim");
+	assert_string_equal(str_at(pvc, "metadata.name"), "data-db-0");
+	assert_string_equal(str_at(pvc, "metadata.namespace"), "shop");
+	assert_string_equal(str_at(pvc, "metadata.labels.app"), "db");
+	assert_string_equal(str_at(pvc, "metadata.labels.tier"), "storage");
+	assert_true(json_equal(sm_json_get_path(pvc, "spec"),
+			       json_object_get(claim, "spec")));
+	json_decref(pvc);
+	json_decref(sts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +609,8 @@ int main(void)
 		cmocka_unit_test(test_names_and_ordinals),
 		cmocka_unit_test(
 			test_objects_are_read_with_kubernetes_defaults),
+		cmocka_unit_test(test_pods_get_identity_storage_and_revision),
+		cmocka_unit_test(test_claims_carry_the_selector_labels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
