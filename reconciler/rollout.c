@@ -569,11 +569,15 @@ static int32_t scale_down_old(struct step *s, struct rollout_rs **old,
 			      size_t nold)
 {
 	const struct rollout_spec *d = s->d;
-	int64_t available = 0, min_available, to_scale, total = 0;
+	int64_t available = s->new_rs->available, min_available, to_scale;
+	int64_t total = 0;
 
-	for (size_t i = 0; i < s->nr; i++)
-		if (s->rs[i].exists)
-			available += s->rs[i].available;
+	/*
+	 * Available pods of the new and the active old ReplicaSets only: an
+	 * inactive one whose status still shows pods does not count.
+	 */
+	for (size_t i = 0; i < nold; i++)
+		available += old[i]->available;
 	min_available = (int64_t)d->replicas - d->max_unavailable;
 	if (available <= min_available)
 		return 0;

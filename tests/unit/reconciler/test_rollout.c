@@ -465,6 +465,22 @@ static void test_old_replica_sets_scale_down_oldest_first(void **state)
 	assert_int_equal(s.rs[2].scale_to, 0);
 }
 
+static void test_stale_status_of_a_scaled_down_set_is_not_available(void **s_)
+{
+	struct sim s = { 0 };
+	struct rollout_plan plan;
+
+	sim_spec(&s, 3, "1", "0");
+	/* Scaled to 0 already; its status still shows 2 available. */
+	sim_add(&s, "web-a", 2, 1)->replicas = 0;
+	sim_add(&s, "web-b", 2, 2);
+	sim_add(&s, "web-c", 2, 3)->is_new = true;
+	/* 2 + 2 available of 3 wanted: one old pod may go, not two. */
+	assert_int_equal(rollout_step(&s.d, s.rs, s.nr, NULL, &plan), 0);
+	assert_int_equal(s.rs[1].scale_to, 1);
+	assert_int_equal(s.rs[2].scale_to, 2);
+}
+
 static void test_new_replica_set_above_replicas_is_scaled_down(void **state)
 {
 	struct sim s = { 0 };
@@ -1322,6 +1338,8 @@ int main(void)
 		cmocka_unit_test(
 			test_old_unhealthy_replicas_are_cleaned_up_first),
 		cmocka_unit_test(test_old_replica_sets_scale_down_oldest_first),
+		cmocka_unit_test(
+			test_stale_status_of_a_scaled_down_set_is_not_available),
 		cmocka_unit_test(
 			test_new_replica_set_above_replicas_is_scaled_down),
 		cmocka_unit_test(
