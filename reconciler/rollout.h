@@ -185,10 +185,11 @@ struct rollout_plan {
  * Decides one sync of the Deployment: for each ReplicaSet, scale_to,
  * write and create (see struct rollout_rs). Applying the decisions and
  * calling again once the ReplicaSets' status moved converges to the
- * Deployment's spec. Like Kubernetes' controller, one step changes
- * replicas in one direction only (up, or down), except the scaling path.
- * Also runs rollout_cleanup() when the rollout is complete or paused
- * (with `status` the Deployment's current status, NULL if none).
+ * Deployment's spec. Like Kubernetes' controller, a rolling step either
+ * grows the new ReplicaSet or shrinks old ones, except the step that
+ * creates the new ReplicaSet, which may also shrink old ones. Also runs
+ * rollout_cleanup() when `status` (the Deployment's current status, NULL
+ * if none) says the rollout is complete, or when paused.
  *
  * Returns 0, or -EINVAL when not exactly one entry has is_new set.
  */
