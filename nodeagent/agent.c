@@ -1226,6 +1226,10 @@ struct probe_run {
 	uv_timer_t timer;
 	int closing;
 	bool result;
+	bool is_exec;
+	struct podman_exec *exec; /* an exec probe's session, until it ends */
+	char out[128]; /* the start of an exec probe's output, for the log */
+	size_t out_len;
 };
 
 static void probe_result(struct actr *c, int k, bool ok)
@@ -1365,6 +1369,116 @@ static int probe_port(const struct actr *c, const json_t *port)
 	return -1;
 }
 
+/*
+ * exec probes: the command runs in the container through Podman's exec
+ * API; exit code 0 is a success. A probe that has not ended within
+ * timeoutSeconds is cancelled and failed. Only the start of the output is
+ * kept, for the log.
+ */
+static void exec_run_closed(uv_handle_t *h)
+{
+	struct probe_run *run = h->data;
+	struct agent *a = run->a;
+
+	a->handles--;
+	run_unlink(run);
+	if (run->c) {
+		run->c->pod->inflight--;
+		probe_result(run->c, run->kind, run->result);
+	}
+	free(run);
+	if (a->freeing && !a->handles)
+		free(a);
+}
+
+static void exec_run_end(struct probe_run *run, bool ok)
+{
+	if (run->closing > 0)
+		return;
+	run->result = ok;
+	run->closing = 1;
+	uv_close((uv_handle_t *)&run->timer, exec_run_closed);
+}
+
+static void exec_probe_out(void *ctx, enum podman_log_stream which,
+			   const char *data, size_t len)
+{
+	struct probe_run *run = ctx;
+	size_t room = sizeof(run->out) - 1 - run->out_len;
+
+	if (len > room)
+		len = room;
+	memcpy(run->out + run->out_len, data, len);
+	run->out_len += len;
+	run->out[run->out_len] = '\0';
+}
+
+static void exec_probe_done(void *ctx, const struct podman_reply *r,
+			    int exit_code)
+{
+	struct probe_run *run = ctx;
+	char *nl = strchr(run->out, '\n');
+
+	run->exec = NULL;
+	if (nl)
+		*nl = '\0';
+	sm_log(SM_LOG_DEBUG, COMPONENT, "probe %s of %s: exit %d %s%s",
+	       probe_keys[run->kind], run->c->name, exit_code,
+	       r->error ? r->error : "", run->out);
+	exec_run_end(run, r->ok && exit_code == 0);
+}
+
+static void exec_probe_timeout(uv_timer_t *t)
+{
+	struct probe_run *run = t->data;
+
+	sm_log(SM_LOG_DEBUG, COMPONENT, "probe %s of %s: timed out",
+	       probe_keys[run->kind], run->c->name);
+	podman_exec_cancel(run->exec);
+	run->exec = NULL;
+	exec_run_end(run, false);
+}
+
+static void exec_probe_start(struct actr *c, int k, const json_t *exec)
+{
+	struct apod *p = c->pod;
+	json_t *cmd = json_object_get(exec, "command"), *v;
+	const char **argv;
+	struct podman_exec_opts o = { 0 };
+	struct probe_run *run;
+	size_t i;
+
+	if (!json_array_size(cmd)) {
+		probe_record(&c->probes[k], false, now_ms());
+		return;
+	}
+	argv = xcalloc(json_array_size(cmd) + 1, sizeof(*argv));
+	json_array_foreach (cmd, i, v)
+		argv[i] = json_string_value(v) ? json_string_value(v) : "";
+	o.cmd = argv;
+	run = xcalloc(1, sizeof(*run));
+	run->a = p->a;
+	run->c = c;
+	run->kind = k;
+	run->is_exec = true;
+	run->exec = podman_exec(p->a->pm, c->id, &o, exec_probe_out,
+				exec_probe_done, run);
+	free(argv);
+	if (!run->exec) {
+		free(run);
+		probe_record(&c->probes[k], false, now_ms());
+		return;
+	}
+	run_link(run);
+	c->probing[k] = true;
+	p->inflight++;
+	uv_timer_init(p->a->loop, &run->timer);
+	p->a->handles++;
+	run->timer.data = run;
+	uv_timer_start(&run->timer, exec_probe_timeout,
+		       c->probes[k].timeout_ms, 0);
+}
+
 static void probe_start(struct actr *c, int k)
 {
 	struct apod *p = c->pod;
@@ -1376,17 +1490,20 @@ static void probe_start(struct actr *c, int k)
 	int port = probe_port(c, json_object_get(action, "port"));
 	struct probe_run *run;
 
+	if (!action && json_object_get(spec, "exec")) {
+		exec_probe_start(c, k, json_object_get(spec, "exec"));
+		return;
+	}
 	if (!action) {
 		/*
-		 * exec probes need Podman's exec API, which the client does
-		 * not offer yet: they are reported and count as failing, so
-		 * nothing is called ready that was not checked.
+		 * grpc probes are not run: they count as failing, so nothing
+		 * is called ready that was not checked, and are reported.
 		 */
-		if (!c->probing[k])
+		if (!c->probes[k].failures)
 			plog(p, SM_LOG_WARN,
-			     "container %s: exec probes are not "
-			     "supported yet",
-			     c->name);
+			     "container %s: %s: only httpGet, tcpSocket and "
+			     "exec probes are supported",
+			     c->name, probe_keys[k]);
 		probe_record(&c->probes[k], false, now_ms());
 		return;
 	}
@@ -2238,6 +2355,12 @@ void agent_free(struct agent *a)
 	a->freeing = true;
 	/* The API first: its log streams belong to the Podman client. */
 	agent_api_free(a->api);
+	/* exec probes' sessions too (freed by podman_free just below). */
+	for (struct probe_run *run = a->runs; run; run = run->next) {
+		if (run->exec)
+			podman_exec_cancel(run->exec);
+		run->exec = NULL;
+	}
 	/* Cancels every Podman request: none of our callbacks run again. */
 	podman_free(a->pm);
 	/* The same for HTTP probes; TCP probes close and free themselves. */
@@ -2248,6 +2371,8 @@ void agent_free(struct agent *a)
 		if (run->closing < 0) {
 			run_unlink(run);
 			free(run);
+		} else if (run->is_exec) {
+			exec_run_end(run, false);
 		} else {
 			tcp_run_end(run, false);
 		}
