@@ -129,7 +129,9 @@ struct agent {
 	struct agent_config cfg; /* strings owned below */
 	char *node, *node_ip, *manifests, *socket, *data_dir;
 	char *status_dir, *volume_root;
-	struct podman *pm;
+	struct podman *pm; /* the real client, or NULL with ops of a test */
+	const struct podman_ops *ops; /* every Podman call goes through it */
+	void *pmc; /* ops' client: pm, or the test's */
 	struct sm_http_client *http;
 	uv_timer_t tick;
 	uv_check_t check; /* steps pods whose requests just landed */
@@ -713,7 +715,8 @@ static void image_pull(struct actr *c, enum podman_pull_policy policy)
 		free(msg);
 	}
 	p->inflight++;
-	if (podman_image_pull(p->a->pm, image, policy, false, image_pulled, p))
+	if (p->a->ops->image_pull(p->a->pmc, image, policy, false, image_pulled,
+				  p))
 		p->inflight--;
 }
 
@@ -774,8 +777,9 @@ static void image_check(struct actr *c)
 		return;
 	}
 	p->inflight++;
-	if (podman_image_exists(p->a->pm, sm_json_get_str(c->spec, "image"),
-				image_checked, p))
+	if (p->a->ops->image_exists(p->a->pmc,
+				    sm_json_get_str(c->spec, "image"),
+				    image_checked, p))
 		p->inflight--;
 }
 
@@ -825,8 +829,8 @@ static void pod_created(void *ctx, const struct podman_reply *r)
 	if (r->status == 409) {
 		/* A leftover of ours with this name: remove it, then retry. */
 		p->inflight++;
-		if (podman_pod_remove(p->a->pm, p->podman_name, 0,
-				      leftover_removed, p))
+		if (p->a->ops->pod_remove(p->a->pmc, p->podman_name, 0,
+					  leftover_removed, p))
 			p->inflight--;
 		return;
 	}
@@ -886,7 +890,7 @@ static void pod_inspected(void *ctx, const struct podman_reply *r)
 		return;
 	}
 	p->inflight++;
-	if (podman_container_inspect(p->a->pm, infra, infra_inspected, p))
+	if (p->a->ops->container_inspect(p->a->pmc, infra, infra_inspected, p))
 		p->inflight--;
 }
 
@@ -999,8 +1003,8 @@ static void ctr_exited(void *ctx, const struct podman_wait_reply *w)
 	}
 	c->exit_code = w->exit_code;
 	p->inflight++;
-	if (podman_container_inspect(p->a->pm, c->id, ctr_inspected_after_exit,
-				     c))
+	if (p->a->ops->container_inspect(p->a->pmc, c->id,
+					 ctr_inspected_after_exit, c))
 		p->inflight--;
 }
 
@@ -1012,7 +1016,7 @@ static void ctr_wait(struct actr *c)
 		return;
 	p->inflight++;
 	c->waiting_exit = true;
-	if (podman_container_wait(p->a->pm, c->id, ctr_exited, c)) {
+	if (p->a->ops->container_wait(p->a->pmc, c->id, ctr_exited, c)) {
 		p->inflight--;
 		c->waiting_exit = false;
 	}
@@ -1071,8 +1075,8 @@ static void ctr_started(void *ctx, const struct podman_reply *r)
 		return;
 	}
 	p->inflight++;
-	if (podman_container_inspect(p->a->pm, c->id, ctr_inspected_after_start,
-				     c))
+	if (p->a->ops->container_inspect(p->a->pmc, c->id,
+					 ctr_inspected_after_start, c))
 		p->inflight--;
 }
 
@@ -1081,7 +1085,7 @@ static void ctr_start(struct actr *c)
 	struct apod *p = c->pod;
 
 	p->inflight++;
-	if (podman_container_start(p->a->pm, c->id, ctr_started, c))
+	if (p->a->ops->container_start(p->a->pmc, c->id, ctr_started, c))
 		p->inflight--;
 }
 
@@ -1111,8 +1115,8 @@ static void ctr_created(void *ctx, const struct podman_reply *r)
 				xasprintf("%s_%s", p->podman_name, c->name);
 
 			p->inflight++;
-			if (podman_container_remove(p->a->pm, name, true,
-						    leftover_removed, p))
+			if (p->a->ops->container_remove(p->a->pmc, name, true,
+							leftover_removed, p))
 				p->inflight--;
 			free(name);
 			return;
@@ -1166,7 +1170,7 @@ static void ctr_create(struct actr *c)
 		return;
 	}
 	p->inflight++;
-	if (podman_container_create(p->a->pm, spec, ctr_created, c))
+	if (p->a->ops->container_create(p->a->pmc, spec, ctr_created, c))
 		p->inflight--;
 	json_decref(spec);
 }
@@ -1267,8 +1271,8 @@ static void probe_result(struct actr *c, int k, bool ok)
 		c->restart_on_exit = true;
 		c->stopping = true;
 		p->inflight++;
-		if (podman_container_stop(
-			    p->a->pm, c->id,
+		if (p->a->ops->container_stop(
+			    p->a->pmc, c->id,
 			    (int)json_integer_value(json_object_get(
 				    json_object_get(p->pod, "spec"),
 				    "terminationGracePeriodSeconds")),
@@ -1434,7 +1438,7 @@ static void exec_probe_timeout(uv_timer_t *t)
 
 	sm_log(SM_LOG_DEBUG, COMPONENT, "probe %s of %s: timed out",
 	       probe_keys[run->kind], run->c->name);
-	podman_exec_cancel(run->exec);
+	run->a->ops->exec_cancel(run->exec);
 	run->exec = NULL;
 	exec_run_end(run, false);
 }
@@ -1461,8 +1465,8 @@ static void exec_probe_start(struct actr *c, int k, const json_t *exec)
 	run->c = c;
 	run->kind = k;
 	run->is_exec = true;
-	run->exec = podman_exec(p->a->pm, c->id, &o, exec_probe_out,
-				exec_probe_done, run);
+	run->exec = p->a->ops->exec(p->a->pmc, c->id, &o, exec_probe_out,
+				    exec_probe_done, run);
 	free(argv);
 	if (!run->exec) {
 		free(run);
@@ -1475,8 +1479,8 @@ static void exec_probe_start(struct actr *c, int k, const json_t *exec)
 	uv_timer_init(p->a->loop, &run->timer);
 	p->a->handles++;
 	run->timer.data = run;
-	uv_timer_start(&run->timer, exec_probe_timeout,
-		       c->probes[k].timeout_ms, 0);
+	uv_timer_start(&run->timer, exec_probe_timeout, c->probes[k].timeout_ms,
+		       0);
 }
 
 static void probe_start(struct actr *c, int k)
@@ -1672,11 +1676,12 @@ static void step(struct apod *p, uint64_t now)
 	if (p->step == STEP_DELETE && !p->removing && now >= p->retry_at_ms) {
 		p->removing = true;
 		p->inflight++;
-		if (podman_pod_remove(a->pm, p->podman_name,
-				      (int)json_integer_value(json_object_get(
-					      json_object_get(p->pod, "spec"),
-					      "terminationGracePeriodSeconds")),
-				      pod_removed, p)) {
+		if (a->ops->pod_remove(
+			    a->pmc, p->podman_name,
+			    (int)json_integer_value(json_object_get(
+				    json_object_get(p->pod, "spec"),
+				    "terminationGracePeriodSeconds")),
+			    pod_removed, p)) {
 			p->inflight--;
 			p->removing = false;
 		}
@@ -1728,7 +1733,7 @@ static void step(struct apod *p, uint64_t now)
 		podspec_setup(p, &pc, voldir);
 		spec = podspec_pod(&pc, p->pod);
 		p->inflight++;
-		if (podman_pod_create(a->pm, spec, pod_created, p))
+		if (a->ops->pod_create(a->pmc, spec, pod_created, p))
 			p->inflight--;
 		json_decref(spec);
 		free(voldir);
@@ -1736,12 +1741,13 @@ static void step(struct apod *p, uint64_t now)
 	}
 	case STEP_START_POD:
 		p->inflight++;
-		if (podman_pod_start(a->pm, p->podman_name, pod_started, p))
+		if (a->ops->pod_start(a->pmc, p->podman_name, pod_started, p))
 			p->inflight--;
 		break;
 	case STEP_POD_IP:
 		p->inflight++;
-		if (podman_pod_inspect(a->pm, p->podman_name, pod_inspected, p))
+		if (a->ops->pod_inspect(a->pmc, p->podman_name, pod_inspected,
+					p))
 			p->inflight--;
 		break;
 	case STEP_INIT:
@@ -1778,11 +1784,12 @@ static void step(struct apod *p, uint64_t now)
 	case STEP_RUNNING:
 	case STEP_DELETE:
 		p->inflight++;
-		if (podman_pod_remove(a->pm, p->podman_name,
-				      (int)json_integer_value(json_object_get(
-					      json_object_get(p->pod, "spec"),
-					      "terminationGracePeriodSeconds")),
-				      pod_removed, p))
+		if (a->ops->pod_remove(
+			    a->pmc, p->podman_name,
+			    (int)json_integer_value(json_object_get(
+				    json_object_get(p->pod, "spec"),
+				    "terminationGracePeriodSeconds")),
+			    pod_removed, p))
 			p->inflight--;
 		break;
 	case STEP_GONE:
@@ -1998,8 +2005,8 @@ static void reconcile(struct agent *a)
 		       "removing pod %s: not wanted "
 		       "on node %s",
 		       sm_json_get_str(pod, "name"), a->node);
-		podman_pod_remove(a->pm, sm_json_get_str(pod, "name"), 10,
-				  stray_removed, a);
+		a->ops->pod_remove(a->pmc, sm_json_get_str(pod, "name"), 10,
+				   stray_removed, a);
 	}
 	json_object_clear(a->found);
 }
@@ -2091,7 +2098,7 @@ static void found_pods(void *ctx, const struct podman_reply *r)
 		free(key);
 	}
 	filters = node_filter(a);
-	if (podman_container_list(a->pm, true, filters, found_containers, a))
+	if (a->ops->container_list(a->pmc, true, filters, found_containers, a))
 		a->podman_down = true;
 	json_decref(filters);
 }
@@ -2112,7 +2119,7 @@ static void on_tick(uv_timer_t *t)
 		if (ticks % 20 == 1) {
 			json_t *filters = node_filter(a);
 
-			podman_pod_list(a->pm, filters, found_pods, a);
+			a->ops->pod_list(a->pmc, filters, found_pods, a);
 			json_decref(filters);
 		}
 		return;
@@ -2206,7 +2213,8 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 		sm_error(err, NULL, "agent: --node NAME is required");
 		return NULL;
 	}
-	if (!cfg->pod_manifests || !cfg->podman_socket || !cfg->data_dir) {
+	if (!cfg->pod_manifests || !cfg->data_dir ||
+	    (!cfg->podman_socket && !cfg->podman_ops)) {
 		sm_error(err, NULL,
 			 "agent: --pod-manifests DIR, a Podman "
 			 "socket and a data dir are required");
@@ -2240,7 +2248,8 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 	a->node = xstrdup(cfg->node);
 	a->node_ip = xstrdup(cfg->node_ip ? cfg->node_ip : "127.0.0.1");
 	a->manifests = xstrdup(cfg->pod_manifests);
-	a->socket = xstrdup(cfg->podman_socket);
+	a->socket = xstrdup(cfg->podman_socket ? cfg->podman_socket
+					       : "(podman ops of a test)");
 	a->data_dir = xstrdup(cfg->data_dir);
 	a->api_listen = cfg->api_listen ? xstrdup(cfg->api_listen)
 					: xasprintf("%s:10250", a->node_ip);
@@ -2257,7 +2266,14 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 		a->registries[i] = xstrdup(cfg->registries_insecure[i]);
 	a->cfg.registries_insecure = NULL;
 	a->cfg.nr_registries_insecure = 0;
-	a->pm = podman_new(loop, a->socket);
+	if (cfg->podman_ops) {
+		a->ops = cfg->podman_ops;
+		a->pmc = cfg->podman_ctx;
+	} else {
+		a->pm = podman_new(loop, a->socket);
+		a->ops = &podman_ops_real;
+		a->pmc = a->pm;
+	}
 	a->http = sm_http_client_new(loop);
 	uv_timer_init(loop, &a->tick);
 	a->tick.data = a;
@@ -2308,6 +2324,12 @@ int agent_start(struct agent *a)
 	sm_log(SM_LOG_INFO, COMPONENT,
 	       "node %s (ip %s): pods from %s, Podman at %s", a->node,
 	       a->node_ip, a->manifests, a->socket);
+	if (strcmp(a->api_listen, "none") && !a->pm) {
+		sm_log(SM_LOG_ERROR, COMPONENT,
+		       "the node API needs the real Podman client: "
+		       "--api-listen none with a test's Podman ops");
+		return -EINVAL;
+	}
 	if (strcmp(a->api_listen, "none")) {
 		struct agent_api_source src = { api_container_id, api_pods, a };
 		struct sm_err err = SM_ERR_INIT;
@@ -2358,7 +2380,7 @@ void agent_free(struct agent *a)
 	/* exec probes' sessions too (freed by podman_free just below). */
 	for (struct probe_run *run = a->runs; run; run = run->next) {
 		if (run->exec)
-			podman_exec_cancel(run->exec);
+			run->a->ops->exec_cancel(run->exec);
 		run->exec = NULL;
 	}
 	/* Cancels every Podman request: none of our callbacks run again. */

@@ -1442,3 +1442,111 @@ struct podman_exec *podman_exec(struct podman *p, const char *container_id,
 	p->execs = e;
 	return e;
 }
+
+/* The ops table: the functions above, with the client as void *. */
+
+static int ops_pod_create(void *c, const json_t *spec, podman_cb cb, void *ctx)
+{
+	return podman_pod_create(c, spec, cb, ctx);
+}
+
+static int ops_pod_start(void *c, const char *name, podman_cb cb, void *ctx)
+{
+	return podman_pod_start(c, name, cb, ctx);
+}
+
+static int ops_pod_inspect(void *c, const char *name, podman_cb cb, void *ctx)
+{
+	return podman_pod_inspect(c, name, cb, ctx);
+}
+
+static int ops_pod_list(void *c, const json_t *filters, podman_cb cb, void *ctx)
+{
+	return podman_pod_list(c, filters, cb, ctx);
+}
+
+static int ops_pod_remove(void *c, const char *name, int timeout_s,
+			  podman_cb cb, void *ctx)
+{
+	return podman_pod_remove(c, name, timeout_s, cb, ctx);
+}
+
+static int ops_container_create(void *c, const json_t *spec, podman_cb cb,
+				void *ctx)
+{
+	return podman_container_create(c, spec, cb, ctx);
+}
+
+static int ops_container_start(void *c, const char *id, podman_cb cb, void *ctx)
+{
+	return podman_container_start(c, id, cb, ctx);
+}
+
+static int ops_container_stop(void *c, const char *id, int timeout_s,
+			      podman_cb cb, void *ctx)
+{
+	return podman_container_stop(c, id, timeout_s, cb, ctx);
+}
+
+static int ops_container_remove(void *c, const char *id, bool force,
+				podman_cb cb, void *ctx)
+{
+	return podman_container_remove(c, id, force, cb, ctx);
+}
+
+static int ops_container_inspect(void *c, const char *id, podman_cb cb,
+				 void *ctx)
+{
+	return podman_container_inspect(c, id, cb, ctx);
+}
+
+static int ops_container_list(void *c, bool all, const json_t *filters,
+			      podman_cb cb, void *ctx)
+{
+	return podman_container_list(c, all, filters, cb, ctx);
+}
+
+static int ops_container_wait(void *c, const char *id, podman_wait_cb cb,
+			      void *ctx)
+{
+	return podman_container_wait(c, id, cb, ctx);
+}
+
+static int ops_image_exists(void *c, const char *name, podman_cb cb, void *ctx)
+{
+	return podman_image_exists(c, name, cb, ctx);
+}
+
+static int ops_image_pull(void *c, const char *reference,
+			  enum podman_pull_policy policy, bool tls_verify,
+			  podman_cb cb, void *ctx)
+{
+	return podman_image_pull(c, reference, policy, tls_verify, cb, ctx);
+}
+
+static struct podman_exec *ops_exec(void *c, const char *container_id,
+				    const struct podman_exec_opts *opts,
+				    podman_log_cb out, podman_exec_cb done,
+				    void *ctx)
+{
+	return podman_exec(c, container_id, opts, out, done, ctx);
+}
+
+const struct podman_ops podman_ops_real = {
+	.pod_create = ops_pod_create,
+	.pod_start = ops_pod_start,
+	.pod_inspect = ops_pod_inspect,
+	.pod_list = ops_pod_list,
+	.pod_remove = ops_pod_remove,
+	.container_create = ops_container_create,
+	.container_start = ops_container_start,
+	.container_stop = ops_container_stop,
+	.container_remove = ops_container_remove,
+	.container_inspect = ops_container_inspect,
+	.container_list = ops_container_list,
+	.container_wait = ops_container_wait,
+	.image_exists = ops_image_exists,
+	.image_pull = ops_image_pull,
+	.exec = ops_exec,
+	.exec_cancel = podman_exec_cancel,
+};

@@ -245,6 +245,50 @@ int podman_exec_close_stdin(struct podman_exec *e);
 void podman_exec_cancel(struct podman_exec *e);
 
 /*
+ * The calls the agent makes, as a table (CONVENTIONS 5 and 20): production
+ * uses podman_ops_real, tests give the agent a fake Podman. `c` is the
+ * client: a struct podman * for podman_ops_real, anything for a fake. Each
+ * entry keeps the contract of the function it is named after (a call that
+ * returns an error calls nothing; callbacks run later, on the loop, never
+ * from within the call). A fake's exec may return any non-NULL pointer of
+ * its own, cast; only its exec_cancel sees it again.
+ */
+struct podman_ops {
+	int (*pod_create)(void *c, const json_t *spec, podman_cb cb, void *ctx);
+	int (*pod_start)(void *c, const char *name, podman_cb cb, void *ctx);
+	int (*pod_inspect)(void *c, const char *name, podman_cb cb, void *ctx);
+	int (*pod_list)(void *c, const json_t *filters, podman_cb cb,
+			void *ctx);
+	int (*pod_remove)(void *c, const char *name, int timeout_s,
+			  podman_cb cb, void *ctx);
+	int (*container_create)(void *c, const json_t *spec, podman_cb cb,
+				void *ctx);
+	int (*container_start)(void *c, const char *id, podman_cb cb,
+			       void *ctx);
+	int (*container_stop)(void *c, const char *id, int timeout_s,
+			      podman_cb cb, void *ctx);
+	int (*container_remove)(void *c, const char *id, bool force,
+				podman_cb cb, void *ctx);
+	int (*container_inspect)(void *c, const char *id, podman_cb cb,
+				 void *ctx);
+	int (*container_list)(void *c, bool all, const json_t *filters,
+			      podman_cb cb, void *ctx);
+	int (*container_wait)(void *c, const char *id, podman_wait_cb cb,
+			      void *ctx);
+	int (*image_exists)(void *c, const char *name, podman_cb cb, void *ctx);
+	int (*image_pull)(void *c, const char *reference,
+			  enum podman_pull_policy policy, bool tls_verify,
+			  podman_cb cb, void *ctx);
+	struct podman_exec *(*exec)(void *c, const char *container_id,
+				    const struct podman_exec_opts *opts,
+				    podman_log_cb out, podman_exec_cb done,
+				    void *ctx);
+	void (*exec_cancel)(struct podman_exec *e);
+};
+/* The real client's table: c is a struct podman *. */
+extern const struct podman_ops podman_ops_real;
+
+/*
  * Demultiplexes Podman's log/exec frame stream: [stream, 0, 0, 0, len (u32
  * big-endian)] payload. Feed any chunking of the bytes; payload bytes go to
  * cb as they arrive, without copying, so one frame split across feeds
