@@ -129,7 +129,9 @@ struct agent {
 	struct agent_config cfg; /* strings owned below */
 	char *node, *node_ip, *manifests, *socket, *data_dir;
 	char *status_dir, *volume_root;
-	struct podman *pm;
+	struct podman *pm; /* the real client, or NULL with ops of a test */
+	const struct podman_ops *ops; /* every Podman call goes through it */
+	void *pmc; /* ops' client: pm, or the test's */
 	struct sm_http_client *http;
 	uv_timer_t tick;
 	uv_check_t check; /* steps pods whose requests just landed */
@@ -713,7 +715,8 @@ static void image_pull(struct actr *c, enum podman_pull_policy policy)
 		free(msg);
 	}
 	p->inflight++;
-	if (podman_image_pull(p->a->pm, image, policy, false, image_pulled, p))
+	if (p->a->ops->image_pull(p->a->pmc, image, policy, false, image_pulled,
+				  p))
 		p->inflight--;
 }
 
@@ -774,8 +777,9 @@ static void image_check(struct actr *c)
 		return;
 	}
 	p->inflight++;
-	if (podman_image_exists(p->a->pm, sm_json_get_str(c->spec, "image"),
-				image_checked, p))
+	if (p->a->ops->image_exists(p->a->pmc,
+				    sm_json_get_str(c->spec, "image"),
+				    image_checked, p))
 		p->inflight--;
 }
 
@@ -825,8 +829,8 @@ static void pod_created(void *ctx, const struct podman_reply *r)
 	if (r->status == 409) {
 		/* A leftover of ours with this name: remove it, then retry. */
 		p->inflight++;
-		if (podman_pod_remove(p->a->pm, p->podman_name, 0,
-				      leftover_removed, p))
+		if (p->a->ops->pod_remove(p->a->pmc, p->podman_name, 0,
+					  leftover_removed, p))
 			p->inflight--;
 		return;
 	}
@@ -886,7 +890,7 @@ static void pod_inspected(void *ctx, const struct podman_reply *r)
 		return;
 	}
 	p->inflight++;
-	if (podman_container_inspect(p->a->pm, infra, infra_inspected, p))
+	if (p->a->ops->container_inspect(p->a->pmc, infra, infra_inspected, p))
 		p->inflight--;
 }
 
@@ -999,8 +1003,8 @@ static void ctr_exited(void *ctx, const struct podman_wait_reply *w)
 	}
 	c->exit_code = w->exit_code;
 	p->inflight++;
-	if (podman_container_inspect(p->a->pm, c->id, ctr_inspected_after_exit,
-				     c))
+	if (p->a->ops->container_inspect(p->a->pmc, c->id,
+					 ctr_inspected_after_exit, c))
 		p->inflight--;
 }
 
@@ -1012,7 +1016,7 @@ static void ctr_wait(struct actr *c)
 		return;
 	p->inflight++;
 	c->waiting_exit = true;
-	if (podman_container_wait(p->a->pm, c->id, ctr_exited, c)) {
+	if (p->a->ops->container_wait(p->a->pmc, c->id, ctr_exited, c)) {
 		p->inflight--;
 		c->waiting_exit = false;
 	}
@@ -1071,8 +1075,8 @@ static void ctr_started(void *ctx, const struct podman_reply *r)
 		return;
 	}
 	p->inflight++;
-	if (podman_container_inspect(p->a->pm, c->id, ctr_inspected_after_start,
-				     c))
+	if (p->a->ops->container_inspect(p->a->pmc, c->id,
+					 ctr_inspected_after_start, c))
 		p->inflight--;
 }
 
@@ -1081,7 +1085,7 @@ static void ctr_start(struct actr *c)
 	struct apod *p = c->pod;
 
 	p->inflight++;
-	if (podman_container_start(p->a->pm, c->id, ctr_started, c))
+	if (p->a->ops->container_start(p->a->pmc, c->id, ctr_started, c))
 		p->inflight--;
 }
 
@@ -1111,8 +1115,8 @@ static void ctr_created(void *ctx, const struct podman_reply *r)
 				xasprintf("%s_%s", p->podman_name, c->name);
 
 			p->inflight++;
-			if (podman_container_remove(p->a->pm, name, true,
-						    leftover_removed, p))
+			if (p->a->ops->container_remove(p->a->pmc, name, true,
+							leftover_removed, p))
 				p->inflight--;
 			free(name);
 			return;
@@ -1166,7 +1170,7 @@ static void ctr_create(struct actr *c)
 		return;
 	}
 	p->inflight++;
-	if (podman_container_create(p->a->pm, spec, ctr_created, c))
+	if (p->a->ops->container_create(p->a->pmc, spec, ctr_created, c))
 		p->inflight--;
 	json_decref(spec);
 }
@@ -1226,6 +1230,10 @@ struct probe_run {
 	uv_timer_t timer;
 	int closing;
 	bool result;
+	bool is_exec;
+	struct podman_exec *exec; /* an exec probe's session, until it ends */
+	char out[128]; /* the start of an exec probe's output, for the log */
+	size_t out_len;
 };
 
 static void probe_result(struct actr *c, int k, bool ok)
@@ -1263,8 +1271,8 @@ static void probe_result(struct actr *c, int k, bool ok)
 		c->restart_on_exit = true;
 		c->stopping = true;
 		p->inflight++;
-		if (podman_container_stop(
-			    p->a->pm, c->id,
+		if (p->a->ops->container_stop(
+			    p->a->pmc, c->id,
 			    (int)json_integer_value(json_object_get(
 				    json_object_get(p->pod, "spec"),
 				    "terminationGracePeriodSeconds")),
@@ -1365,6 +1373,116 @@ static int probe_port(const struct actr *c, const json_t *port)
 	return -1;
 }
 
+/*
+ * exec probes: the command runs in the container through Podman's exec
+ * API; exit code 0 is a success. A probe that has not ended within
+ * timeoutSeconds is cancelled and failed. Only the start of the output is
+ * kept, for the log.
+ */
+static void exec_run_closed(uv_handle_t *h)
+{
+	struct probe_run *run = h->data;
+	struct agent *a = run->a;
+
+	a->handles--;
+	run_unlink(run);
+	if (run->c) {
+		run->c->pod->inflight--;
+		probe_result(run->c, run->kind, run->result);
+	}
+	free(run);
+	if (a->freeing && !a->handles)
+		free(a);
+}
+
+static void exec_run_end(struct probe_run *run, bool ok)
+{
+	if (run->closing > 0)
+		return;
+	run->result = ok;
+	run->closing = 1;
+	uv_close((uv_handle_t *)&run->timer, exec_run_closed);
+}
+
+static void exec_probe_out(void *ctx, enum podman_log_stream which,
+			   const char *data, size_t len)
+{
+	struct probe_run *run = ctx;
+	size_t room = sizeof(run->out) - 1 - run->out_len;
+
+	if (len > room)
+		len = room;
+	memcpy(run->out + run->out_len, data, len);
+	run->out_len += len;
+	run->out[run->out_len] = '\0';
+}
+
+static void exec_probe_done(void *ctx, const struct podman_reply *r,
+			    int exit_code)
+{
+	struct probe_run *run = ctx;
+	char *nl = strchr(run->out, '\n');
+
+	run->exec = NULL;
+	if (nl)
+		*nl = '\0';
+	sm_log(SM_LOG_DEBUG, COMPONENT, "probe %s of %s: exit %d %s%s",
+	       probe_keys[run->kind], run->c->name, exit_code,
+	       r->error ? r->error : "", run->out);
+	exec_run_end(run, r->ok && exit_code == 0);
+}
+
+static void exec_probe_timeout(uv_timer_t *t)
+{
+	struct probe_run *run = t->data;
+
+	sm_log(SM_LOG_DEBUG, COMPONENT, "probe %s of %s: timed out",
+	       probe_keys[run->kind], run->c->name);
+	run->a->ops->exec_cancel(run->exec);
+	run->exec = NULL;
+	exec_run_end(run, false);
+}
+
+static void exec_probe_start(struct actr *c, int k, const json_t *exec)
+{
+	struct apod *p = c->pod;
+	json_t *cmd = json_object_get(exec, "command"), *v;
+	const char **argv;
+	struct podman_exec_opts o = { 0 };
+	struct probe_run *run;
+	size_t i;
+
+	if (!json_array_size(cmd)) {
+		probe_record(&c->probes[k], false, now_ms());
+		return;
+	}
+	argv = xcalloc(json_array_size(cmd) + 1, sizeof(*argv));
+	json_array_foreach (cmd, i, v)
+		argv[i] = json_string_value(v) ? json_string_value(v) : "";
+	o.cmd = argv;
+	run = xcalloc(1, sizeof(*run));
+	run->a = p->a;
+	run->c = c;
+	run->kind = k;
+	run->is_exec = true;
+	run->exec = p->a->ops->exec(p->a->pmc, c->id, &o, exec_probe_out,
+				    exec_probe_done, run);
+	free(argv);
+	if (!run->exec) {
+		free(run);
+		probe_record(&c->probes[k], false, now_ms());
+		return;
+	}
+	run_link(run);
+	c->probing[k] = true;
+	p->inflight++;
+	uv_timer_init(p->a->loop, &run->timer);
+	p->a->handles++;
+	run->timer.data = run;
+	uv_timer_start(&run->timer, exec_probe_timeout, c->probes[k].timeout_ms,
+		       0);
+}
+
 static void probe_start(struct actr *c, int k)
 {
 	struct apod *p = c->pod;
@@ -1376,17 +1494,20 @@ static void probe_start(struct actr *c, int k)
 	int port = probe_port(c, json_object_get(action, "port"));
 	struct probe_run *run;
 
+	if (!action && json_object_get(spec, "exec")) {
+		exec_probe_start(c, k, json_object_get(spec, "exec"));
+		return;
+	}
 	if (!action) {
 		/*
-		 * exec probes need Podman's exec API, which the client does
-		 * not offer yet: they are reported and count as failing, so
-		 * nothing is called ready that was not checked.
+		 * grpc probes are not run: they count as failing, so nothing
+		 * is called ready that was not checked, and are reported.
 		 */
-		if (!c->probing[k])
+		if (!c->probes[k].failures)
 			plog(p, SM_LOG_WARN,
-			     "container %s: exec probes are not "
-			     "supported yet",
-			     c->name);
+			     "container %s: %s: only httpGet, tcpSocket and "
+			     "exec probes are supported",
+			     c->name, probe_keys[k]);
 		probe_record(&c->probes[k], false, now_ms());
 		return;
 	}
@@ -1555,11 +1676,12 @@ static void step(struct apod *p, uint64_t now)
 	if (p->step == STEP_DELETE && !p->removing && now >= p->retry_at_ms) {
 		p->removing = true;
 		p->inflight++;
-		if (podman_pod_remove(a->pm, p->podman_name,
-				      (int)json_integer_value(json_object_get(
-					      json_object_get(p->pod, "spec"),
-					      "terminationGracePeriodSeconds")),
-				      pod_removed, p)) {
+		if (a->ops->pod_remove(
+			    a->pmc, p->podman_name,
+			    (int)json_integer_value(json_object_get(
+				    json_object_get(p->pod, "spec"),
+				    "terminationGracePeriodSeconds")),
+			    pod_removed, p)) {
 			p->inflight--;
 			p->removing = false;
 		}
@@ -1611,7 +1733,7 @@ static void step(struct apod *p, uint64_t now)
 		podspec_setup(p, &pc, voldir);
 		spec = podspec_pod(&pc, p->pod);
 		p->inflight++;
-		if (podman_pod_create(a->pm, spec, pod_created, p))
+		if (a->ops->pod_create(a->pmc, spec, pod_created, p))
 			p->inflight--;
 		json_decref(spec);
 		free(voldir);
@@ -1619,12 +1741,13 @@ static void step(struct apod *p, uint64_t now)
 	}
 	case STEP_START_POD:
 		p->inflight++;
-		if (podman_pod_start(a->pm, p->podman_name, pod_started, p))
+		if (a->ops->pod_start(a->pmc, p->podman_name, pod_started, p))
 			p->inflight--;
 		break;
 	case STEP_POD_IP:
 		p->inflight++;
-		if (podman_pod_inspect(a->pm, p->podman_name, pod_inspected, p))
+		if (a->ops->pod_inspect(a->pmc, p->podman_name, pod_inspected,
+					p))
 			p->inflight--;
 		break;
 	case STEP_INIT:
@@ -1661,11 +1784,12 @@ static void step(struct apod *p, uint64_t now)
 	case STEP_RUNNING:
 	case STEP_DELETE:
 		p->inflight++;
-		if (podman_pod_remove(a->pm, p->podman_name,
-				      (int)json_integer_value(json_object_get(
-					      json_object_get(p->pod, "spec"),
-					      "terminationGracePeriodSeconds")),
-				      pod_removed, p))
+		if (a->ops->pod_remove(
+			    a->pmc, p->podman_name,
+			    (int)json_integer_value(json_object_get(
+				    json_object_get(p->pod, "spec"),
+				    "terminationGracePeriodSeconds")),
+			    pod_removed, p))
 			p->inflight--;
 		break;
 	case STEP_GONE:
@@ -1881,8 +2005,8 @@ static void reconcile(struct agent *a)
 		       "removing pod %s: not wanted "
 		       "on node %s",
 		       sm_json_get_str(pod, "name"), a->node);
-		podman_pod_remove(a->pm, sm_json_get_str(pod, "name"), 10,
-				  stray_removed, a);
+		a->ops->pod_remove(a->pmc, sm_json_get_str(pod, "name"), 10,
+				   stray_removed, a);
 	}
 	json_object_clear(a->found);
 }
@@ -1974,7 +2098,7 @@ static void found_pods(void *ctx, const struct podman_reply *r)
 		free(key);
 	}
 	filters = node_filter(a);
-	if (podman_container_list(a->pm, true, filters, found_containers, a))
+	if (a->ops->container_list(a->pmc, true, filters, found_containers, a))
 		a->podman_down = true;
 	json_decref(filters);
 }
@@ -1995,7 +2119,7 @@ static void on_tick(uv_timer_t *t)
 		if (ticks % 20 == 1) {
 			json_t *filters = node_filter(a);
 
-			podman_pod_list(a->pm, filters, found_pods, a);
+			a->ops->pod_list(a->pmc, filters, found_pods, a);
 			json_decref(filters);
 		}
 		return;
@@ -2089,7 +2213,8 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 		sm_error(err, NULL, "agent: --node NAME is required");
 		return NULL;
 	}
-	if (!cfg->pod_manifests || !cfg->podman_socket || !cfg->data_dir) {
+	if (!cfg->pod_manifests || !cfg->data_dir ||
+	    (!cfg->podman_socket && !cfg->podman_ops)) {
 		sm_error(err, NULL,
 			 "agent: --pod-manifests DIR, a Podman "
 			 "socket and a data dir are required");
@@ -2123,7 +2248,8 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 	a->node = xstrdup(cfg->node);
 	a->node_ip = xstrdup(cfg->node_ip ? cfg->node_ip : "127.0.0.1");
 	a->manifests = xstrdup(cfg->pod_manifests);
-	a->socket = xstrdup(cfg->podman_socket);
+	a->socket = xstrdup(cfg->podman_socket ? cfg->podman_socket
+					       : "(podman ops of a test)");
 	a->data_dir = xstrdup(cfg->data_dir);
 	a->api_listen = cfg->api_listen ? xstrdup(cfg->api_listen)
 					: xasprintf("%s:10250", a->node_ip);
@@ -2140,7 +2266,14 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 		a->registries[i] = xstrdup(cfg->registries_insecure[i]);
 	a->cfg.registries_insecure = NULL;
 	a->cfg.nr_registries_insecure = 0;
-	a->pm = podman_new(loop, a->socket);
+	if (cfg->podman_ops) {
+		a->ops = cfg->podman_ops;
+		a->pmc = cfg->podman_ctx;
+	} else {
+		a->pm = podman_new(loop, a->socket);
+		a->ops = &podman_ops_real;
+		a->pmc = a->pm;
+	}
 	a->http = sm_http_client_new(loop);
 	uv_timer_init(loop, &a->tick);
 	a->tick.data = a;
@@ -2191,6 +2324,12 @@ int agent_start(struct agent *a)
 	sm_log(SM_LOG_INFO, COMPONENT,
 	       "node %s (ip %s): pods from %s, Podman at %s", a->node,
 	       a->node_ip, a->manifests, a->socket);
+	if (strcmp(a->api_listen, "none") && !a->pm) {
+		sm_log(SM_LOG_ERROR, COMPONENT,
+		       "the node API needs the real Podman client: "
+		       "--api-listen none with a test's Podman ops");
+		return -EINVAL;
+	}
 	if (strcmp(a->api_listen, "none")) {
 		struct agent_api_source src = { api_container_id, api_pods, a };
 		struct sm_err err = SM_ERR_INIT;
@@ -2238,6 +2377,12 @@ void agent_free(struct agent *a)
 	a->freeing = true;
 	/* The API first: its log streams belong to the Podman client. */
 	agent_api_free(a->api);
+	/* exec probes' sessions too (freed by podman_free just below). */
+	for (struct probe_run *run = a->runs; run; run = run->next) {
+		if (run->exec)
+			run->a->ops->exec_cancel(run->exec);
+		run->exec = NULL;
+	}
 	/* Cancels every Podman request: none of our callbacks run again. */
 	podman_free(a->pm);
 	/* The same for HTTP probes; TCP probes close and free themselves. */
@@ -2248,6 +2393,8 @@ void agent_free(struct agent *a)
 		if (run->closing < 0) {
 			run_unlink(run);
 			free(run);
+		} else if (run->is_exec) {
+			exec_run_end(run, false);
 		} else {
 			tcp_run_end(run, false);
 		}

@@ -40,6 +40,7 @@
 #include "common/compat.h"
 #include "common/err.h"
 #include "nodeagent/lifecycle.h"
+#include "nodeagent/podman.h"
 
 struct agent;
 
@@ -47,7 +48,7 @@ struct agent_config {
 	const char *node; /* node name (required) */
 	const char *node_ip; /* hostPorts are published here */
 	const char *pod_manifests; /* static pod folder (required for now) */
-	const char *podman_socket; /* Podman service socket (required) */
+	const char *podman_socket; /* Podman service socket (or podman_ops) */
 	const char *data_dir; /* volumes and status live under it */
 	struct backoff backoff; /* crash-loop backoff knobs */
 	uint64_t reload_ms; /* how often the folder is checked */
@@ -63,6 +64,15 @@ struct agent_config {
 	 * for NODE_IP:10250 as a kubelet, or "none".
 	 */
 	const char *api_listen;
+	/*
+	 * The Podman calls: NULL for the real client on podman_socket. Tests
+	 * give a table of their own (podman.h) and its client, podman_ctx
+	 * (borrowed: it must outlive the agent, and call nothing more once
+	 * agent_free() was called, as podman_free() promises). The node API
+	 * needs the real client: api_listen must then be "none".
+	 */
+	const struct podman_ops *podman_ops;
+	void *podman_ctx;
 };
 
 /*

@@ -40,9 +40,11 @@ enum call_kind {
 };
 
 struct podman {
+	uv_loop_t *loop;
 	struct sm_http_client *http;
 	char *socket;
 	struct podman_stream *calls;
+	struct podman_exec *execs;
 };
 
 struct podman_stream {
@@ -106,6 +108,9 @@ void podman_free(struct podman *p)
 
 	if (!p)
 		return;
+	/* Exec sessions first: each closes its own call, if any. */
+	while (p->execs)
+		podman_exec_cancel(p->execs);
 	/* Closing one call never frees another: next stays valid. */
 	for (s = p->calls; s; s = next) {
 		next = s->next;
@@ -120,6 +125,7 @@ struct podman *podman_new(uv_loop_t *loop, const char *socket_path)
 {
 	struct podman *p = xcalloc(1, sizeof(*p));
 
+	p->loop = loop;
 	p->http = sm_http_client_new(loop);
 	if (!p->http)
 		sm_die("podman: libcurl could not be set up");
@@ -594,9 +600,10 @@ static struct podman_stream *call_start(struct podman *p, enum call_kind kind,
 	return s;
 }
 
-static int plain(struct podman *p, enum call_kind kind, const char *method,
-		 struct sm_buf *path, const json_t *spec, podman_cb cb,
-		 void *ctx)
+/* A plain call; *out (when not NULL) is its stream, to close it early. */
+static int plain_call(struct podman *p, enum call_kind kind, const char *method,
+		      struct sm_buf *path, const json_t *spec, podman_cb cb,
+		      void *ctx, struct podman_stream **out)
 {
 	struct podman_stream *s;
 	char *body = NULL;
@@ -614,7 +621,16 @@ static int plain(struct podman *p, enum call_kind kind, const char *method,
 	free(body);
 	if (s)
 		s->cb = cb;
+	if (out)
+		*out = s;
 	return err;
+}
+
+static int plain(struct podman *p, enum call_kind kind, const char *method,
+		 struct sm_buf *path, const json_t *spec, podman_cb cb,
+		 void *ctx)
+{
+	return plain_call(p, kind, method, path, spec, cb, ctx, NULL);
 }
 
 /* Starts b as before + the escaped name + after. */
@@ -892,3 +908,645 @@ struct podman_stream *podman_events(struct podman *p, const json_t *filters,
 	}
 	return s;
 }
+
+/*
+ * Exec. A session holds its own connection (a libuv pipe, as Podman
+ * hijacks it) and a timer for polling the result; it is freed from the
+ * last of their close callbacks, which happen after `over` is set (done
+ * called, or cancelled). Until then it is listed on the client, so
+ * podman_free() cancels it; after, it never touches the client.
+ */
+#define EXEC_HEAD_MAX (64u * 1024)
+#define EXEC_STDIN_MAX (1u << 20)
+/* Running may stay true a moment after EOF: poll this often, this long. */
+#define EXEC_POLL_MS 20
+#define EXEC_POLLS 100
+
+enum exec_step {
+	EXEC_CREATE, /* the create request is in flight */
+	EXEC_CONNECT, /* connecting, then writing the start request */
+	EXEC_HEAD, /* reading the answer's head (or an error's body) */
+	EXEC_STREAM, /* hijacked: stdin out, frames in */
+	EXEC_RESULT, /* EOF seen: reading ExitCode */
+};
+
+struct podman_exec {
+	struct podman *p; /* NULL once over */
+	uv_pipe_t pipe;
+	uv_timer_t timer;
+	uv_connect_t connect;
+	uv_shutdown_t shutdown;
+	int open; /* handles not yet closed */
+	enum exec_step step;
+	char *id; /* the session's id, once created */
+	char *start_path; /* "/exec/ID/start", for messages */
+	bool tty, attach_stdin;
+	struct podman_stream *call; /* create or result request in flight */
+	podman_log_cb out;
+	podman_exec_cb done;
+	void *ctx;
+	struct podman_demux demux;
+	struct sm_buf in; /* the start answer's head and error body */
+	int status; /* the start answer's HTTP status */
+	size_t head_len; /* of the answer's head, once complete */
+	long body_want; /* an error body's Content-Length, or -1 */
+	struct sm_buf pending; /* stdin written before the stream is ours */
+	size_t queued; /* stdin bytes handed to uv_write, not written yet */
+	bool stdin_closed, shut;
+	bool over; /* done called or cancelled: call nothing more */
+	int polls;
+	struct podman_exec *prev, *next;
+};
+
+struct exec_write {
+	uv_write_t w;
+	struct podman_exec *e;
+	size_t len;
+	char data[];
+};
+
+static void exec_closed(uv_handle_t *h)
+{
+	struct podman_exec *e = h->data;
+
+	if (--e->open > 0)
+		return;
+	free(e->id);
+	free(e->start_path);
+	sm_buf_release(&e->in);
+	sm_buf_release(&e->pending);
+	free(e);
+}
+
+/* Marks e over: unlinks it, stops its call, closes its handles. */
+static void exec_end(struct podman_exec *e)
+{
+	struct podman *p = e->p;
+
+	e->over = true;
+	if (p) {
+		if (e->prev)
+			e->prev->next = e->next;
+		else
+			p->execs = e->next;
+		if (e->next)
+			e->next->prev = e->prev;
+		e->p = NULL;
+	}
+	if (e->call)
+		podman_stream_close(e->call);
+	e->call = NULL;
+	uv_close((uv_handle_t *)&e->pipe, exec_closed);
+	uv_close((uv_handle_t *)&e->timer, exec_closed);
+}
+
+void podman_exec_cancel(struct podman_exec *e)
+{
+	if (e && !e->over)
+		exec_end(e);
+}
+
+/* Ends e and calls done with r (memory stays until the handles close). */
+static void exec_finish(struct podman_exec *e, const struct podman_reply *r,
+			int exit_code)
+{
+	if (e->over)
+		return;
+	exec_end(e);
+	e->done(e->ctx, r, r->ok ? exit_code : -1);
+}
+
+/* Ends e with a failure of our own making: msg is the whole message. */
+static void exec_fail(struct podman_exec *e, int status, const char *msg)
+{
+	struct podman_reply r = { .status = status, .error = msg };
+
+	exec_finish(e, &r, -1);
+}
+
+static void exec_written(uv_write_t *w, int status)
+{
+	struct exec_write *ew = (struct exec_write *)w;
+
+	/*
+	 * A failed write (Podman closed after the command ended) is not the
+	 * session's failure: the read side sees the end and the exit code.
+	 */
+	ew->e->queued -= ew->len;
+	free(ew);
+}
+
+static void exec_send(struct podman_exec *e, const void *data, size_t len)
+{
+	struct exec_write *ew = xmalloc(sizeof(*ew) + len);
+	uv_buf_t b;
+
+	ew->e = e;
+	ew->len = len;
+	memcpy(ew->data, data, len);
+	b = uv_buf_init(ew->data, (unsigned)len);
+	e->queued += len;
+	if (uv_write(&ew->w, (uv_stream_t *)&e->pipe, &b, 1, exec_written)) {
+		e->queued -= len;
+		free(ew);
+	}
+}
+
+static void exec_shut(uv_shutdown_t *req, int status)
+{
+	/* Nothing to do: the command sees EOF, then the stream ends. */
+}
+
+static void exec_half_close(struct podman_exec *e)
+{
+	if (e->shut)
+		return;
+	e->shut = true;
+	/* libuv shuts down after the writes already queued. */
+	uv_shutdown(&e->shutdown, (uv_stream_t *)&e->pipe, exec_shut);
+}
+
+int podman_exec_write(struct podman_exec *e, const void *data, size_t len)
+{
+	if (!e->attach_stdin)
+		return -EINVAL;
+	if (e->over || e->stdin_closed || e->step > EXEC_STREAM)
+		return -EPIPE;
+	if (e->pending.len + e->queued + len > EXEC_STDIN_MAX)
+		return -ENOBUFS;
+	if (!len)
+		return 0;
+	if (e->step < EXEC_STREAM)
+		return sm_buf_add(&e->pending, data, len) < 0 ? -ENOBUFS : 0;
+	exec_send(e, data, len);
+	return 0;
+}
+
+int podman_exec_close_stdin(struct podman_exec *e)
+{
+	if (!e->attach_stdin)
+		return -EINVAL;
+	if (e->over || e->stdin_closed || e->step > EXEC_STREAM)
+		return -EPIPE;
+	e->stdin_closed = true;
+	if (e->step == EXEC_STREAM)
+		exec_half_close(e);
+	return 0;
+}
+
+static void exec_inspected(void *ctx, const struct podman_reply *r);
+
+static void exec_result(struct podman_exec *e)
+{
+	struct sm_buf b;
+	int err;
+
+	path_name(&b, "/exec/", e->id, "/json");
+	err = plain_call(e->p, CALL_PLAIN, "GET", &b, NULL, exec_inspected, e,
+			 &e->call);
+	if (err) {
+		char *msg = xasprintf("GET /exec/%s/json: %s", e->id,
+				      strerror(-err));
+
+		exec_fail(e, 0, msg);
+		free(msg);
+	}
+}
+
+static void exec_poll(uv_timer_t *t)
+{
+	exec_result(t->data);
+}
+
+static void exec_inspected(void *ctx, const struct podman_reply *r)
+{
+	struct podman_exec *e = ctx;
+	json_t *code = json_object_get(r->json, "ExitCode");
+
+	e->call = NULL;
+	if (!r->ok) {
+		exec_finish(e, r, -1);
+		return;
+	}
+	if (json_is_true(json_object_get(r->json, "Running"))) {
+		if (++e->polls < EXEC_POLLS) {
+			uv_timer_start(&e->timer, exec_poll, EXEC_POLL_MS, 0);
+			return;
+		}
+		{
+			char *msg = xasprintf("GET /exec/%s/json: still "
+					      "running after its stream ended",
+					      e->id);
+
+			exec_fail(e, r->status, msg);
+			free(msg);
+		}
+		return;
+	}
+	if (!json_is_integer(code)) {
+		char *msg = xasprintf("GET /exec/%s/json: no ExitCode", e->id);
+
+		exec_fail(e, r->status, msg);
+		free(msg);
+		return;
+	}
+	exec_finish(e, r, (int)json_integer_value(code));
+}
+
+/* Runs the caller's output callback unless the session is over. */
+static void exec_out(void *ctx, enum podman_log_stream which, const char *data,
+		     size_t len)
+{
+	struct podman_exec *e = ctx;
+
+	if (!e->over)
+		e->out(e->ctx, which, data, len);
+}
+
+static void exec_stream(struct podman_exec *e, const char *data, size_t len)
+{
+	if (!len)
+		return;
+	if (e->tty) {
+		exec_out(e, PODMAN_STDOUT, data, len);
+		return;
+	}
+	if (podman_demux_feed(&e->demux, data, len, exec_out, e) && !e->over) {
+		char *msg = xasprintf("POST %s: %d: not a frame stream",
+				      e->start_path, e->status);
+
+		exec_fail(e, e->status, msg);
+		free(msg);
+	}
+}
+
+/* The start answer's error: its head and Content-Length body are in. */
+static void exec_start_failed(struct podman_exec *e)
+{
+	struct sm_buf msg = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	const char *body = e->in.buf + e->head_len;
+	size_t len = e->in.len - e->head_len;
+	json_t *json = len ? json_loadb(body, len, 0, NULL) : NULL;
+	struct podman_reply r = {
+		.status = e->status, .body = body, .len = len, .json = json
+	};
+
+	podman__format_error(&msg, "POST", e->start_path, e->status, json, body,
+			     len, &r.cause);
+	r.error = sm_buf_cstr(&msg);
+	exec_finish(e, &r, -1);
+	json_decref(json);
+	sm_buf_release(&msg);
+}
+
+/* Reads the status and Content-Length of the head in e->in. */
+static int exec_parse_head(struct podman_exec *e)
+{
+	const char *h = sm_buf_cstr(&e->in), *cl;
+	char *end;
+	long v;
+
+	if (strncmp(h, "HTTP/1.", 7) || !h[7] || h[8] != ' ')
+		return -EPROTO;
+	v = strtol(h + 9, &end, 10);
+	if (end != h + 12 || v < 100 || v > 599)
+		return -EPROTO;
+	e->status = (int)v;
+	e->body_want = -1;
+	cl = strcasestr(h, "\r\nContent-Length:");
+	if (cl && cl < h + e->head_len)
+		e->body_want = strtol(cl + 17, NULL, 10);
+	return 0;
+}
+
+/* Bytes of the start answer before the stream is ours. */
+static void exec_head(struct podman_exec *e, const char *data, size_t len)
+{
+	const char *end;
+	size_t rest;
+
+	if (sm_buf_add(&e->in, data, len) < 0) {
+		char *msg = xasprintf("POST %s: answer head too long",
+				      e->start_path);
+
+		exec_fail(e, 0, msg);
+		free(msg);
+		return;
+	}
+	if (e->head_len) {
+		/* An error's body: complete once Content-Length is in. */
+		if (e->body_want >= 0 &&
+		    e->in.len - e->head_len >= (size_t)e->body_want)
+			exec_start_failed(e);
+		return;
+	}
+	end = strstr(sm_buf_cstr(&e->in), "\r\n\r\n");
+	if (!end)
+		return;
+	e->head_len = (size_t)(end - e->in.buf) + 4;
+	if (exec_parse_head(e)) {
+		char *msg =
+			xasprintf("POST %s: not an HTTP answer", e->start_path);
+
+		exec_fail(e, 0, msg);
+		free(msg);
+		return;
+	}
+	if (e->status != 101 && e->status != 200) {
+		if (e->body_want >= 0 &&
+		    e->in.len - e->head_len >= (size_t)e->body_want)
+			exec_start_failed(e);
+		return;
+	}
+	/* 101 or 200: the connection is a raw stream from here on. */
+	e->step = EXEC_STREAM;
+	if (e->pending.len) {
+		exec_send(e, e->pending.buf, e->pending.len);
+		sm_buf_release(&e->pending);
+	}
+	if (e->stdin_closed)
+		exec_half_close(e);
+	rest = e->in.len - e->head_len;
+	if (rest)
+		exec_stream(e, e->in.buf + e->head_len, rest);
+}
+
+static void exec_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	b->base = xmalloc(65536);
+	b->len = 65536;
+}
+
+static void exec_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+	struct podman_exec *e = st->data;
+
+	if (e->over) {
+		/* Cancelled by a callback earlier in this loop turn. */
+	} else if (n > 0 && e->step == EXEC_HEAD) {
+		exec_head(e, b->base, (size_t)n);
+	} else if (n > 0) {
+		exec_stream(e, b->base, (size_t)n);
+	} else if (n == UV_EOF && e->step == EXEC_STREAM) {
+		uv_read_stop(st);
+		if (!e->tty && e->demux.head_len) {
+			char *msg = xasprintf("POST %s: stream ended inside "
+					      "a frame",
+					      e->start_path);
+
+			exec_fail(e, e->status, msg);
+			free(msg);
+		} else {
+			e->step = EXEC_RESULT;
+			exec_result(e);
+		}
+	} else if (n == UV_EOF && e->head_len) {
+		/* An error answer without Content-Length ends here. */
+		exec_start_failed(e);
+	} else if (n < 0) {
+		char *msg = xasprintf("POST %s: %s", e->start_path,
+				      n == UV_EOF ? "connection closed "
+						    "before an answer"
+						  : uv_strerror((int)n));
+
+		exec_fail(e, 0, msg);
+		free(msg);
+	}
+	free(b->base);
+}
+
+static void exec_connected(uv_connect_t *req, int status)
+{
+	struct podman_exec *e = req->data;
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	const char *body = e->tty ? "{\"Detach\":false,\"Tty\":true}"
+				  : "{\"Detach\":false,\"Tty\":false}";
+	int r;
+
+	if (e->over)
+		return;
+	if (status < 0) {
+		char *msg =
+			xasprintf("POST %s (unix socket %s): %s", e->start_path,
+				  e->p->socket, uv_strerror(status));
+
+		exec_fail(e, 0, msg);
+		free(msg);
+		return;
+	}
+	e->step = EXEC_HEAD;
+	sm_buf_addf(&b,
+		    "POST /v4.0.0/libpod%s HTTP/1.1\r\nHost: d\r\n"
+		    "Content-Type: application/json\r\n"
+		    "Content-Length: %zu\r\nConnection: Upgrade\r\n"
+		    "Upgrade: tcp\r\n\r\n%s",
+		    e->start_path, strlen(body), body);
+	exec_send(e, b.buf, b.len);
+	sm_buf_release(&b);
+	r = uv_read_start((uv_stream_t *)&e->pipe, exec_alloc, exec_read);
+	if (r) {
+		char *msg =
+			xasprintf("POST %s: %s", e->start_path, uv_strerror(r));
+
+		exec_fail(e, 0, msg);
+		free(msg);
+	}
+}
+
+static void exec_created(void *ctx, const struct podman_reply *r)
+{
+	struct podman_exec *e = ctx;
+	const char *id = r->ok ? sm_json_get_str(r->json, "Id") : NULL;
+	struct sm_buf b;
+
+	e->call = NULL;
+	if (!r->ok) {
+		exec_finish(e, r, -1);
+		return;
+	}
+	if (!id || !*id) {
+		struct podman_reply bad = *r;
+
+		bad.ok = false;
+		bad.error = "POST /containers/.../exec: no session Id";
+		exec_finish(e, &bad, -1);
+		return;
+	}
+	e->id = xstrdup(id);
+	path_name(&b, "/exec/", id, "/start");
+	e->start_path = sm_buf_detach(&b, NULL);
+	e->step = EXEC_CONNECT;
+	uv_pipe_connect(&e->connect, &e->pipe, e->p->socket, exec_connected);
+}
+
+static json_t *str_array(const char *const *v)
+{
+	json_t *a = json_array();
+
+	for (; v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+struct podman_exec *podman_exec(struct podman *p, const char *container_id,
+				const struct podman_exec_opts *opts,
+				podman_log_cb out, podman_exec_cb done,
+				void *ctx)
+{
+	struct podman_exec *e;
+	struct sm_buf b;
+	json_t *spec;
+	int err;
+
+	if (!opts || !opts->cmd || !opts->cmd[0] || !out || !done)
+		return NULL;
+	spec = json_pack("{s:b, s:b, s:b, s:b, s:o}", "AttachStdin",
+			 opts->attach_stdin, "AttachStdout", 1, "AttachStderr",
+			 1, "Tty", opts->tty, "Cmd", str_array(opts->cmd));
+	if (opts->env)
+		json_object_set_new(spec, "Env", str_array(opts->env));
+	if (opts->working_dir)
+		json_object_set_new(spec, "WorkingDir",
+				    json_string(opts->working_dir));
+	if (opts->user)
+		json_object_set_new(spec, "User", json_string(opts->user));
+	e = xcalloc(1, sizeof(*e));
+	e->tty = opts->tty;
+	e->attach_stdin = opts->attach_stdin;
+	e->out = out;
+	e->done = done;
+	e->ctx = ctx;
+	e->demux = (struct podman_demux)PODMAN_DEMUX_INIT;
+	sm_buf_init(&e->in, EXEC_HEAD_MAX);
+	sm_buf_init(&e->pending, EXEC_STDIN_MAX);
+	path_name(&b, "/containers/", container_id, "/exec");
+	err = plain_call(p, CALL_PLAIN, "POST", &b, spec, exec_created, e,
+			 &e->call);
+	json_decref(spec);
+	if (err) {
+		sm_buf_release(&e->in);
+		sm_buf_release(&e->pending);
+		free(e);
+		return NULL;
+	}
+	e->p = p;
+	uv_pipe_init(p->loop, &e->pipe, 0);
+	uv_timer_init(p->loop, &e->timer);
+	e->pipe.data = e;
+	e->timer.data = e;
+	e->connect.data = e;
+	e->open = 2;
+	e->next = p->execs;
+	if (p->execs)
+		p->execs->prev = e;
+	p->execs = e;
+	return e;
+}
+
+/* The ops table: the functions above, with the client as void *. */
+
+static int ops_pod_create(void *c, const json_t *spec, podman_cb cb, void *ctx)
+{
+	return podman_pod_create(c, spec, cb, ctx);
+}
+
+static int ops_pod_start(void *c, const char *name, podman_cb cb, void *ctx)
+{
+	return podman_pod_start(c, name, cb, ctx);
+}
+
+static int ops_pod_inspect(void *c, const char *name, podman_cb cb, void *ctx)
+{
+	return podman_pod_inspect(c, name, cb, ctx);
+}
+
+static int ops_pod_list(void *c, const json_t *filters, podman_cb cb, void *ctx)
+{
+	return podman_pod_list(c, filters, cb, ctx);
+}
+
+static int ops_pod_remove(void *c, const char *name, int timeout_s,
+			  podman_cb cb, void *ctx)
+{
+	return podman_pod_remove(c, name, timeout_s, cb, ctx);
+}
+
+static int ops_container_create(void *c, const json_t *spec, podman_cb cb,
+				void *ctx)
+{
+	return podman_container_create(c, spec, cb, ctx);
+}
+
+static int ops_container_start(void *c, const char *id, podman_cb cb, void *ctx)
+{
+	return podman_container_start(c, id, cb, ctx);
+}
+
+static int ops_container_stop(void *c, const char *id, int timeout_s,
+			      podman_cb cb, void *ctx)
+{
+	return podman_container_stop(c, id, timeout_s, cb, ctx);
+}
+
+static int ops_container_remove(void *c, const char *id, bool force,
+				podman_cb cb, void *ctx)
+{
+	return podman_container_remove(c, id, force, cb, ctx);
+}
+
+static int ops_container_inspect(void *c, const char *id, podman_cb cb,
+				 void *ctx)
+{
+	return podman_container_inspect(c, id, cb, ctx);
+}
+
+static int ops_container_list(void *c, bool all, const json_t *filters,
+			      podman_cb cb, void *ctx)
+{
+	return podman_container_list(c, all, filters, cb, ctx);
+}
+
+static int ops_container_wait(void *c, const char *id, podman_wait_cb cb,
+			      void *ctx)
+{
+	return podman_container_wait(c, id, cb, ctx);
+}
+
+static int ops_image_exists(void *c, const char *name, podman_cb cb, void *ctx)
+{
+	return podman_image_exists(c, name, cb, ctx);
+}
+
+static int ops_image_pull(void *c, const char *reference,
+			  enum podman_pull_policy policy, bool tls_verify,
+			  podman_cb cb, void *ctx)
+{
+	return podman_image_pull(c, reference, policy, tls_verify, cb, ctx);
+}
+
+static struct podman_exec *ops_exec(void *c, const char *container_id,
+				    const struct podman_exec_opts *opts,
+				    podman_log_cb out, podman_exec_cb done,
+				    void *ctx)
+{
+	return podman_exec(c, container_id, opts, out, done, ctx);
+}
+
+const struct podman_ops podman_ops_real = {
+	.pod_create = ops_pod_create,
+	.pod_start = ops_pod_start,
+	.pod_inspect = ops_pod_inspect,
+	.pod_list = ops_pod_list,
+	.pod_remove = ops_pod_remove,
+	.container_create = ops_container_create,
+	.container_start = ops_container_start,
+	.container_stop = ops_container_stop,
+	.container_remove = ops_container_remove,
+	.container_inspect = ops_container_inspect,
+	.container_list = ops_container_list,
+	.container_wait = ops_container_wait,
+	.image_exists = ops_image_exists,
+	.image_pull = ops_image_pull,
+	.exec = ops_exec,
+	.exec_cancel = podman_exec_cancel,
+};

@@ -186,6 +186,109 @@ struct podman_stream *podman_events(struct podman *p, const json_t *filters,
 void podman_stream_close(struct podman_stream *s);
 
 /*
+ * Exec: runs a command in a running container, as `podman exec` does, in
+ * three steps: create the session (POST /containers/{id}/exec), start it
+ * on a connection of its own that Podman hijacks (a plain unix-socket
+ * stream on the loop, not libcurl: stdin's end is a write-side
+ * half-close), read its output to EOF, then read its ExitCode (GET
+ * /exec/{id}/json, polled briefly while Podman still says Running).
+ *
+ * Output (Tty false) is demultiplexed from the 8-byte frames and reaches
+ * `out` in order, as podman_logs' does; with Tty it is raw and all comes
+ * as PODMAN_STDOUT. `done` is called exactly once, unless the session is
+ * cancelled first: ok with the exit code when the command ran (a command
+ * that cannot be found still runs: runc reports on stderr and the code is
+ * 127), else not ok with exit_code -1 and `error` saying which step
+ * failed, with Podman's cause ("POST /containers/web/exec: 500: container
+ * state improper (...)"). The session is freed when `done` returns, or by
+ * podman_exec_cancel(); the handle must not be used after either.
+ *
+ * Ownership: opts and everything it points to are borrowed for the call
+ * (copied). Callbacks may cancel the session or free the client.
+ */
+struct podman_exec;
+struct podman_exec_opts {
+	const char *const *cmd; /* NULL-terminated argv; required */
+	const char *const *env; /* "NAME=value", NULL-terminated, or NULL */
+	const char *working_dir; /* or NULL for the container's */
+	const char *user; /* or NULL */
+	bool attach_stdin; /* podman_exec_write/close_stdin feed it */
+	bool tty;
+};
+/* exit_code is the command's, or -1 when the reply is not ok. */
+typedef void (*podman_exec_cb)(void *ctx, const struct podman_reply *r,
+			       int exit_code);
+/*
+ * Starts an exec session in container_id. Returns NULL (and calls
+ * nothing) when opts has no command or the request cannot be started.
+ * Never blocks.
+ */
+struct podman_exec *podman_exec(struct podman *p, const char *container_id,
+				const struct podman_exec_opts *opts,
+				podman_log_cb out, podman_exec_cb done,
+				void *ctx);
+/*
+ * Queues len bytes (copied) for the command's stdin; bytes written before
+ * the session started are sent once it has. Returns 0, -EINVAL when the
+ * session has no stdin, -EPIPE after podman_exec_close_stdin() or once
+ * the session is over, -ENOBUFS beyond 1 MiB queued.
+ */
+int podman_exec_write(struct podman_exec *e, const void *data, size_t len);
+/* Ends stdin (a half-close, after what was written): 0, or as above. */
+int podman_exec_close_stdin(struct podman_exec *e);
+/*
+ * Stops waiting for the session: closes its connection, cancels its
+ * requests; no callback of it runs again and it is freed. The command
+ * itself is not killed (Podman has no call for it): closing the
+ * connection closes its stdin and output, and most commands end then.
+ */
+void podman_exec_cancel(struct podman_exec *e);
+
+/*
+ * The calls the agent makes, as a table (CONVENTIONS 5 and 20): production
+ * uses podman_ops_real, tests give the agent a fake Podman. `c` is the
+ * client: a struct podman * for podman_ops_real, anything for a fake. Each
+ * entry keeps the contract of the function it is named after (a call that
+ * returns an error calls nothing; callbacks run later, on the loop, never
+ * from within the call). A fake's exec may return any non-NULL pointer of
+ * its own, cast; only its exec_cancel sees it again.
+ */
+struct podman_ops {
+	int (*pod_create)(void *c, const json_t *spec, podman_cb cb, void *ctx);
+	int (*pod_start)(void *c, const char *name, podman_cb cb, void *ctx);
+	int (*pod_inspect)(void *c, const char *name, podman_cb cb, void *ctx);
+	int (*pod_list)(void *c, const json_t *filters, podman_cb cb,
+			void *ctx);
+	int (*pod_remove)(void *c, const char *name, int timeout_s,
+			  podman_cb cb, void *ctx);
+	int (*container_create)(void *c, const json_t *spec, podman_cb cb,
+				void *ctx);
+	int (*container_start)(void *c, const char *id, podman_cb cb,
+			       void *ctx);
+	int (*container_stop)(void *c, const char *id, int timeout_s,
+			      podman_cb cb, void *ctx);
+	int (*container_remove)(void *c, const char *id, bool force,
+				podman_cb cb, void *ctx);
+	int (*container_inspect)(void *c, const char *id, podman_cb cb,
+				 void *ctx);
+	int (*container_list)(void *c, bool all, const json_t *filters,
+			      podman_cb cb, void *ctx);
+	int (*container_wait)(void *c, const char *id, podman_wait_cb cb,
+			      void *ctx);
+	int (*image_exists)(void *c, const char *name, podman_cb cb, void *ctx);
+	int (*image_pull)(void *c, const char *reference,
+			  enum podman_pull_policy policy, bool tls_verify,
+			  podman_cb cb, void *ctx);
+	struct podman_exec *(*exec)(void *c, const char *container_id,
+				    const struct podman_exec_opts *opts,
+				    podman_log_cb out, podman_exec_cb done,
+				    void *ctx);
+	void (*exec_cancel)(struct podman_exec *e);
+};
+/* The real client's table: c is a struct podman *. */
+extern const struct podman_ops podman_ops_real;
+
+/*
  * Demultiplexes Podman's log/exec frame stream: [stream, 0, 0, 0, len (u32
  * big-endian)] payload. Feed any chunking of the bytes; payload bytes go to
  * cb as they arrive, without copying, so one frame split across feeds

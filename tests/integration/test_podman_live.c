@@ -121,6 +121,14 @@ static void on_event(void *ctx, json_t *ev)
 		g->started++;
 }
 
+static void on_exec(void *ctx, const struct podman_reply *r, int exit_code)
+{
+	struct got *g = ctx;
+
+	on_reply(g, r);
+	g->exit_code = exit_code;
+}
+
 static void tick(uv_timer_t *t)
 {
 	/* Keeps UV_RUN_ONCE from blocking in poll after a timer callback. */
@@ -387,7 +395,16 @@ static void test_pod_container_lifecycle(void **state)
 	 * may complete during the group teardown, after this frame is gone.
 	 */
 	static struct got pod, ctr, start, again, insp, ev, wait, kill, logs,
-		stop, rm, rm2;
+		stop, rm, rm2, ex, ex2, ex3;
+	static const char *const cat_argv[] = { "sh", "-c",
+						"cat; echo err-$A >&2; exit 7",
+						NULL };
+	static const char *const nosuch_argv[] = { "nosuchcmd", NULL };
+	static const char *const env[] = { "A=1", NULL };
+	struct podman_exec_opts xo = { .cmd = cat_argv,
+				       .env = env,
+				       .attach_stdin = true };
+	struct podman_exec *x;
 	static struct raw w;
 	struct podman_stream *events;
 	json_t *spec, *filters;
@@ -471,6 +488,27 @@ static void test_pod_container_lifecycle(void **state)
 	sm_http_client_free(h);
 	assert_true(w.status >= 200);
 
+	/* Exec: stdin, its half-close, both streams and the exit code. */
+	got_init(&ex);
+	x = podman_exec(L.p, L.ctr, &xo, on_log, on_exec, &ex);
+	assert_non_null(x);
+	assert_int_equal(podman_exec_write(x, "in-", 3), 0);
+	assert_int_equal(podman_exec_write(x, "put\n", 4), 0);
+	assert_int_equal(podman_exec_close_stdin(x), 0);
+	run_until(&ex.calls, 1);
+	assert_true(ex.ok);
+	assert_int_equal(ex.exit_code, 7);
+	assert_string_equal(sm_buf_cstr(&ex.out), "in-put\n");
+	assert_string_equal(sm_buf_cstr(&ex.err), "err-1\n");
+	/* A command that is not there still runs, as runc's 127. */
+	got_init(&ex2);
+	xo.cmd = nosuch_argv;
+	xo.attach_stdin = false;
+	assert_non_null(podman_exec(L.p, L.ctr, &xo, on_log, on_exec, &ex2));
+	run_until(&ex2.calls, 1);
+	assert_true(ex2.ok);
+	assert_int_equal(ex2.exit_code, 127);
+
 	/* Long-poll wait, then SIGKILL: httpd as PID 1 ends with 137. */
 	got_init(&wait);
 	assert_int_equal(podman_container_wait(L.p, L.ctr, on_wait, &wait), 0);
@@ -484,6 +522,14 @@ static void test_pod_container_lifecycle(void **state)
 	run_until(&wait.calls, 1);
 	assert_true(wait.ok);
 	assert_int_equal(wait.exit_code, 137);
+
+	/* No exec in a container that does not run. */
+	got_init(&ex3);
+	assert_non_null(podman_exec(L.p, L.ctr, &xo, on_log, on_exec, &ex3));
+	run_until(&ex3.calls, 1);
+	assert_false(ex3.ok);
+	assert_int_equal(ex3.exit_code, -1);
+	assert_string_equal(ex3.cause, "container state improper");
 
 	/* The events stream saw it die. */
 	run_until(&ev.died, 1);
@@ -535,6 +581,9 @@ static void test_pod_container_lifecycle(void **state)
 	got_release(&stop);
 	got_release(&rm);
 	got_release(&rm2);
+	got_release(&ex);
+	got_release(&ex2);
+	got_release(&ex3);
 }
 
 static void test_pod_remove_leaves_nothing_labelled(void **state)

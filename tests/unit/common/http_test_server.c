@@ -32,6 +32,9 @@ struct tconn {
 	bool closing;
 	bool writing;
 	int open; /* handles not yet closed */
+	size_t req_len; /* head and body of the request */
+	tconn_input_cb input;
+	void *input_ctx;
 	struct piece *queue, *tail;
 	struct tconn *prev, *next;
 };
@@ -264,6 +267,7 @@ static void maybe_dispatch(struct tconn *c)
 	r.head = c->in.buf;
 	r.body = c->in.buf + head_len;
 	r.body_len = body_len;
+	c->req_len = head_len + body_len;
 	c->s->handler(c->s->ctx, c, &r);
 	free(method);
 }
@@ -275,10 +279,24 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 	if (n > 0 && !c->answered) {
 		sm_buf_add(&c->in, b->base, (size_t)n);
 		maybe_dispatch(c);
+	} else if (n > 0 && c->input && !c->closing) {
+		c->input(c->input_ctx, c, b->base, (size_t)n);
 	}
 	free(b->base);
+	if (n == UV_EOF && c->input && !c->closing) {
+		c->input(c->input_ctx, c, NULL, 0);
+		return;
+	}
 	if (n < 0)
 		conn_close(c);
+}
+
+void tconn_on_input(struct tconn *c, tconn_input_cb cb, void *ctx)
+{
+	c->input = cb;
+	c->input_ctx = ctx;
+	if (c->in.len > c->req_len)
+		cb(ctx, c, c->in.buf + c->req_len, c->in.len - c->req_len);
 }
 
 static void on_connection(uv_stream_t *l, int status)

@@ -51,5 +51,14 @@ void tconn_chunk(struct tconn *c, unsigned delay_ms, const void *data,
 		 size_t len);
 /* Closes the connection once everything queued is written. */
 void tconn_end(struct tconn *c);
+/*
+ * For connections that go on after the request (a hijacked exec): cb gets
+ * the bytes the client sends after it (at once for those already read),
+ * then (NULL, 0) when the client half-closes; the connection then stays
+ * open until tconn_end().
+ */
+typedef void (*tconn_input_cb)(void *ctx, struct tconn *c, const char *data,
+			       size_t len);
+void tconn_on_input(struct tconn *c, tconn_input_cb cb, void *ctx);
 
 #endif

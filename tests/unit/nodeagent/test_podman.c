@@ -273,6 +273,121 @@ static const char pull_failed[] =
 	"nope:1: reading manifest 1 in 127.0.0.1:5000/demo/nope: manifest "
 	"unknown: manifest unknown\"}\n";
 
+/*
+ * Exec in the fake: the session's id is its command's first word, which
+ * says how the session behaves:
+ *   split   101, head and frames cut into pieces across reads, then
+ *           Running true at the first look, exit 0 at the next;
+ *   plain   200 (no upgrade headers), head and frames in one write, exit 3;
+ *   echo    101, echoes stdin as stdout frames, "eof\n" on stderr at the
+ *           half-close, then ends, exit 7;
+ *   hang    101, one frame, then nothing until the client goes;
+ *   gone    start answers 404 no such exec session.
+ * Creating one in container "stopped" is 500 container state improper.
+ */
+static int exec_json_calls;
+static char exec_create_body[512];
+
+static const char exec_head_101[] =
+	"HTTP/1.1 101 UPGRADED\r\n"
+	"Content-Type: application/vnd.docker.raw-stream\r\n"
+	"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+
+static void fake_exec_create(struct tconn *c, const struct treq *r,
+			     const char *t)
+{
+	static const char improper[] =
+		"{\"cause\":\"container state improper\",\"message\":\"can "
+		"only create exec sessions on running containers: container "
+		"state improper\",\"response\":500}";
+	json_t *spec = json_loadb(r->body, r->body_len, 0, NULL);
+	const char *cmd = json_string_value(
+		json_array_get(json_object_get(spec, "Cmd"), 0));
+	char body[128];
+
+	snprintf(exec_create_body, sizeof(exec_create_body), "%.*s",
+		 (int)r->body_len, r->body);
+	if (strcmp(t, "/containers/stopped/exec") == 0) {
+		tconn_reply(c, 500, "application/json", improper,
+			    sizeof(improper) - 1);
+	} else {
+		snprintf(body, sizeof(body), "{\"Id\":\"%s\"}",
+			 cmd ? cmd : "none");
+		tconn_reply(c, 201, "application/json", body, strlen(body));
+	}
+	json_decref(spec);
+}
+
+/* The echo session: each piece of stdin back as a stdout frame. */
+static void echo_input(void *ctx, struct tconn *c, const char *data, size_t len)
+{
+	unsigned char h[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+
+	if (!data) {
+		tconn_send(c, 0, "\2\0\0\0\0\0\0\4eof\n", 12);
+		tconn_end(c);
+		return;
+	}
+	h[6] = (unsigned char)(len >> 8);
+	h[7] = (unsigned char)len;
+	tconn_send(c, 0, h, 8);
+	tconn_send(c, 0, data, len);
+}
+
+static void fake_exec(struct tconn *c, const struct treq *r, const char *t)
+{
+	static const char nosuch[] =
+		"{\"cause\":\"no such exec session\",\"message\":\"no such "
+		"exec session\",\"response\":404}";
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	size_t n = strlen(exec_head_101), i;
+
+	if (strcmp(t, "split/start") == 0) {
+		/* Pieces 10 ms apart arrive in separate reads. */
+		tconn_send(c, 0, exec_head_101, 20);
+		tconn_send(c, 10, exec_head_101 + 20, n - 20);
+		for (i = 0; i < sizeof(frames) - 1; i += 7)
+			tconn_send(c, 10, frames + i,
+				   sizeof(frames) - 1 - i < 7
+					   ? sizeof(frames) - 1 - i
+					   : 7);
+		tconn_end(c);
+	} else if (strcmp(t, "plain/start") == 0) {
+		sm_buf_adds(&b, "HTTP/1.1 200 OK\r\nContent-Type: "
+				"application/vnd.docker.raw-stream\r\n\r\n");
+		sm_buf_add(&b, frames, sizeof(frames) - 1);
+		tconn_send(c, 0, b.buf, b.len);
+		tconn_end(c);
+	} else if (strcmp(t, "echo/start") == 0) {
+		tconn_send(c, 0, exec_head_101, n);
+		tconn_on_input(c, echo_input, NULL);
+	} else if (strcmp(t, "hang/start") == 0) {
+		tconn_send(c, 0, exec_head_101, n);
+		tconn_send(c, 0, frames, 16);
+	} else if (strcmp(t, "gone/start") == 0) {
+		tconn_reply(c, 404, "application/json", nosuch,
+			    sizeof(nosuch) - 1);
+	} else if (strcmp(t, "split/json") == 0) {
+		const char *body =
+			exec_json_calls++ == 0
+				? "{\"Running\":true,\"ExitCode\":0}"
+				: "{\"Running\":false,\"ExitCode\":0}";
+
+		tconn_reply(c, 200, "application/json", body, strlen(body));
+	} else if (strcmp(t, "plain/json") == 0 ||
+		   strcmp(t, "echo/json") == 0) {
+		const char *body =
+			t[0] == 'p' ? "{\"Running\":false,\"ExitCode\":3}"
+				    : "{\"Running\":false,\"ExitCode\":7}";
+
+		tconn_reply(c, 200, "application/json", body, strlen(body));
+	} else {
+		tconn_reply(c, 404, "application/json", nosuch,
+			    sizeof(nosuch) - 1);
+	}
+	sm_buf_release(&b);
+}
+
 /* A fake Podman with canned answers from the reference. */
 static void fake_podman(void *ctx, struct tconn *c, const struct treq *r)
 {
@@ -329,6 +444,11 @@ static void fake_podman(void *ctx, struct tconn *c, const struct treq *r)
 		tconn_chunk(c, 10, frames + 25, sizeof(frames) - 26);
 		tconn_send(c, 10, "0\r\n\r\n", 5);
 		tconn_end(c);
+	} else if (strncmp(t, "/containers/", 12) == 0 && strstr(t, "/exec") &&
+		   strcmp(r->method, "POST") == 0) {
+		fake_exec_create(c, r, t);
+	} else if (strncmp(t, "/exec/", 6) == 0) {
+		fake_exec(c, r, t + 6);
 	} else if (strncmp(t, "/events?stream=true", 19) == 0) {
 		static const char *const ev[] = {
 			"{\"status\":\"start\",\"id\":\"a\"}\n{\"sta",
@@ -739,6 +859,221 @@ static void test_missing_socket_has_status_0(void **state)
 	got_release(&a);
 }
 
+struct exec_got {
+	struct got g;
+	int exit_code;
+	struct podman_exec *e;
+	bool cancel_on_output;
+};
+
+static void on_exec_out(void *ctx, enum podman_log_stream which,
+			const char *data, size_t len)
+{
+	struct exec_got *x = ctx;
+
+	sink_cb(&x->g.logs, which, data, len);
+	if (x->cancel_on_output) {
+		podman_exec_cancel(x->e);
+		x->g.calls++; /* counts as the end of this test's wait */
+	}
+}
+
+static void on_exec_done(void *ctx, const struct podman_reply *r, int exit_code)
+{
+	struct exec_got *x = ctx;
+
+	got_reply(&x->g, r);
+	x->exit_code = exit_code;
+}
+
+static struct podman_exec *exec_run(struct fixture *f, const char *container,
+				    const char *cmd, bool attach_stdin,
+				    struct exec_got *x)
+{
+	const char *argv[] = { cmd, "-c", "x", NULL };
+	const char *env[] = { "A=1", NULL };
+	struct podman_exec_opts o = {
+		.cmd = argv,
+		.env = env,
+		.working_dir = "/work",
+		.attach_stdin = attach_stdin,
+	};
+
+	sink_init(&x->g.logs);
+	x->exit_code = -5;
+	exec_json_calls = 0;
+	x->e = podman_exec(f->p, container, &o, on_exec_out, on_exec_done, x);
+	return x->e;
+}
+
+static void test_exec_frames_split_across_reads_and_a_101_head(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_got x = { 0 };
+	json_t *spec;
+
+	assert_non_null(exec_run(f, "web", "split", false, &x));
+	run_until(f, &x.g.calls, 1);
+	if (x.g.error)
+		print_message("%s\n", x.g.error);
+	assert_true(x.g.ok);
+	assert_int_equal(x.exit_code, 0);
+	assert_string_equal(sm_buf_cstr(&x.g.logs.out), "out-bar\nabc");
+	assert_string_equal(sm_buf_cstr(&x.g.logs.err), "err-line\n");
+	/* Running was true at the first look: it was asked again. */
+	assert_int_equal(exec_json_calls, 2);
+	/* The create body has Podman's capitalised, Docker-style keys. */
+	spec = json_loads(exec_create_body, 0, NULL);
+	assert_non_null(spec);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(spec, "Cmd"), 0)),
+			    "split");
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(spec, "Env"), 0)),
+			    "A=1");
+	assert_string_equal(sm_json_get_str(spec, "WorkingDir"), "/work");
+	assert_true(json_is_false(json_object_get(spec, "AttachStdin")));
+	assert_true(json_is_true(json_object_get(spec, "AttachStdout")));
+	assert_true(json_is_false(json_object_get(spec, "Tty")));
+	json_decref(spec);
+	got_release(&x.g);
+}
+
+static void test_exec_with_a_200_head_gives_the_exit_code(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_got x = { 0 };
+
+	assert_non_null(exec_run(f, "web", "plain", false, &x));
+	run_until(f, &x.g.calls, 1);
+	assert_true(x.g.ok);
+	assert_int_equal(x.exit_code, 3);
+	assert_string_equal(sm_buf_cstr(&x.g.logs.out), "out-bar\nabc");
+	assert_string_equal(sm_buf_cstr(&x.g.logs.err), "err-line\n");
+	got_release(&x.g);
+}
+
+static void test_exec_stdin_reaches_the_command_and_closes(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_got x = { 0 };
+	struct podman_exec *e = exec_run(f, "web", "echo", true, &x);
+
+	assert_non_null(e);
+	/* Written before the session started: sent once it has. */
+	assert_int_equal(podman_exec_write(e, "hello ", 6), 0);
+	assert_int_equal(podman_exec_write(e, "world\n", 6), 0);
+	assert_int_equal(podman_exec_close_stdin(e), 0);
+	assert_int_equal(podman_exec_write(e, "late", 4), -EPIPE);
+	assert_int_equal(podman_exec_close_stdin(e), -EPIPE);
+	/* The fake answers the half-close with "eof" and ends. */
+	run_until(f, &x.g.calls, 1);
+	assert_true(x.g.ok);
+	assert_int_equal(x.exit_code, 7);
+	assert_string_equal(sm_buf_cstr(&x.g.logs.out), "hello world\n");
+	assert_string_equal(sm_buf_cstr(&x.g.logs.err), "eof\n");
+	got_release(&x.g);
+}
+
+static void test_exec_without_stdin_refuses_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_got x = { 0 };
+	struct podman_exec *e = exec_run(f, "web", "plain", false, &x);
+
+	assert_non_null(e);
+	assert_int_equal(podman_exec_write(e, "x", 1), -EINVAL);
+	assert_int_equal(podman_exec_close_stdin(e), -EINVAL);
+	run_until(f, &x.g.calls, 1);
+	assert_true(x.g.ok);
+	got_release(&x.g);
+}
+
+static void test_exec_in_a_stopped_container_fails_with_cause(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_got x = { 0 };
+
+	assert_non_null(exec_run(f, "stopped", "split", false, &x));
+	run_until(f, &x.g.calls, 1);
+	assert_false(x.g.ok);
+	assert_int_equal(x.g.status, 500);
+	assert_int_equal(x.exit_code, -1);
+	assert_string_equal(x.g.cause, "container state improper");
+	assert_string_equal(x.g.error,
+			    "POST /containers/stopped/exec: 500: container "
+			    "state improper (can only create exec sessions on "
+			    "running containers: container state improper)");
+	assert_int_equal(x.g.logs.calls, 0);
+	got_release(&x.g);
+}
+
+static void test_exec_start_error_comes_back_with_its_cause(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_got x = { 0 };
+
+	assert_non_null(exec_run(f, "web", "gone", false, &x));
+	run_until(f, &x.g.calls, 1);
+	assert_false(x.g.ok);
+	assert_int_equal(x.g.status, 404);
+	assert_string_equal(x.g.cause, "no such exec session");
+	assert_string_equal(x.g.error, "POST /exec/gone/start: 404: no such "
+				       "exec session");
+	got_release(&x.g);
+}
+
+static void test_exec_cancelled_from_its_output_calls_nothing_more(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_got x = { 0 };
+
+	x.cancel_on_output = true;
+	assert_non_null(exec_run(f, "web", "hang", false, &x));
+	run_until(f, &x.g.calls, 1);
+	/* The session is gone: the fake's connection closes, nothing runs. */
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(x.g.calls, 1);
+	assert_int_equal(x.g.logs.calls, 1);
+	assert_int_equal(x.exit_code, -5);
+	assert_string_equal(sm_buf_cstr(&x.g.logs.out), "out-bar\n");
+	got_release(&x.g);
+}
+
+static void test_exec_in_flight_when_the_client_goes(void **state)
+{
+	struct fixture *f = *state;
+	struct exec_got x = { 0 }, y = { 0 };
+	uv_timer_t t;
+
+	assert_non_null(exec_run(f, "web", "hang", false, &x));
+	assert_non_null(exec_run(f, "web", "plain", false, &y));
+	podman_free(f->p);
+	f->p = NULL;
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, stop_loop, 100, 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(x.g.calls + y.g.calls, 0);
+	assert_int_equal(x.g.logs.calls + y.g.logs.calls, 0);
+	got_release(&x.g);
+	got_release(&y.g);
+}
+
+static void test_exec_without_a_command_calls_nothing(void **state)
+{
+	struct fixture *f = *state;
+	const char *argv[] = { NULL };
+	struct podman_exec_opts o = { .cmd = argv };
+	struct exec_got x = { 0 };
+
+	assert_null(
+		podman_exec(f->p, "web", &o, on_exec_out, on_exec_done, &x));
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(x.g.calls, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -769,6 +1104,15 @@ int main(void)
 		T(test_free_with_calls_in_flight_calls_nothing),
 		T(test_free_from_an_event_callback),
 		T(test_missing_socket_has_status_0),
+		T(test_exec_frames_split_across_reads_and_a_101_head),
+		T(test_exec_with_a_200_head_gives_the_exit_code),
+		T(test_exec_stdin_reaches_the_command_and_closes),
+		T(test_exec_without_stdin_refuses_writes),
+		T(test_exec_in_a_stopped_container_fails_with_cause),
+		T(test_exec_start_error_comes_back_with_its_cause),
+		T(test_exec_cancelled_from_its_output_calls_nothing_more),
+		T(test_exec_in_flight_when_the_client_goes),
+		T(test_exec_without_a_command_calls_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
