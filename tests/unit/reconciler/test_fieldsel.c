@@ -30,12 +30,11 @@ static json_t *json(const char *text)
 		if (*p == '\'')
 			*p = '"';
 	j = json_loads(s, 0, &jerr);
-	if (!j) {
+	if (!j)
 		print_error("bad test JSON %s: %s\n", s, jerr.text);
-		free(s);
-		fail();
-	}
 	free(s);
+	if (!j)
+		fail();
 	return j;
 }
 
