@@ -84,4 +84,23 @@ static inline bool fieldsel_empty(const struct fieldsel *fs)
 	return fs->nr == 0;
 }
 
+/*
+ * What a watcher with a selector (field, label or both) sees when an
+ * object changes, as Kubernetes' filtered watches show it: old_match is
+ * whether the state before matched (false when there was none), new_match
+ * whether the state after does (false for a deletion). A pod that gets
+ * bound to node n1 is ADDED for the watch spec.nodeName=n1, and one that
+ * leaves the selection is DELETED for it, although the store saw both as
+ * modifications. Returns "ADDED", "MODIFIED", "DELETED" or NULL (nothing to
+ * send).
+ */
+static inline const char *fieldsel_watch_event(bool old_match, bool new_match)
+{
+	if (old_match && new_match)
+		return "MODIFIED";
+	if (new_match)
+		return "ADDED";
+	return old_match ? "DELETED" : NULL;
+}
+
 #endif

@@ -237,6 +237,43 @@ static void test_field_selector_required_value_serves_an_index(void **state)
 	assert_true(fieldsel_empty(&fs));
 }
 
+static void test_filtered_watch_sees_entering_and_leaving(void **state)
+{
+	static const struct {
+		const char *old, *new;
+		const char *want;
+	} t[] = {
+		{ NULL, POD_ON_N1, "ADDED" }, /* created on n1 */
+		{ POD_PENDING, POD_ON_N1, "ADDED" }, /* bound to n1 */
+		{ POD_ON_N1, POD_ON_N1, "MODIFIED" },
+		{ POD_ON_N1, POD_PENDING, "DELETED" }, /* left n1 */
+		{ POD_ON_N1, NULL, "DELETED" }, /* deleted */
+		{ POD_PENDING, POD_PENDING, NULL },
+		{ NULL, POD_PENDING, NULL },
+	};
+	struct fieldsel fs = FIELDSEL_INIT;
+
+	assert_int_equal(fieldsel_parse(&fs, "spec.nodeName=n1", "Pod", NULL),
+			 0);
+	for (size_t i = 0; i < SM_ARRAY_SIZE(t); i++) {
+		json_t *old = t[i].old ? json(t[i].old) : NULL;
+		json_t *new = t[i].new ? json(t[i].new) : NULL;
+		const char *got =
+			fieldsel_watch_event(old && fieldsel_matches(&fs, old),
+					     new &&fieldsel_matches(&fs, new));
+
+		if (t[i].want ? !got || strcmp(got, t[i].want) : got != NULL) {
+			print_error("case %zu: got %s, want %s\n", i,
+				    got ? got : "nothing",
+				    t[i].want ? t[i].want : "nothing");
+			fail();
+		}
+		json_decref(old);
+		json_decref(new);
+	}
+	fieldsel_release(&fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_field_selector_errors_name_the_term),
 		cmocka_unit_test(
 			test_field_selector_required_value_serves_an_index),
+		cmocka_unit_test(test_filtered_watch_sees_entering_and_leaving),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
