@@ -995,7 +995,6 @@ static int smp_merge_map(struct smp *s, json_t *obj, const json_t *patch,
 			 bool *deleted)
 {
 	const json_t *retain = json_object_get(patch, "$retainKeys");
-	char order_key[256];
 	const char *dir, *key, *field;
 	json_t *v, *tmp;
 	size_t old;
@@ -1063,11 +1062,12 @@ static int smp_merge_map(struct smp *s, json_t *obj, const json_t *patch,
 
 		if (key[0] == '$')
 			continue; /* directives, never stored */
-		if (json_is_array(v) &&
-		    (size_t)snprintf(order_key, sizeof(order_key),
-				     "$setElementOrder/%s",
-				     key) < sizeof(order_key))
+		if (json_is_array(v)) {
+			char *order_key = xasprintf("$setElementOrder/%s", key);
+
 			order = json_object_get(patch, order_key);
+			free(order_key);
+		}
 		old = smp_push_key(s, key);
 		rc = smp_value(s, json_object_get(obj, key), v, order, &nv);
 		smp_pop(s, old);
