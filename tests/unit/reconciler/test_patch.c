@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/rand.h"
 #include "common/xalloc.h"
 #include "reconciler/patch.h"
 #include "common/banned.h"
@@ -788,6 +789,131 @@ static void test_strategic_merge_errors_name_the_field(void **state)
 	run_error_cases(patch_strategic, t, SM_ARRAY_SIZE(t));
 }
 
+/* ---- properties over generated documents ---- */
+
+/* Keys that need escaping in JSON pointers are among them on purpose. */
+static const char *const gen_keys[] = { "a", "b", "a/b", "~", "x~1", "" };
+
+/*
+ * A random value: objects (up to depth), integers, strings, and nulls when
+ * with_null. No arrays: lists are where the formats differ.
+ */
+static json_t *gen_value(const struct sm_rand *r, int depth, bool with_null)
+{
+	uint32_t kind = sm_rand_below(r, depth > 0 ? 4 : 3);
+	json_t *o;
+
+	if (kind == 0)
+		return json_integer(sm_rand_below(r, 3));
+	if (kind == 1)
+		return json_string(gen_keys[sm_rand_below(r, 3)]);
+	if (kind == 2)
+		return with_null ? json_null() : json_integer(7);
+	o = json_object();
+	for (uint32_t n = sm_rand_below(r, 4); n > 0; n--)
+		json_object_set_new(
+			o, gen_keys[sm_rand_below(r, SM_ARRAY_SIZE(gen_keys))],
+			gen_value(r, depth - 1, with_null));
+	return o;
+}
+
+static json_t *gen_object(const struct sm_rand *r, bool with_null)
+{
+	json_t *o = json_object();
+
+	for (uint32_t n = 1 + sm_rand_below(r, 4); n > 0; n--)
+		json_object_set_new(
+			o, gen_keys[sm_rand_below(r, SM_ARRAY_SIZE(gen_keys))],
+			gen_value(r, 3, with_null));
+	return o;
+}
+
+static void test_strategic_merge_equals_merge_patch_without_lists(void **state)
+{
+	struct sm_seeded_rand sr;
+
+	sm_seeded_rand_init(&sr, 7);
+	for (int i = 0; i < 2000; i++) {
+		json_t *live = gen_object(&sr.rand, false);
+		json_t *patch = gen_object(&sr.rand, true);
+		json_t *a = NULL, *b = NULL;
+		char *sa, *sb;
+
+		assert_int_equal(patch_merge(live, patch, &a, NULL), 0);
+		assert_int_equal(patch_strategic(live, patch, &b, NULL), 0);
+		sa = canonical(a);
+		sb = canonical(b);
+		if (strcmp(sa, sb)) {
+			print_error("case %d: merge %s, strategic %s\n", i, sa,
+				    sb);
+			fail();
+		}
+		free(sa);
+		free(sb);
+		json_decref(a);
+		json_decref(b);
+		json_decref(live);
+		json_decref(patch);
+	}
+}
+
+/*
+ * Tests every value of doc at the pointer common/json.h writes for it: the
+ * value itself must pass, any other must fail without changing anything.
+ */
+static void test_every_path(const json_t *doc, const json_t *at,
+			    struct sm_buf *ptr)
+{
+	const char *key;
+	json_t *v;
+
+	for (int other = 0; other < 2; other++) {
+		json_t *ops = json_pack("[{s:s, s:s, s:O}]", "op", "test",
+					"path", sm_buf_cstr(ptr), "value",
+					other ? json_pack("{s:b}", "other", 1)
+					      : (json_t *)at);
+		json_t *out = NULL;
+		int rc = patch_json(doc, ops, &out, NULL);
+
+		if (other) {
+			json_decref(json_object_get(json_array_get(ops, 0),
+						    "value"));
+			assert_int_equal(rc, -EPROTO);
+			assert_null(out);
+		} else {
+			if (rc) {
+				print_error("test at \"%s\" failed\n",
+					    sm_buf_cstr(ptr));
+				fail();
+			}
+			json_decref(out);
+		}
+		json_decref(ops);
+	}
+	json_object_foreach ((json_t *)at, key, v) {
+		size_t len = ptr->len;
+
+		assert_int_equal(sm_json_pointer_add_key(ptr, key), 0);
+		test_every_path(doc, v, ptr);
+		sm_buf_truncate(ptr, len);
+	}
+}
+
+static void test_json_patch_reaches_every_path_json_pointer_names(void **state)
+{
+	struct sm_seeded_rand sr;
+
+	sm_seeded_rand_init(&sr, 11);
+	for (int i = 0; i < 300; i++) {
+		struct sm_buf ptr = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+		json_t *doc = gen_object(&sr.rand, false);
+
+		test_every_path(doc, doc, &ptr);
+		sm_buf_release(&ptr);
+		json_decref(doc);
+	}
+}
+
 /* ---- dispatch ---- */
 
 static void test_content_types_pick_the_patch_format(void **state)
@@ -939,6 +1065,10 @@ int main(void)
 			test_strategic_merge_uses_the_merge_key_of_each_list),
 		cmocka_unit_test(test_strategic_merge_honours_each_directive),
 		cmocka_unit_test(test_strategic_merge_errors_name_the_field),
+		cmocka_unit_test(
+			test_strategic_merge_equals_merge_patch_without_lists),
+		cmocka_unit_test(
+			test_json_patch_reaches_every_path_json_pointer_names),
 		cmocka_unit_test(test_content_types_pick_the_patch_format),
 		cmocka_unit_test(
 			test_unsupported_content_type_lists_the_accepted_ones),
