@@ -1,0 +1,681 @@
+/*
+ * scheduler.c: the cache (nodes by name, placed pods by namespace/name, the
+ * list of nodes offered to pods), the filters, the scores, and Kubernetes'
+ * "0/N nodes are available" message. See scheduler.h for the semantics.
+ *
+ * Invariants: every node in sched->list is present and list[i]->list_idx
+ * == i; a node's req_*, nz_*, nr_pods, ports, owners and nr_anti_pods are
+ * the sums over the pods in node->pods, and pods[i]->slot == i; a
+ * placeholder (present == false) exists only while it holds pods.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "scheduler/internal.h"
+#include "common/banned.h"
+
+/* ---- a hash table with removal (linear probing, backward shift) ------- */
+
+struct ptab_entry {
+	uint64_t hash;
+	const char *key; /* borrowed from the value; NULL: empty slot */
+	void *val;
+};
+
+struct ptab {
+	struct ptab_entry *e;
+	size_t cap, nr; /* cap 0 or a power of two */
+};
+
+static size_t ptab_find(const struct ptab *t, const char *key, uint64_t h)
+{
+	size_t mask = t->cap - 1, i = h & mask;
+
+	while (t->e[i].key && (t->e[i].hash != h || strcmp(t->e[i].key, key)))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static void *ptab_get(const struct ptab *t, const char *key, uint64_t h)
+{
+	if (!t->cap)
+		return NULL;
+	return t->e[ptab_find(t, key, h)].val;
+}
+
+static void ptab_put(struct ptab *t, const char *key, uint64_t h, void *val);
+
+static void ptab_grow(struct ptab *t)
+{
+	struct ptab old = *t;
+
+	t->cap = old.cap ? old.cap * 2 : 64;
+	t->e = xcalloc(t->cap, sizeof(*t->e));
+	t->nr = 0;
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.e[i].key)
+			ptab_put(t, old.e[i].key, old.e[i].hash, old.e[i].val);
+	free(old.e);
+}
+
+/* key must not be in t yet. */
+static void ptab_put(struct ptab *t, const char *key, uint64_t h, void *val)
+{
+	size_t i;
+
+	if ((t->nr + 1) * 4 > t->cap * 3)
+		ptab_grow(t);
+	i = ptab_find(t, key, h);
+	t->e[i] = (struct ptab_entry){ h, key, val };
+	t->nr++;
+}
+
+static void *ptab_del(struct ptab *t, const char *key, uint64_t h)
+{
+	size_t mask = t->cap - 1, i, j;
+	void *val;
+
+	if (!t->cap)
+		return NULL;
+	i = ptab_find(t, key, h);
+	if (!t->e[i].key)
+		return NULL;
+	val = t->e[i].val;
+	/* Shift later entries of the run back so lookups never stop early. */
+	for (j = (i + 1) & mask; t->e[j].key; j = (j + 1) & mask) {
+		size_t home = t->e[j].hash & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->e[i] = t->e[j];
+			i = j;
+		}
+	}
+	t->e[i].key = NULL;
+	t->e[i].val = NULL;
+	t->nr--;
+	return val;
+}
+
+/* ---- the cache -------------------------------------------------------- */
+
+struct cand {
+	struct sched_node *n;
+	int64_t score;
+	uint32_t same_owner;
+};
+
+struct taint_count {
+	const struct sched_taint *t; /* borrowed for one call */
+	unsigned count;
+};
+
+struct sched {
+	struct sched_config cfg;
+	struct ptab nodes; /* name -> struct sched_node, placeholders too */
+	struct ptab pods; /* "namespace/name" -> assumed struct sched_pod */
+	struct sched_node **list; /* nodes offered to pods */
+	uint32_t nr_list, alloc_list;
+	uint32_t next_start;
+
+	/* Scratch for one sched_schedule call, kept to avoid allocating. */
+	struct cand *cand;
+	size_t alloc_cand;
+	struct taint_count *tc;
+	size_t nr_tc, alloc_tc;
+};
+
+struct sched *sched_new(const struct sched_config *cfg)
+{
+	struct sched *s = xcalloc(1, sizeof(*s));
+
+	if (cfg)
+		s->cfg = *cfg;
+	if (s->cfg.percentage_of_nodes_to_score > 100)
+		s->cfg.percentage_of_nodes_to_score = 100;
+	return s;
+}
+
+static void node_free(struct sched_node *n)
+{
+	sched__node_release_spec(n);
+	free(n->ports);
+	free(n->pods);
+	free(n->owners);
+	free(n);
+}
+
+void sched_free(struct sched *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->pods.cap; i++)
+		if (s->pods.e[i].key)
+			sched_pod_free(s->pods.e[i].val);
+	for (size_t i = 0; i < s->nodes.cap; i++)
+		if (s->nodes.e[i].key)
+			node_free(s->nodes.e[i].val);
+	free(s->pods.e);
+	free(s->nodes.e);
+	free(s->list);
+	free(s->cand);
+	free(s->tc);
+	free(s);
+}
+
+size_t sched_node_count(const struct sched *s)
+{
+	return s->nr_list;
+}
+
+static void list_add(struct sched *s, struct sched_node *n)
+{
+	SM_ALLOC_GROW(s->list, s->nr_list + 1, s->alloc_list);
+	n->list_idx = s->nr_list;
+	s->list[s->nr_list++] = n;
+	n->present = true;
+}
+
+static void list_del(struct sched *s, struct sched_node *n)
+{
+	struct sched_node *last = s->list[--s->nr_list];
+
+	s->list[n->list_idx] = last;
+	last->list_idx = n->list_idx;
+	n->present = false;
+}
+
+int sched_node_set(struct sched *s, const json_t *node, struct sm_err *err)
+{
+	struct sched_node *n, *old;
+	char *name;
+	int ret;
+
+	ret = sched__node_compile(&n, node, err);
+	if (ret)
+		return ret;
+	old = ptab_get(&s->nodes, n->name, n->name_hash);
+	if (!old) {
+		ptab_put(&s->nodes, n->name, n->name_hash, n);
+		list_add(s, n);
+		return 0;
+	}
+	/*
+	 * Keep old (its placed pods, ports and owners, and its name, which
+	 * the table borrows); take everything else from the new object.
+	 */
+	name = old->name;
+	old->name = NULL;
+	sched__node_release_spec(old);
+	old->name = name;
+	free(n->name);
+	old->labels = n->labels;
+	old->taints = n->taints;
+	old->nr_taints = n->nr_taints;
+	old->nr_filter_taints = n->nr_filter_taints;
+	old->alloc_cpu = n->alloc_cpu;
+	old->alloc_mem = n->alloc_mem;
+	old->alloc_pods = n->alloc_pods;
+	old->unschedulable = n->unschedulable;
+	free(n);
+	if (!old->present)
+		list_add(s, old);
+	return 0;
+}
+
+int sched_node_remove(struct sched *s, const char *name)
+{
+	uint64_t h = sched__hash(name);
+	struct sched_node *n = ptab_get(&s->nodes, name, h);
+
+	if (!n || !n->present)
+		return -ENOENT;
+	list_del(s, n);
+	if (n->nr_pods == 0) {
+		ptab_del(&s->nodes, name, h);
+		node_free(n);
+	}
+	return 0;
+}
+
+/*
+ * "namespace/name" for a lookup, in buf when it fits, else in *heap (new).
+ */
+static const char *pod_key(char *buf, size_t len, char **heap, const char *ns,
+			   const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", ns, name);
+
+	*heap = NULL;
+	if (n >= 0 && (size_t)n < len)
+		return buf;
+	*heap = xasprintf("%s/%s", ns, name);
+	return *heap;
+}
+
+static struct sched_pod *pod_lookup(const struct sched *s, const char *ns,
+				    const char *name)
+{
+	char buf[400], *heap;
+	const char *key = pod_key(buf, sizeof(buf), &heap, ns, name);
+	struct sched_pod *p = ptab_get(&s->pods, key, sched__hash(key));
+
+	free(heap);
+	return p;
+}
+
+const char *sched_pod_node(const struct sched *s, const char *ns,
+			   const char *name)
+{
+	struct sched_pod *p = pod_lookup(s, ns, name);
+
+	return p ? p->node->name : NULL;
+}
+
+static void owner_add(struct sched_node *n, uint64_t owner, int delta)
+{
+	for (uint32_t i = 0; i < n->nr_owners; i++) {
+		if (n->owners[i].owner != owner)
+			continue;
+		n->owners[i].count += delta;
+		if (!n->owners[i].count)
+			n->owners[i] = n->owners[--n->nr_owners];
+		return;
+	}
+	SM_BUG_ON(delta < 0);
+	SM_ALLOC_GROW(n->owners, n->nr_owners + 1, n->alloc_owners);
+	n->owners[n->nr_owners++] = (struct sched_owner_count){ owner, 1 };
+}
+
+static uint32_t owner_count(const struct sched_node *n, uint64_t owner)
+{
+	for (uint32_t i = 0; i < n->nr_owners; i++)
+		if (n->owners[i].owner == owner)
+			return n->owners[i].count;
+	return 0;
+}
+
+static void account(struct sched_node *n, struct sched_pod *p)
+{
+	n->req_cpu += p->cpu;
+	n->req_mem += p->mem;
+	n->nz_cpu += p->nz_cpu;
+	n->nz_mem += p->nz_mem;
+	SM_ALLOC_GROW(n->pods, n->nr_pods + 1, n->alloc_pods_arr);
+	p->slot = n->nr_pods;
+	n->pods[n->nr_pods++] = p;
+	if (p->nr_ports) {
+		SM_ALLOC_GROW(n->ports, n->nr_ports + p->nr_ports,
+			      n->alloc_ports);
+		memcpy(&n->ports[n->nr_ports], p->ports,
+		       p->nr_ports * sizeof(*p->ports));
+		n->nr_ports += p->nr_ports;
+	}
+	if (p->owner)
+		owner_add(n, p->owner, 1);
+	if (p->nr_anti)
+		n->nr_anti_pods++;
+	p->node = n;
+}
+
+static void unaccount(struct sched_node *n, struct sched_pod *p)
+{
+	struct sched_pod *last;
+
+	n->req_cpu -= p->cpu;
+	n->req_mem -= p->mem;
+	n->nz_cpu -= p->nz_cpu;
+	n->nz_mem -= p->nz_mem;
+	last = n->pods[--n->nr_pods];
+	n->pods[p->slot] = last;
+	last->slot = p->slot;
+	for (uint32_t i = 0; i < p->nr_ports; i++) {
+		uint32_t k = 0;
+
+		while (k < n->nr_ports &&
+		       memcmp(&n->ports[k], &p->ports[i], sizeof(p->ports[i])))
+			k++;
+		SM_BUG_ON(k == n->nr_ports);
+		n->ports[k] = n->ports[--n->nr_ports];
+	}
+	if (p->owner)
+		owner_add(n, p->owner, -1);
+	if (p->nr_anti)
+		n->nr_anti_pods--;
+	p->node = NULL;
+}
+
+int sched_assume(struct sched *s, struct sched_pod *p, const char *node)
+{
+	uint64_t h = sched__hash(node);
+	struct sched_node *n;
+
+	if (ptab_get(&s->pods, p->key, p->key_hash))
+		return -EEXIST;
+	n = ptab_get(&s->nodes, node, h);
+	if (!n) {
+		/* A pod bound to a node we have not seen: hold its place. */
+		n = xcalloc(1, sizeof(*n));
+		n->name = xstrdup(node);
+		n->name_hash = h;
+		ptab_put(&s->nodes, n->name, h, n);
+	}
+	account(n, p);
+	ptab_put(&s->pods, p->key, p->key_hash, p);
+	return 0;
+}
+
+int sched_forget(struct sched *s, const char *ns, const char *name)
+{
+	char buf[400], *heap;
+	const char *key = pod_key(buf, sizeof(buf), &heap, ns, name);
+	struct sched_pod *p = ptab_del(&s->pods, key, sched__hash(key));
+	struct sched_node *n;
+
+	free(heap);
+	if (!p)
+		return -ENOENT;
+	n = p->node;
+	unaccount(n, p);
+	sched_pod_free(p);
+	if (!n->present && !n->nr_pods) {
+		ptab_del(&s->nodes, n->name, n->name_hash);
+		node_free(n);
+	}
+	return 0;
+}
+
+/* ---- filters ---------------------------------------------------------- */
+
+/* Reasons a node fails; each is one of kube-scheduler's reason strings. */
+enum {
+	R_UNSCHEDULABLE,
+	R_TAINT, /* with the taint, formatted */
+	R_AFFINITY,
+	R_PORTS,
+	R_TOO_MANY_PODS,
+	R_CPU,
+	R_MEMORY,
+	R_ANTI,
+	R_EXISTING_ANTI,
+	R_MAX
+};
+
+static const char *const reason_text[R_MAX] = {
+	[R_UNSCHEDULABLE] = "node(s) were unschedulable",
+	[R_TAINT] = NULL,
+	[R_AFFINITY] = "node(s) didn't match Pod's node affinity/selector",
+	[R_PORTS] =
+		"node(s) didn't have free ports for the requested pod ports",
+	[R_TOO_MANY_PODS] = "Too many pods",
+	[R_CPU] = "Insufficient cpu",
+	[R_MEMORY] = "Insufficient memory",
+	[R_ANTI] = "node(s) didn't match pod anti-affinity rules",
+	[R_EXISTING_ANTI] =
+		"node(s) didn't satisfy existing pods anti-affinity rules",
+};
+
+static bool affinity_fits(const struct sched_pod *p, const struct sched_node *n)
+{
+	if (p->node_selector.nr &&
+	    !sched__sel_matches(&p->node_selector, &n->labels, n->name,
+				n->name_hash))
+		return false;
+	if (!p->has_terms)
+		return true;
+	for (uint32_t i = 0; i < p->nr_terms; i++)
+		if (p->terms[i].nr &&
+		    sched__sel_matches(&p->terms[i], &n->labels, n->name,
+				       n->name_hash))
+			return true;
+	return false;
+}
+
+static bool ports_fit(const struct sched_pod *p, const struct sched_node *n)
+{
+	for (uint32_t i = 0; i < p->nr_ports; i++) {
+		const struct sched_port *a = &p->ports[i];
+
+		for (uint32_t k = 0; k < n->nr_ports; k++) {
+			const struct sched_port *b = &n->ports[k];
+
+			if (a->port == b->port && a->proto == b->proto &&
+			    (!a->ip || !b->ip || a->ip == b->ip))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Whether term (of a pod in namespace ns_of_term's terms) selects q. */
+static bool anti_selects(const struct sched_anti *a, const struct sched_pod *q)
+{
+	bool ns = a->all_namespaces;
+
+	if (a->selects_none)
+		return false;
+	for (uint32_t i = 0; !ns && i < a->nr_namespaces; i++)
+		ns = a->namespaces[i].h == q->ns_hash &&
+		     !strcmp(a->namespaces[i].s ? a->namespaces[i].s : "",
+			     q->ns);
+	return ns && sched__sel_matches(&a->sel, &q->labels, NULL, 0);
+}
+
+/*
+ * Returns 0 when p fits n, else a bit set of R_* from the first plugin
+ * that rejects it (kube-scheduler stops at the first failing plugin);
+ * *taint is set for R_TAINT.
+ */
+static unsigned filter(const struct sched_pod *p, const struct sched_node *n,
+		       const struct sched_taint **taint)
+{
+	unsigned r = 0;
+
+	if (n->unschedulable && !p->tolerates_unschedulable)
+		return 1u << R_UNSCHEDULABLE;
+	if (n->nr_filter_taints) {
+		for (uint32_t i = 0; i < n->nr_taints; i++) {
+			const struct sched_taint *t = &n->taints[i];
+
+			if (t->effect != SCHED_EFFECT_NO_SCHEDULE &&
+			    t->effect != SCHED_EFFECT_NO_EXECUTE)
+				continue;
+			if (!sched__tolerates(p->tols, p->nr_tols, t)) {
+				*taint = t;
+				return 1u << R_TAINT;
+			}
+		}
+	}
+	if ((p->node_selector.nr || p->has_terms) && !affinity_fits(p, n))
+		return 1u << R_AFFINITY;
+	if (p->nr_ports && n->nr_ports && !ports_fit(p, n))
+		return 1u << R_PORTS;
+	if ((int64_t)n->nr_pods + 1 > n->alloc_pods)
+		r |= 1u << R_TOO_MANY_PODS;
+	if (p->cpu > 0 && p->cpu > n->alloc_cpu - n->req_cpu)
+		r |= 1u << R_CPU;
+	if (p->mem > 0 && p->mem > n->alloc_mem - n->req_mem)
+		r |= 1u << R_MEMORY;
+	if (r)
+		return r;
+	for (uint32_t i = 0; i < p->nr_anti; i++)
+		for (uint32_t k = 0; k < n->nr_pods; k++)
+			if (anti_selects(&p->anti[i], n->pods[k]))
+				return 1u << R_ANTI;
+	for (uint32_t k = 0; n->nr_anti_pods && k < n->nr_pods; k++) {
+		const struct sched_pod *q = n->pods[k];
+
+		for (uint32_t i = 0; i < q->nr_anti; i++)
+			if (anti_selects(&q->anti[i], p))
+				return 1u << R_EXISTING_ANTI;
+	}
+	return 0;
+}
+
+/* ---- scores ----------------------------------------------------------- */
+
+/* kube-scheduler's leastRequestedScore for one resource. */
+static int64_t least_requested(int64_t requested, int64_t capacity)
+{
+	if (capacity <= 0 || requested > capacity)
+		return 0;
+	return (int64_t)((__extension__(__int128)(capacity - requested) *
+			  SCHED_MAX_SCORE) /
+			 capacity);
+}
+
+static int64_t least_allocated(const struct sched_pod *p,
+			       const struct sched_node *n)
+{
+	return (least_requested(n->nz_cpu + p->nz_cpu, n->alloc_cpu) +
+		least_requested(n->nz_mem + p->nz_mem, n->alloc_mem)) /
+	       2;
+}
+
+#define WEIGHT_LEAST_ALLOCATED 1
+#define WEIGHT_SPREAD 2
+
+/* ---- the failure message ---------------------------------------------- */
+
+static void taint_count_add(struct sched *s, const struct sched_taint *t)
+{
+	for (size_t i = 0; i < s->nr_tc; i++) {
+		if (sched__str_eq(&s->tc[i].t->key, &t->key) &&
+		    sched__str_eq(&s->tc[i].t->value, &t->value)) {
+			s->tc[i].count++;
+			return;
+		}
+	}
+	SM_ALLOC_GROW(s->tc, s->nr_tc + 1, s->alloc_tc);
+	s->tc[s->nr_tc++] = (struct taint_count){ t, 1 };
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * "0/N nodes are available: " + the "<count> <reason>" strings sorted
+ * bytewise (Go's sort.Strings) and joined with ", " + ".".
+ */
+static void fit_message(struct sched *s, const unsigned *counts, uint32_t nodes,
+			struct sm_buf *why)
+{
+	char **items = xcalloc(R_MAX + s->nr_tc, sizeof(*items));
+	size_t nr = 0;
+
+	for (int r = 0; r < R_MAX; r++)
+		if (counts[r] && reason_text[r])
+			items[nr++] =
+				xasprintf("%u %s", counts[r], reason_text[r]);
+	for (size_t i = 0; i < s->nr_tc; i++) {
+		const struct sched_taint *t = s->tc[i].t;
+
+		items[nr++] =
+			xasprintf("%u node(s) had untolerated taint {%s: %s}",
+				  s->tc[i].count, t->key.s ? t->key.s : "",
+				  t->value.s ? t->value.s : "");
+	}
+	qsort(items, nr, sizeof(*items), cmp_str);
+	sm_buf_addf(why, "0/%u nodes are available:", nodes);
+	for (size_t i = 0; i < nr; i++) {
+		sm_buf_addf(why, "%s%s", i ? ", " : " ", items[i]);
+		free(items[i]);
+	}
+	sm_buf_addch(why, '.');
+	free(items);
+}
+
+/* ---- scheduling ------------------------------------------------------- */
+
+/* kube-scheduler's numFeasibleNodesToFind. */
+static uint32_t nodes_to_find(uint32_t n, unsigned pct)
+{
+	uint64_t k;
+
+	if (n < 100 || pct >= 100)
+		return n;
+	if (pct == 0) {
+		int adaptive = 50 - (int)(n / 125);
+
+		pct = adaptive < 5 ? 5 : (unsigned)adaptive;
+	}
+	k = (uint64_t)n * pct / 100;
+	return k < 100 ? 100 : (uint32_t)k;
+}
+
+int sched_schedule(struct sched *s, const struct sched_pod *p,
+		   const char **node, struct sm_buf *why,
+		   struct sched_stats *stats)
+{
+	uint32_t n = s->nr_list, want, start, feasible = 0, i, max_same = 0;
+	unsigned counts[R_MAX] = { 0 };
+	struct cand *best = NULL;
+
+	if (stats)
+		*stats = (struct sched_stats){ .nodes = n };
+	if (!n) {
+		if (why)
+			sm_buf_adds(why, "no nodes available to schedule pods");
+		return -ENOSPC;
+	}
+	want = nodes_to_find(n, s->cfg.percentage_of_nodes_to_score);
+	SM_ALLOC_GROW(s->cand, want, s->alloc_cand);
+	s->nr_tc = 0;
+	start = s->next_start % n;
+	for (i = 0; i < n && feasible < want; i++) {
+		uint32_t idx = start + i < n ? start + i : start + i - n;
+		struct sched_node *nd = s->list[idx];
+		const struct sched_taint *taint = NULL;
+		unsigned r = filter(p, nd, &taint);
+
+		if (!r) {
+			s->cand[feasible++].n = nd;
+			continue;
+		}
+		for (int b = 0; b < R_MAX; b++)
+			if (r & (1u << b))
+				counts[b]++;
+		if (taint)
+			taint_count_add(s, taint);
+	}
+	/*
+	 * Where the next scan starts; one further after a full scan, so
+	 * that nodes scoring the same take turns.
+	 */
+	s->next_start = (start + i + (i == n)) % n;
+	if (stats) {
+		stats->evaluated = i;
+		stats->feasible = feasible;
+	}
+	if (!feasible) {
+		if (why)
+			fit_message(s, counts, n, why);
+		return -ENOSPC;
+	}
+
+	for (i = 0; i < feasible; i++) {
+		struct cand *c = &s->cand[i];
+
+		c->score = least_allocated(p, c->n) * WEIGHT_LEAST_ALLOCATED;
+		c->same_owner = p->owner ? owner_count(c->n, p->owner) : 0;
+		if (c->same_owner > max_same)
+			max_same = c->same_owner;
+	}
+	for (i = 0; i < feasible; i++) {
+		struct cand *c = &s->cand[i];
+		int64_t spread = SCHED_MAX_SCORE;
+
+		if (max_same)
+			spread = (int64_t)SCHED_MAX_SCORE *
+				 (max_same - c->same_owner) / max_same;
+		c->score += spread * WEIGHT_SPREAD;
+		if (!best || c->score > best->score)
+			best = c;
+	}
+	*node = best->n->name;
+	return 0;
+}
