@@ -103,7 +103,7 @@ static bool parse_int64(const char *s, int64_t *out)
 	return true;
 }
 
-static bool req_matches(const struct sched_req *r,
+bool sched__req_matches(const struct sched_req *r,
 			const struct sched_labels *labels, const char *name,
 			uint64_t name_hash)
 {
@@ -154,7 +154,7 @@ bool sched__sel_matches(const struct sched_sel *sel,
 			uint64_t name_hash)
 {
 	for (uint32_t i = 0; i < sel->nr; i++)
-		if (!req_matches(&sel->reqs[i], labels, name, name_hash))
+		if (!sched__req_matches(&sel->reqs[i], labels, name, name_hash))
 			return false;
 	return true;
 }

@@ -142,6 +142,13 @@ struct sched_owner_count {
 	uint32_t count;
 };
 
+/* A label as ids in the cache's string table (0: no such string). */
+struct sched_lid {
+	uint32_t key, value;
+};
+
+#define SCHED_INLINE_LABELS 8
+
 struct sched_node {
 	/* Hot: read for every node the filters run on. */
 	int64_t alloc_cpu, alloc_mem;
@@ -156,9 +163,18 @@ struct sched_node {
 	bool present; /* false: a placeholder holding assumed pods */
 	uint32_t list_idx; /* index in sched->list when present */
 
+	/*
+	 * Labels as interned (key, value) ids of the cache's string table,
+	 * inline for the usual handful so that matching a nodeSelector reads
+	 * no other memory.
+	 */
+	struct sched_lid *lids;
+	uint32_t nr_lids;
+	struct sched_lid lids_inline[SCHED_INLINE_LABELS];
+
 	char *name;
 	uint64_t name_hash;
-	struct sched_labels labels;
+	struct sched_labels labels; /* compile output, moved into lids */
 	struct sched_taint *taints;
 	uint32_t nr_taints;
 
@@ -179,6 +195,9 @@ const struct sched_label *sched__label_get(const struct sched_labels *l,
 					   const struct sched_str *key);
 bool sched__tolerates(const struct sched_toleration *tols, uint32_t nr,
 		      const struct sched_taint *taint);
+bool sched__req_matches(const struct sched_req *r,
+			const struct sched_labels *labels, const char *name,
+			uint64_t name_hash);
 bool sched__sel_matches(const struct sched_sel *sel,
 			const struct sched_labels *labels, const char *name,
 			uint64_t name_hash);

@@ -107,6 +107,24 @@ struct cand {
 	uint32_t same_owner;
 };
 
+struct istr {
+	char *s; /* owned; NULL for a free id */
+	uint64_t h;
+	uint32_t refs;
+};
+
+/*
+ * A pod's node requirement with its strings turned into interned ids for
+ * one scheduling call. A string no node label uses resolves to 0, which
+ * no label carries.
+ */
+struct rreq {
+	const struct sched_req *src;
+	uint32_t key;
+	uint32_t nr_values;
+	const uint32_t *values;
+};
+
 struct taint_count {
 	const struct sched_taint *t; /* borrowed for one call */
 	unsigned count;
@@ -120,7 +138,21 @@ struct sched {
 	uint32_t nr_list, alloc_list;
 	uint32_t next_start;
 
+	/*
+	 * Interned node label strings: "string" -> id (1-based) and back,
+	 * with a reference count per id; freed ids are reused.
+	 */
+	struct ptab intern;
+	struct istr *strs; /* strs[id]; strs[0] unused */
+	uint32_t nr_strs, alloc_strs;
+	uint32_t *free_ids;
+	uint32_t nr_free, alloc_free;
+
 	/* Scratch for one sched_schedule call, kept to avoid allocating. */
+	struct rreq *rreqs; /* the pod's node requirements, resolved */
+	size_t alloc_rreqs;
+	uint32_t *rvals;
+	size_t alloc_rvals;
 	struct cand *cand;
 	size_t alloc_cand;
 	struct taint_count *tc;
@@ -138,8 +170,11 @@ struct sched *sched_new(const struct sched_config *cfg)
 	return s;
 }
 
-static void node_free(struct sched_node *n)
+static void labels_unintern(struct sched *s, struct sched_node *n);
+
+static void node_free(struct sched *s, struct sched_node *n)
 {
+	labels_unintern(s, n);
 	sched__node_release_spec(n);
 	free(n->ports);
 	free(n->pods);
@@ -156,7 +191,14 @@ void sched_free(struct sched *s)
 			sched_pod_free(s->pods.e[i].val);
 	for (size_t i = 0; i < s->nodes.cap; i++)
 		if (s->nodes.e[i].key)
-			node_free(s->nodes.e[i].val);
+			node_free(s, s->nodes.e[i].val);
+	for (uint32_t i = 1; i < s->nr_strs; i++)
+		free(s->strs[i].s);
+	free(s->strs);
+	free(s->free_ids);
+	free(s->intern.e);
+	free(s->rreqs);
+	free(s->rvals);
 	free(s->pods.e);
 	free(s->nodes.e);
 	free(s->list);
@@ -168,6 +210,77 @@ void sched_free(struct sched *s)
 size_t sched_node_count(const struct sched *s)
 {
 	return s->nr_list;
+}
+
+/* ---- interned label strings ------------------------------------------ */
+
+static uint32_t intern_find(const struct sched *s, const char *str, uint64_t h)
+{
+	return (uint32_t)(uintptr_t)ptab_get(&s->intern, str, h);
+}
+
+static uint32_t intern_ref(struct sched *s, const char *str, uint64_t h)
+{
+	uint32_t id = intern_find(s, str, h);
+
+	if (id) {
+		s->strs[id].refs++;
+		return id;
+	}
+	if (s->nr_free) {
+		id = s->free_ids[--s->nr_free];
+	} else {
+		if (!s->nr_strs)
+			s->nr_strs = 1; /* id 0 means "no such string" */
+		SM_ALLOC_GROW(s->strs, s->nr_strs + 1, s->alloc_strs);
+		id = s->nr_strs++;
+	}
+	s->strs[id] = (struct istr){ xstrdup(str), h, 1 };
+	ptab_put(&s->intern, s->strs[id].s, h, (void *)(uintptr_t)id);
+	return id;
+}
+
+static void intern_unref(struct sched *s, uint32_t id)
+{
+	struct istr *is = &s->strs[id];
+
+	if (--is->refs)
+		return;
+	ptab_del(&s->intern, is->s, is->h);
+	free(is->s);
+	is->s = NULL;
+	SM_ALLOC_GROW(s->free_ids, s->nr_free + 1, s->alloc_free);
+	s->free_ids[s->nr_free++] = id;
+}
+
+/* Turns the compiled string labels of n into interned ids. */
+static void labels_intern(struct sched *s, struct sched_node *n)
+{
+	const struct sched_labels *l = &n->labels;
+
+	n->lids = l->nr <= SCHED_INLINE_LABELS
+			  ? n->lids_inline
+			  : xcalloc(l->nr, sizeof(*n->lids));
+	for (uint32_t i = 0; i < l->nr; i++) {
+		const struct sched_str *k = &l->v[i].key, *v = &l->v[i].value;
+
+		n->lids[i].key = intern_ref(s, k->s ? k->s : "", k->h);
+		n->lids[i].value = intern_ref(s, v->s ? v->s : "", v->h);
+	}
+	n->nr_lids = l->nr;
+	sched__labels_release(&n->labels);
+}
+
+static void labels_unintern(struct sched *s, struct sched_node *n)
+{
+	for (uint32_t i = 0; i < n->nr_lids; i++) {
+		intern_unref(s, n->lids[i].key);
+		intern_unref(s, n->lids[i].value);
+	}
+	if (n->lids != n->lids_inline)
+		free(n->lids);
+	n->lids = NULL;
+	n->nr_lids = 0;
 }
 
 static void list_add(struct sched *s, struct sched_node *n)
@@ -197,6 +310,7 @@ int sched_node_set(struct sched *s, const json_t *node, struct sm_err *err)
 	if (ret)
 		return ret;
 	old = ptab_get(&s->nodes, n->name, n->name_hash);
+	labels_intern(s, n);
 	if (!old) {
 		ptab_put(&s->nodes, n->name, n->name_hash, n);
 		list_add(s, n);
@@ -211,7 +325,16 @@ int sched_node_set(struct sched *s, const json_t *node, struct sm_err *err)
 	sched__node_release_spec(old);
 	old->name = name;
 	free(n->name);
-	old->labels = n->labels;
+	/* New ids were taken first, so shared strings are not churned. */
+	labels_unintern(s, old);
+	if (n->lids == n->lids_inline) {
+		memcpy(old->lids_inline, n->lids_inline,
+		       sizeof(old->lids_inline));
+		old->lids = old->lids_inline;
+	} else {
+		old->lids = n->lids;
+	}
+	old->nr_lids = n->nr_lids;
 	old->taints = n->taints;
 	old->nr_taints = n->nr_taints;
 	old->nr_filter_taints = n->nr_filter_taints;
@@ -235,7 +358,7 @@ int sched_node_remove(struct sched *s, const char *name)
 	list_del(s, n);
 	if (n->nr_pods == 0) {
 		ptab_del(&s->nodes, name, h);
-		node_free(n);
+		node_free(s, n);
 	}
 	return 0;
 }
@@ -382,7 +505,7 @@ int sched_forget(struct sched *s, const char *ns, const char *name)
 	sched_pod_free(p);
 	if (!n->present && !n->nr_pods) {
 		ptab_del(&s->nodes, n->name, n->name_hash);
-		node_free(n);
+		node_free(s, n);
 	}
 	return 0;
 }
@@ -417,19 +540,119 @@ static const char *const reason_text[R_MAX] = {
 		"node(s) didn't satisfy existing pods anti-affinity rules",
 };
 
-static bool affinity_fits(const struct sched_pod *p, const struct sched_node *n)
+/* The id of n's label key, or 0 when n has no such label. */
+static uint32_t node_label(const struct sched_node *n, uint32_t key)
 {
-	if (p->node_selector.nr &&
-	    !sched__sel_matches(&p->node_selector, &n->labels, n->name,
-				n->name_hash))
+	for (uint32_t i = 0; i < n->nr_lids; i++)
+		if (n->lids[i].key == key)
+			return n->lids[i].value;
+	return 0;
+}
+
+static bool rreq_matches(const struct sched *s, const struct rreq *r,
+			 const struct sched_node *n)
+{
+	const struct sched_req *src = r->src;
+	uint32_t v;
+
+	if (src->on_name)
+		return sched__req_matches(src, NULL, n->name, n->name_hash);
+	v = r->key ? node_label(n, r->key) : 0;
+	switch (src->op) {
+	case SCHED_OP_EXISTS:
+		return v != 0;
+	case SCHED_OP_NOTEXIST:
+		return v == 0;
+	case SCHED_OP_IN:
+	case SCHED_OP_NOTIN: {
+		bool in = false;
+
+		for (uint32_t i = 0; v && i < r->nr_values && !in; i++)
+			in = r->values[i] == v;
+		return src->op == SCHED_OP_IN ? in : !in;
+	}
+	case SCHED_OP_GT:
+	case SCHED_OP_LT: {
+		const char *text = v ? s->strs[v].s : NULL;
+		char *end;
+		long long num;
+
+		if (!text || !*text)
+			return false;
+		errno = 0;
+		num = strtoll(text, &end, 10);
+		if (errno || *end)
+			return false;
+		return src->op == SCHED_OP_GT ? num > src->num : num < src->num;
+	}
+	}
+	return false;
+}
+
+static bool rsel_matches(const struct sched *s, const struct rreq *reqs,
+			 uint32_t nr, const struct sched_node *n)
+{
+	for (uint32_t i = 0; i < nr; i++)
+		if (!rreq_matches(s, &reqs[i], n))
+			return false;
+	return true;
+}
+
+/*
+ * Resolves the pod's nodeSelector and required terms into s->rreqs:
+ * first the nodeSelector's, then each term's, in order.
+ */
+static void resolve_node_reqs(struct sched *s, const struct sched_pod *p)
+{
+	size_t nr = p->node_selector.nr, nv = 0, ri = 0, vi = 0;
+
+	for (uint32_t t = 0; t < p->nr_terms; t++)
+		nr += p->terms[t].nr;
+	for (uint32_t i = 0; i < p->node_selector.nr; i++)
+		nv += p->node_selector.reqs[i].nr_values;
+	for (uint32_t t = 0; t < p->nr_terms; t++)
+		for (uint32_t i = 0; i < p->terms[t].nr; i++)
+			nv += p->terms[t].reqs[i].nr_values;
+	SM_ALLOC_GROW(s->rreqs, nr, s->alloc_rreqs);
+	SM_ALLOC_GROW(s->rvals, nv, s->alloc_rvals);
+	for (int32_t t = -1; t < (int32_t)p->nr_terms; t++) {
+		const struct sched_sel *sel =
+			t < 0 ? &p->node_selector : &p->terms[t];
+
+		for (uint32_t i = 0; i < sel->nr; i++) {
+			const struct sched_req *src = &sel->reqs[i];
+			struct rreq *r = &s->rreqs[ri++];
+
+			r->src = src;
+			r->key = intern_find(s, src->key.s ? src->key.s : "",
+					     src->key.h);
+			r->values = &s->rvals[vi];
+			r->nr_values = src->nr_values;
+			for (uint32_t k = 0; k < src->nr_values; k++)
+				s->rvals[vi++] = intern_find(
+					s,
+					src->values[k].s ? src->values[k].s
+							 : "",
+					src->values[k].h);
+		}
+	}
+}
+
+static bool affinity_fits(const struct sched *s, const struct sched_pod *p,
+			  const struct sched_node *n)
+{
+	const struct rreq *r = s->rreqs;
+
+	if (!rsel_matches(s, r, p->node_selector.nr, n))
 		return false;
 	if (!p->has_terms)
 		return true;
-	for (uint32_t i = 0; i < p->nr_terms; i++)
-		if (p->terms[i].nr &&
-		    sched__sel_matches(&p->terms[i], &n->labels, n->name,
-				       n->name_hash))
+	r += p->node_selector.nr;
+	for (uint32_t i = 0; i < p->nr_terms; i++) {
+		if (p->terms[i].nr && rsel_matches(s, r, p->terms[i].nr, n))
 			return true;
+		r += p->terms[i].nr;
+	}
 	return false;
 }
 
@@ -468,7 +691,8 @@ static bool anti_selects(const struct sched_anti *a, const struct sched_pod *q)
  * that rejects it (kube-scheduler stops at the first failing plugin);
  * *taint is set for R_TAINT.
  */
-static unsigned filter(const struct sched_pod *p, const struct sched_node *n,
+static unsigned filter(const struct sched *s, const struct sched_pod *p,
+		       const struct sched_node *n,
 		       const struct sched_taint **taint)
 {
 	unsigned r = 0;
@@ -488,7 +712,7 @@ static unsigned filter(const struct sched_pod *p, const struct sched_node *n,
 			}
 		}
 	}
-	if ((p->node_selector.nr || p->has_terms) && !affinity_fits(p, n))
+	if ((p->node_selector.nr || p->has_terms) && !affinity_fits(s, p, n))
 		return 1u << R_AFFINITY;
 	if (p->nr_ports && n->nr_ports && !ports_fit(p, n))
 		return 1u << R_PORTS;
@@ -519,10 +743,14 @@ static unsigned filter(const struct sched_pod *p, const struct sched_node *n,
 /* kube-scheduler's leastRequestedScore for one resource. */
 static int64_t least_requested(int64_t requested, int64_t capacity)
 {
+	int64_t left = capacity - requested;
+
 	if (capacity <= 0 || requested > capacity)
 		return 0;
-	return (int64_t)((__extension__(__int128)(capacity - requested) *
-			  SCHED_MAX_SCORE) /
+	/* 128-bit division is slow: use it only when 64 bits could overflow. */
+	if (left <= INT64_MAX / SCHED_MAX_SCORE)
+		return left * SCHED_MAX_SCORE / capacity;
+	return (int64_t)((__extension__(__int128) left * SCHED_MAX_SCORE) /
 			 capacity);
 }
 
@@ -625,12 +853,14 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 	want = nodes_to_find(n, s->cfg.percentage_of_nodes_to_score);
 	SM_ALLOC_GROW(s->cand, want, s->alloc_cand);
 	s->nr_tc = 0;
+	if (p->node_selector.nr || p->has_terms)
+		resolve_node_reqs(s, p);
 	start = s->next_start % n;
 	for (i = 0; i < n && feasible < want; i++) {
 		uint32_t idx = start + i < n ? start + i : start + i - n;
 		struct sched_node *nd = s->list[idx];
 		const struct sched_taint *taint = NULL;
-		unsigned r = filter(p, nd, &taint);
+		unsigned r = filter(s, p, nd, &taint);
 
 		if (!r) {
 			s->cand[feasible++].n = nd;
