@@ -36,12 +36,17 @@
 #define GOAL_PODS_PER_SEC 20000.0
 #define PEER_PODS_PER_SEC 680.0
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static json_t *node_json(unsigned i)
@@ -106,6 +111,7 @@ static int cmp_dbl(const void *a, const void *b)
 
 struct round {
 	double pods_per_sec;
+	double pods_per_cpu_sec; /* the thread's CPU time: not its waits */
 	double p50_us, p99_us, max_us;
 	double compile_share; /* of the timed work */
 	double evaluated; /* nodes looked at per pod, on average */
@@ -119,7 +125,7 @@ static struct round run_round(json_t **nodes, unsigned nr_nodes, json_t **pods,
 	struct sched_config cfg = { .percentage_of_nodes_to_score = pct };
 	struct sched *s = sched_new(&cfg);
 	uint64_t *lat = xcalloc(nr_pods, sizeof(*lat));
-	uint64_t total = 0, compile = 0, evaluated = 0;
+	uint64_t total = 0, compile = 0, evaluated = 0, cpu0, cpu;
 	struct round r = { 0 };
 	struct sm_err err = SM_ERR_INIT;
 
@@ -127,6 +133,7 @@ static struct round run_round(json_t **nodes, unsigned nr_nodes, json_t **pods,
 		if (sched_node_set(s, nodes[i], &err))
 			sm_die("bench: node %u: %s", i, err.items[0].msg);
 
+	cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	for (unsigned i = 0; i < nr_pods; i++) {
 		struct sched_pod *p;
 		struct sched_stats st;
@@ -149,6 +156,7 @@ static struct round run_round(json_t **nodes, unsigned nr_nodes, json_t **pods,
 		compile += t1 - t0;
 		evaluated += st.evaluated;
 	}
+	cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 
 	/* Untimed: how evenly the pods landed. */
 	{
@@ -169,6 +177,7 @@ static struct round run_round(json_t **nodes, unsigned nr_nodes, json_t **pods,
 
 	qsort(lat, nr_pods, sizeof(*lat), cmp_u64);
 	r.pods_per_sec = nr_pods / (total / 1e9);
+	r.pods_per_cpu_sec = nr_pods / (cpu / 1e9);
 	r.p50_us = lat[nr_pods / 2] / 1e3;
 	r.p99_us = lat[(nr_pods * 99 + 99) / 100 - 1] / 1e3;
 	r.max_us = lat[nr_pods - 1] / 1e3;
@@ -190,13 +199,16 @@ static void stats3(double *v, unsigned n, double out[3])
 
 static void report(const char *label, struct round *r, unsigned rounds)
 {
-	double *v = xcalloc(rounds, sizeof(*v)), pps[3], p99[3], p50[3];
+	double *v = xcalloc(rounds, sizeof(*v)), pps[3], ppc[3], p99[3], p50[3];
 	double share = 0, eval = 0;
 	unsigned most = 0, failed = 0;
 
 	for (unsigned i = 0; i < rounds; i++)
 		v[i] = r[i].pods_per_sec;
 	stats3(v, rounds, pps);
+	for (unsigned i = 0; i < rounds; i++)
+		v[i] = r[i].pods_per_cpu_sec;
+	stats3(v, rounds, ppc);
 	for (unsigned i = 0; i < rounds; i++)
 		v[i] = r[i].p99_us;
 	stats3(v, rounds, p99);
@@ -213,6 +225,8 @@ static void report(const char *label, struct round *r, unsigned rounds)
 	printf("%s\n", label);
 	printf("  pods/s                  %9.0f %9.0f %9.0f\n", pps[0], pps[1],
 	       pps[2]);
+	printf("  pods per CPU-second     %9.0f %9.0f %9.0f\n", ppc[0], ppc[1],
+	       ppc[2]);
 	printf("  per-pod p50 (us)        %9.1f %9.1f %9.1f\n", p50[0], p50[1],
 	       p50[2]);
 	printf("  per-pod p99 (us)        %9.1f %9.1f %9.1f\n", p99[0], p99[1],

@@ -3,6 +3,11 @@
  * the filters read (internal.h), once per object, so that scheduling a pod
  * touches no JSON and parses no quantity.
  *
+ * Compiling is on every pod's path, so it allocates little: a pod's
+ * strings and arrays (and the pod itself) come from one arena, usually a
+ * single block, freed at once; field paths for messages are a chain of
+ * stack records, formatted only when there is something to report.
+ *
  * Errors name the object and the field, as everywhere in stuurman:
  *   Pod "default/web-1": spec.tolerations[0].operator: unsupported value
  *   "Maybe": expected "Exists" or "Equal"
@@ -31,12 +36,6 @@ uint64_t sched__hash(const char *s)
 	return sm_hash_fnv1a(s, strlen(s));
 }
 
-static void str_set(struct sched_str *d, const char *s)
-{
-	d->s = s && *s ? xstrdup(s) : NULL;
-	d->h = sched__hash(s);
-}
-
 #define str_eq sched__str_eq
 
 static bool str_eq_c(const struct sched_str *a, const char *b, uint64_t bh)
@@ -44,39 +43,65 @@ static bool str_eq_c(const struct sched_str *a, const char *b, uint64_t bh)
 	return a->h == bh && !strcmp(a->s ? a->s : "", b ? b : "");
 }
 
-void sched__str_release(struct sched_str *s)
-{
-	free(s->s);
-	s->s = NULL;
-}
+/* ---- the arena -------------------------------------------------------- */
 
-void sched__labels_release(struct sched_labels *l)
+struct sched_arena {
+	struct sched_arena *next; /* older blocks */
+	size_t used, cap;
+	_Alignas(max_align_t) char data[];
+};
+
+#define ARENA_BLOCK 1024
+
+void sched__arena_free(struct sched_arena *a)
 {
-	for (uint32_t i = 0; i < l->nr; i++) {
-		sched__str_release(&l->v[i].key);
-		sched__str_release(&l->v[i].value);
+	while (a) {
+		struct sched_arena *next = a->next;
+
+		free(a);
+		a = next;
 	}
-	free(l->v);
-	l->v = NULL;
-	l->nr = 0;
 }
 
-static void req_release(struct sched_req *r)
+/* Zeroed memory from *a (new blocks are pushed in front). Never NULL. */
+static void *arena_alloc(struct sched_arena **a, size_t size)
 {
-	sched__str_release(&r->key);
-	for (uint32_t i = 0; i < r->nr_values; i++)
-		sched__str_release(&r->values[i]);
-	free(r->values);
+	size_t align = _Alignof(max_align_t), need;
+	struct sched_arena *b = *a;
+	void *p;
+
+	size = (size + align - 1) & ~(align - 1);
+	if (!b || b->cap - b->used < size) {
+		need = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+		b = xmalloc(sizeof(*b) + need);
+		b->next = *a;
+		b->used = 0;
+		b->cap = need;
+		*a = b;
+	}
+	p = b->data + b->used;
+	b->used += size;
+	memset(p, 0, size);
+	return p;
 }
 
-void sched__sel_release(struct sched_sel *sel)
+static void *arena_calloc(struct sched_arena **a, size_t nr, size_t size)
 {
-	for (uint32_t i = 0; i < sel->nr; i++)
-		req_release(&sel->reqs[i]);
-	free(sel->reqs);
-	sel->reqs = NULL;
-	sel->nr = 0;
+	if (size && nr > SIZE_MAX / size)
+		sm_die("scheduler: arena request overflows");
+	return arena_alloc(a, nr * size);
 }
+
+static char *arena_strdup(struct sched_arena **a, const char *s)
+{
+	size_t len = strlen(s);
+	char *d = arena_alloc(a, len + 1);
+
+	memcpy(d, s, len);
+	return d;
+}
+
+/* ---- matching --------------------------------------------------------- */
 
 const struct sched_label *sched__label_get(const struct sched_labels *l,
 					   const struct sched_str *key)
@@ -177,41 +202,75 @@ bool sched__tolerates(const struct sched_toleration *tols, uint32_t nr,
 }
 
 /* ---- error context ---------------------------------------------------- */
+/* ---- field paths and errors ------------------------------------------- */
 
 /*
- * snprintf for field paths and messages: a path that does not fit is cut
- * short, which only shortens a message (names are bounded well below).
+ * A field path as a chain of records on the stack, one per step of the
+ * walk: ".key" (or "key" at the top) or "[idx]". Building one costs
+ * nothing; it is formatted only for a message.
  */
-static const char *SM_PRINTF(3, 4)
-	pathf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
+struct pth {
+	const struct pth *up;
+	const char *key; /* NULL: an index */
+	size_t idx;
+};
 
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return buf;
+#define PK(up, k) (&(const struct pth){ (up), (k), 0 })
+#define PI(up, i) (&(const struct pth){ (up), NULL, (i) })
+
+static void pth_format(struct sm_buf *b, const struct pth *p)
+{
+	if (!p)
+		return;
+	pth_format(b, p->up);
+	if (p->key)
+		sm_buf_addf(b, "%s%s", p->up ? "." : "", p->key);
+	else
+		sm_buf_addf(b, "[%zu]", p->idx);
 }
 
 struct cctx {
 	struct sm_err *err;
-	char what[300]; /* Pod "ns/name" or Node "name" */
+	struct sched_arena **arena; /* where strings and arrays go */
+	const char *kind; /* "Pod" or "Node" */
+	const char *ns, *name; /* ns NULL for a Node */
 	bool failed;
 };
 
+static void cerr_prefix(struct cctx *c, struct sm_buf *b)
+{
+	if (c->ns)
+		sm_buf_addf(b, "%s \"%s/%s\": ", c->kind, c->ns, c->name);
+	else
+		sm_buf_addf(b, "%s \"%s\": ", c->kind, c->name);
+}
+
 static void SM_PRINTF(3, 4)
-	cerr(struct cctx *c, const char *path, const char *fmt, ...)
+	cerr(struct cctx *c, const struct pth *path, const char *fmt, ...)
 {
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	va_list ap;
 
+	cerr_prefix(c, &b);
+	pth_format(&b, path);
+	sm_buf_adds(&b, ": ");
 	va_start(ap, fmt);
-	sm_buf_addf(&b, "%s: %s: ", c->what, path);
 	sm_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	sm_error(c->err, NULL, "%s", sm_buf_cstr(&b));
 	sm_buf_release(&b);
 	c->failed = true;
+}
+
+static void str_set(struct cctx *c, struct sched_str *d, const char *s)
+{
+	d->s = s && *s ? arena_strdup(c->arena, s) : NULL;
+	d->h = sched__hash(s);
+}
+
+static void *cc_calloc(struct cctx *c, size_t nr, size_t size)
+{
+	return arena_calloc(c->arena, nr, size);
 }
 
 static const char *type_name(const json_t *j)
@@ -221,28 +280,29 @@ static const char *type_name(const json_t *j)
 
 /* An optional member that must be an object (NULL when absent or null). */
 static const json_t *get_obj(struct cctx *c, const json_t *parent,
-			     const char *key, const char *path)
+			     const char *key, const struct pth *up)
 {
 	const json_t *v = parent ? json_object_get(parent, key) : NULL;
 
 	if (!v || json_is_null(v))
 		return NULL;
 	if (!json_is_object(v)) {
-		cerr(c, path, "expected an object, got %s", type_name(v));
+		cerr(c, PK(up, key), "expected an object, got %s",
+		     type_name(v));
 		return NULL;
 	}
 	return v;
 }
 
 static const json_t *get_arr(struct cctx *c, const json_t *parent,
-			     const char *key, const char *path)
+			     const char *key, const struct pth *up)
 {
 	const json_t *v = parent ? json_object_get(parent, key) : NULL;
 
 	if (!v || json_is_null(v))
 		return NULL;
 	if (!json_is_array(v)) {
-		cerr(c, path, "expected an array, got %s", type_name(v));
+		cerr(c, PK(up, key), "expected an array, got %s", type_name(v));
 		return NULL;
 	}
 	return v;
@@ -250,14 +310,14 @@ static const json_t *get_arr(struct cctx *c, const json_t *parent,
 
 /* An optional string member; "" when absent or null. */
 static const char *get_str(struct cctx *c, const json_t *parent,
-			   const char *key, const char *path)
+			   const char *key, const struct pth *up)
 {
 	const json_t *v = parent ? json_object_get(parent, key) : NULL;
 
 	if (!v || json_is_null(v))
 		return "";
 	if (!json_is_string(v)) {
-		cerr(c, path, "expected a string, got %s", type_name(v));
+		cerr(c, PK(up, key), "expected a string, got %s", type_name(v));
 		return "";
 	}
 	return json_string_value(v);
@@ -265,7 +325,7 @@ static const char *get_str(struct cctx *c, const json_t *parent,
 
 /* A quantity member into milli-units (cpu) or whole units; -1 if absent. */
 static int64_t get_qty(struct cctx *c, const json_t *list, const char *key,
-		       bool milli, const char *path)
+		       bool milli, const struct pth *up)
 {
 	const json_t *v = list ? json_object_get(list, key) : NULL;
 	struct mf_quantity q;
@@ -276,46 +336,47 @@ static int64_t get_qty(struct cctx *c, const json_t *list, const char *key,
 	if (!v || json_is_null(v))
 		return -1;
 	if (json_is_integer(v)) {
-		pathf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		      json_integer_value(v));
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(v));
 		text = num;
 	} else if (json_is_real(v)) {
-		pathf(num, sizeof(num), "%.17g", json_real_value(v));
+		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
 		text = num;
 	} else if (json_is_string(v)) {
 		text = json_string_value(v);
 	} else {
-		cerr(c, path, "expected a quantity, got %s", type_name(v));
+		cerr(c, PK(up, key), "expected a quantity, got %s",
+		     type_name(v));
 		return -1;
 	}
 	if (mf_quantity_parse(text, &q, &why)) {
-		cerr(c, path, "invalid quantity \"%s\": %s", text, why);
+		cerr(c, PK(up, key), "invalid quantity \"%s\": %s", text, why);
 		return -1;
 	}
 	if (q.nano < 0) {
-		cerr(c, path, "invalid quantity \"%s\": must not be negative",
-		     text);
+		cerr(c, PK(up, key),
+		     "invalid quantity \"%s\": must not be negative", text);
 		return -1;
 	}
 	return milli ? mf_quantity_milli(&q) : mf_quantity_value(&q);
 }
 
 static void labels_compile(struct cctx *c, struct sched_labels *out,
-			   const json_t *meta)
+			   const json_t *meta, const struct pth *up)
 {
-	const json_t *labels = get_obj(c, meta, "labels", "metadata.labels");
+	const json_t *labels = get_obj(c, meta, "labels", up);
 	const char *k;
 	json_t *v;
 
 	if (!labels)
 		return;
-	out->v = xcalloc(json_object_size(labels) + 1, sizeof(*out->v));
+	out->v = cc_calloc(c, json_object_size(labels) + 1, sizeof(*out->v));
 	json_object_foreach ((json_t *)labels, k, v) {
 		if (!json_is_string(v))
 			continue; /* validation reports it; it matches nothing
 				   */
-		str_set(&out->v[out->nr].key, k);
-		str_set(&out->v[out->nr].value, json_string_value(v));
+		str_set(c, &out->v[out->nr].key, k);
+		str_set(c, &out->v[out->nr].value, json_string_value(v));
 		out->nr++;
 	}
 }
@@ -333,9 +394,9 @@ static const struct {
 
 /* One NodeSelectorRequirement (matchExpressions or matchFields entry). */
 static void node_req_compile(struct cctx *c, struct sched_req *r,
-			     const json_t *j, bool field, const char *path)
+			     const json_t *j, bool field,
+			     const struct pth *path)
 {
-	char p[256];
 	const char *key, *op;
 	const json_t *values;
 	size_t i, nr;
@@ -345,19 +406,17 @@ static void node_req_compile(struct cctx *c, struct sched_req *r,
 		cerr(c, path, "expected an object, got %s", type_name(j));
 		return;
 	}
-	pathf(p, sizeof(p), "%s.key", path);
-	key = get_str(c, j, "key", p);
+	key = get_str(c, j, "key", path);
 	if (!*key)
-		cerr(c, p, "required value");
+		cerr(c, PK(path, "key"), "required value");
 	else if (field && strcmp(key, "metadata.name"))
-		cerr(c, p,
+		cerr(c, PK(path, "key"),
 		     "unsupported value \"%s\": expected \"metadata.name\"",
 		     key);
-	str_set(&r->key, key);
+	str_set(c, &r->key, key);
 	r->on_name = field;
 
-	pathf(p, sizeof(p), "%s.operator", path);
-	op = get_str(c, j, "operator", p);
+	op = get_str(c, j, "operator", path);
 	for (i = 0; i < SM_ARRAY_SIZE(req_ops); i++) {
 		if (!strcmp(op, req_ops[i].name)) {
 			r->op = req_ops[i].op;
@@ -366,63 +425,63 @@ static void node_req_compile(struct cctx *c, struct sched_req *r,
 	}
 	if (!found ||
 	    (field && r->op != SCHED_OP_IN && r->op != SCHED_OP_NOTIN)) {
-		cerr(c, p, "unsupported value \"%s\": expected %s", op,
+		cerr(c, PK(path, "operator"),
+		     "unsupported value \"%s\": expected %s", op,
 		     field ? "\"In\" or \"NotIn\""
 			   : "\"In\", \"NotIn\", \"Exists\", \"DoesNotExist\", "
 			     "\"Gt\" or \"Lt\"");
 		return;
 	}
 
-	pathf(p, sizeof(p), "%s.values", path);
-	values = get_arr(c, j, "values", p);
+	values = get_arr(c, j, "values", path);
 	nr = values ? json_array_size(values) : 0;
 	switch (r->op) {
 	case SCHED_OP_IN:
 	case SCHED_OP_NOTIN:
 		if (nr == 0)
-			cerr(c, p, "must be specified for operator \"%s\"", op);
+			cerr(c, PK(path, "values"),
+			     "must be specified for operator \"%s\"", op);
 		break;
 	case SCHED_OP_EXISTS:
 	case SCHED_OP_NOTEXIST:
 		if (nr != 0)
-			cerr(c, p, "must be empty for operator \"%s\"", op);
+			cerr(c, PK(path, "values"),
+			     "must be empty for operator \"%s\"", op);
 		break;
 	case SCHED_OP_GT:
 	case SCHED_OP_LT:
 		if (nr != 1)
-			cerr(c, p,
+			cerr(c, PK(path, "values"),
 			     "must have exactly one value for operator \"%s\"",
 			     op);
 		break;
 	}
 	if (!nr)
 		return;
-	r->values = xcalloc(nr, sizeof(*r->values));
+	r->values = cc_calloc(c, nr, sizeof(*r->values));
 	for (i = 0; i < nr; i++) {
 		const json_t *v = json_array_get(values, i);
 
 		if (!json_is_string(v)) {
-			char pi[280];
-
-			pathf(pi, sizeof(pi), "%s[%zu]", p, i);
-			cerr(c, pi, "expected a string, got %s", type_name(v));
+			cerr(c, PI(PK(path, "values"), i),
+			     "expected a string, got %s", type_name(v));
 			continue;
 		}
-		str_set(&r->values[r->nr_values++], json_string_value(v));
+		str_set(c, &r->values[r->nr_values++], json_string_value(v));
 	}
 	if ((r->op == SCHED_OP_GT || r->op == SCHED_OP_LT) && r->nr_values &&
 	    !parse_int64(r->values[0].s, &r->num))
-		cerr(c, p, "invalid value \"%s\": expected an integer",
+		cerr(c, PK(path, "values"),
+		     "invalid value \"%s\": expected an integer",
 		     r->values[0].s ? r->values[0].s : "");
 }
 
 static void term_compile(struct cctx *c, struct sched_sel *sel,
-			 const json_t *term, const char *path)
+			 const json_t *term, const struct pth *path)
 {
 	static const char *const parts[] = { "matchExpressions",
 					     "matchFields" };
 	const json_t *arr[2];
-	char p[256];
 	size_t total = 0;
 
 	if (!json_is_object(term)) {
@@ -430,79 +489,66 @@ static void term_compile(struct cctx *c, struct sched_sel *sel,
 		return;
 	}
 	for (int k = 0; k < 2; k++) {
-		pathf(p, sizeof(p), "%s.%s", path, parts[k]);
-		arr[k] = get_arr(c, term, parts[k], p);
+		arr[k] = get_arr(c, term, parts[k], path);
 		total += arr[k] ? json_array_size(arr[k]) : 0;
 	}
-	/*
-	 * A term with no requirements matches no node, as in Kubernetes; an
-	 * empty selector here is told apart by has_terms in the pod.
-	 */
-	sel->reqs = xcalloc(total + 1, sizeof(*sel->reqs));
-	for (int k = 0; k < 2; k++) {
-		for (size_t i = 0; arr[k] && i < json_array_size(arr[k]); i++) {
-			pathf(p, sizeof(p), "%s.%s[%zu]", path, parts[k], i);
+	/* A term with no requirements matches no node, as in Kubernetes. */
+	sel->reqs = cc_calloc(c, total + 1, sizeof(*sel->reqs));
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; arr[k] && i < json_array_size(arr[k]); i++)
 			node_req_compile(c, &sel->reqs[sel->nr++],
-					 json_array_get(arr[k], i), k == 1, p);
-		}
-	}
+					 json_array_get(arr[k], i), k == 1,
+					 PI(PK(path, parts[k]), i));
 }
 
 static void node_affinity_compile(struct cctx *c, struct sched_pod *p,
-				  const json_t *affinity)
+				  const json_t *affinity, const struct pth *up)
 {
-	static const char base[] =
-		"spec.affinity.nodeAffinity."
-		"requiredDuringSchedulingIgnoredDuringExecution";
+	const struct pth *pna = PK(up, "nodeAffinity");
+	const struct pth *preq =
+		PK(pna, "requiredDuringSchedulingIgnoredDuringExecution");
 	const json_t *na, *req, *terms;
-	char path[256];
 
-	na = get_obj(c, affinity, "nodeAffinity", "spec.affinity.nodeAffinity");
+	na = get_obj(c, affinity, "nodeAffinity", up);
 	req = get_obj(c, na, "requiredDuringSchedulingIgnoredDuringExecution",
-		      base);
+		      pna);
 	if (!req)
 		return;
-	pathf(path, sizeof(path), "%s.nodeSelectorTerms", base);
-	terms = get_arr(c, req, "nodeSelectorTerms", path);
+	terms = get_arr(c, req, "nodeSelectorTerms", preq);
 	p->has_terms = true;
 	if (!terms)
 		return; /* no terms: no node matches */
-	p->terms = xcalloc(json_array_size(terms) + 1, sizeof(*p->terms));
-	for (size_t i = 0; i < json_array_size(terms); i++) {
-		pathf(path, sizeof(path), "%s.nodeSelectorTerms[%zu]", base, i);
+	p->terms = cc_calloc(c, json_array_size(terms) + 1, sizeof(*p->terms));
+	for (size_t i = 0; i < json_array_size(terms); i++)
 		term_compile(c, &p->terms[p->nr_terms++],
-			     json_array_get(terms, i), path);
-	}
+			     json_array_get(terms, i),
+			     PI(PK(preq, "nodeSelectorTerms"), i));
 }
 
 static void node_selector_compile(struct cctx *c, struct sched_pod *p,
-				  const json_t *spec)
+				  const json_t *spec, const struct pth *up)
 {
-	const json_t *ns =
-		get_obj(c, spec, "nodeSelector", "spec.nodeSelector");
+	const json_t *ns = get_obj(c, spec, "nodeSelector", up);
 	const char *k;
 	json_t *v;
 
 	if (!ns)
 		return;
-	p->node_selector.reqs =
-		xcalloc(json_object_size(ns) + 1, sizeof(struct sched_req));
+	p->node_selector.reqs = cc_calloc(c, json_object_size(ns) + 1,
+					  sizeof(struct sched_req));
 	json_object_foreach ((json_t *)ns, k, v) {
 		struct sched_req *r =
 			&p->node_selector.reqs[p->node_selector.nr];
 
 		if (!json_is_string(v)) {
-			char path[300];
-
-			pathf(path, sizeof(path), "spec.nodeSelector.%s", k);
-			cerr(c, path, "expected a string, got %s",
-			     type_name(v));
+			cerr(c, PK(PK(up, "nodeSelector"), k),
+			     "expected a string, got %s", type_name(v));
 			continue;
 		}
-		str_set(&r->key, k);
+		str_set(c, &r->key, k);
 		r->op = SCHED_OP_IN;
-		r->values = xcalloc(1, sizeof(*r->values));
-		str_set(&r->values[0], json_string_value(v));
+		r->values = cc_calloc(c, 1, sizeof(*r->values));
+		str_set(c, &r->values[0], json_string_value(v));
 		r->nr_values = 1;
 		p->node_selector.nr++;
 	}
@@ -512,22 +558,25 @@ static void node_selector_compile(struct cctx *c, struct sched_pod *p,
 
 /* A LabelSelector through manifests' checks into the hashed form. */
 static void label_selector_compile(struct cctx *c, struct sched_sel *sel,
-				   const json_t *j, const char *path)
+				   const json_t *j, const struct pth *path)
 {
 	struct mf_selector ms = MF_SELECTOR_INIT;
-	char prefix[400];
+	struct sm_buf prefix = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
-	pathf(prefix, sizeof(prefix), "%s: %s", c->what, path);
-	if (mf_selector_from_json(&ms, j, prefix, NULL, c->err)) {
+	cerr_prefix(c, &prefix);
+	pth_format(&prefix, path);
+	if (mf_selector_from_json(&ms, j, sm_buf_cstr(&prefix), NULL, c->err)) {
 		c->failed = true;
+		sm_buf_release(&prefix);
 		return;
 	}
-	sel->reqs = xcalloc(ms.nr + 1, sizeof(*sel->reqs));
+	sm_buf_release(&prefix);
+	sel->reqs = cc_calloc(c, ms.nr + 1, sizeof(*sel->reqs));
 	for (size_t i = 0; i < ms.nr; i++) {
 		const struct mf_sel_req *m = &ms.reqs[i];
 		struct sched_req *r = &sel->reqs[sel->nr++];
 
-		str_set(&r->key, m->key);
+		str_set(c, &r->key, m->key);
 		switch (m->op) {
 		case MF_SEL_EQ:
 		case MF_SEL_IN:
@@ -544,18 +593,17 @@ static void label_selector_compile(struct cctx *c, struct sched_sel *sel,
 			r->op = SCHED_OP_NOTEXIST;
 			break;
 		}
-		r->values = xcalloc(m->nr_values + 1, sizeof(*r->values));
+		r->values = cc_calloc(c, m->nr_values + 1, sizeof(*r->values));
 		for (size_t k = 0; k < m->nr_values; k++)
-			str_set(&r->values[r->nr_values++], m->values[k]);
+			str_set(c, &r->values[r->nr_values++], m->values[k]);
 	}
 	mf_selector_release(&ms);
 }
 
 static void anti_term_compile(struct cctx *c, struct sched_pod *p,
 			      struct sched_anti *a, const json_t *t,
-			      const char *path)
+			      const struct pth *path)
 {
-	char sub[300];
 	const char *topo;
 	const json_t *ls, *nss, *nsel;
 
@@ -563,74 +611,69 @@ static void anti_term_compile(struct cctx *c, struct sched_pod *p,
 		cerr(c, path, "expected an object, got %s", type_name(t));
 		return;
 	}
-	pathf(sub, sizeof(sub), "%s.topologyKey", path);
-	topo = get_str(c, t, "topologyKey", sub);
+	topo = get_str(c, t, "topologyKey", path);
 	if (!*topo)
-		cerr(c, sub, "required value");
+		cerr(c, PK(path, "topologyKey"), "required value");
 	else if (strcmp(topo, SCHED_HOSTNAME_KEY))
-		cerr(c, sub,
+		cerr(c, PK(path, "topologyKey"),
 		     "unsupported value \"%s\": only \"%s\" is supported", topo,
 		     SCHED_HOSTNAME_KEY);
 
-	pathf(sub, sizeof(sub), "%s.labelSelector", path);
 	ls = json_object_get(t, "labelSelector");
 	if (ls && !json_is_null(ls))
-		label_selector_compile(c, &a->sel, ls, sub);
+		label_selector_compile(c, &a->sel, ls,
+				       PK(path, "labelSelector"));
 	else
 		a->selects_none =
 			true; /* as in Kubernetes: no selector, no pods */
 
-	pathf(sub, sizeof(sub), "%s.namespaceSelector", path);
-	nsel = get_obj(c, t, "namespaceSelector", sub);
+	nsel = get_obj(c, t, "namespaceSelector", path);
 	if (nsel && json_object_size(nsel) == 0)
 		a->all_namespaces = true;
 	else if (nsel)
-		cerr(c, sub, "not supported (only {} for all namespaces)");
+		cerr(c, PK(path, "namespaceSelector"),
+		     "not supported (only {} for all namespaces)");
 
-	pathf(sub, sizeof(sub), "%s.namespaces", path);
-	nss = get_arr(c, t, "namespaces", sub);
-	a->namespaces = xcalloc((nss ? json_array_size(nss) : 0) + 1,
-				sizeof(*a->namespaces));
+	nss = get_arr(c, t, "namespaces", path);
+	a->namespaces = cc_calloc(c, (nss ? json_array_size(nss) : 0) + 1,
+				  sizeof(*a->namespaces));
 	for (size_t i = 0; nss && i < json_array_size(nss); i++) {
 		const json_t *v = json_array_get(nss, i);
 
 		if (json_is_string(v))
-			str_set(&a->namespaces[a->nr_namespaces++],
+			str_set(c, &a->namespaces[a->nr_namespaces++],
 				json_string_value(v));
 		else
-			cerr(c, sub, "expected strings, got %s", type_name(v));
+			cerr(c, PI(PK(path, "namespaces"), i),
+			     "expected a string, got %s", type_name(v));
 	}
 	if (!a->nr_namespaces && !nsel)
-		str_set(&a->namespaces[a->nr_namespaces++], p->ns);
+		str_set(c, &a->namespaces[a->nr_namespaces++], p->ns);
 }
 
 static void pod_affinity_compile(struct cctx *c, struct sched_pod *p,
-				 const json_t *affinity)
+				 const json_t *affinity, const struct pth *up)
 {
 	static const char req[] =
 		"requiredDuringSchedulingIgnoredDuringExecution";
+	const struct pth *ppa = PK(up, "podAffinity");
+	const struct pth *panti = PK(up, "podAntiAffinity");
 	const json_t *pa, *terms;
-	char path[300];
 
-	pa = get_obj(c, affinity, "podAffinity", "spec.affinity.podAffinity");
-	pathf(path, sizeof(path), "spec.affinity.podAffinity.%s", req);
-	terms = get_arr(c, pa, req, path);
+	pa = get_obj(c, affinity, "podAffinity", up);
+	terms = get_arr(c, pa, req, ppa);
 	if (terms && json_array_size(terms))
-		cerr(c, path, "not supported (required pod affinity)");
+		cerr(c, PK(ppa, req), "not supported (required pod affinity)");
 
-	pa = get_obj(c, affinity, "podAntiAffinity",
-		     "spec.affinity.podAntiAffinity");
-	pathf(path, sizeof(path), "spec.affinity.podAntiAffinity.%s", req);
-	terms = get_arr(c, pa, req, path);
+	pa = get_obj(c, affinity, "podAntiAffinity", up);
+	terms = get_arr(c, pa, req, panti);
 	if (!terms)
 		return;
-	p->anti = xcalloc(json_array_size(terms) + 1, sizeof(*p->anti));
-	for (size_t i = 0; i < json_array_size(terms); i++) {
-		pathf(path, sizeof(path),
-		      "spec.affinity.podAntiAffinity.%s[%zu]", req, i);
+	p->anti = cc_calloc(c, json_array_size(terms) + 1, sizeof(*p->anti));
+	for (size_t i = 0; i < json_array_size(terms); i++)
 		anti_term_compile(c, p, &p->anti[p->nr_anti++],
-				  json_array_get(terms, i), path);
-	}
+				  json_array_get(terms, i),
+				  PI(PK(panti, req), i));
 }
 
 /* ---- tolerations, taints, ports --------------------------------------- */
@@ -654,43 +697,37 @@ static bool effect_parse(const char *s, enum sched_effect *e)
 }
 
 static void tolerations_compile(struct cctx *c, struct sched_pod *p,
-				const json_t *spec)
+				const json_t *spec, const struct pth *up)
 {
-	const json_t *tols =
-		get_arr(c, spec, "tolerations", "spec.tolerations");
-	char path[128];
+	const json_t *tols = get_arr(c, spec, "tolerations", up);
 
 	if (!tols)
 		return;
-	p->tols = xcalloc(json_array_size(tols) + 1, sizeof(*p->tols));
+	p->tols = cc_calloc(c, json_array_size(tols) + 1, sizeof(*p->tols));
 	for (size_t i = 0; i < json_array_size(tols); i++) {
+		const struct pth *path = PI(PK(up, "tolerations"), i);
 		const json_t *t = json_array_get(tols, i);
 		struct sched_toleration *o = &p->tols[p->nr_tols++];
 		const char *op, *eff;
 
-		pathf(path, sizeof(path), "spec.tolerations[%zu]", i);
 		if (!json_is_object(t)) {
 			cerr(c, path, "expected an object, got %s",
 			     type_name(t));
 			continue;
 		}
-		pathf(path, sizeof(path), "spec.tolerations[%zu].key", i);
-		str_set(&o->key, get_str(c, t, "key", path));
-		pathf(path, sizeof(path), "spec.tolerations[%zu].value", i);
-		str_set(&o->value, get_str(c, t, "value", path));
-		pathf(path, sizeof(path), "spec.tolerations[%zu].operator", i);
+		str_set(c, &o->key, get_str(c, t, "key", path));
+		str_set(c, &o->value, get_str(c, t, "value", path));
 		op = get_str(c, t, "operator", path);
 		if (!strcmp(op, "Exists"))
 			o->exists = true;
 		else if (*op && strcmp(op, "Equal"))
-			cerr(c, path,
+			cerr(c, PK(path, "operator"),
 			     "unsupported value \"%s\": expected \"Exists\" or "
 			     "\"Equal\"",
 			     op);
-		pathf(path, sizeof(path), "spec.tolerations[%zu].effect", i);
 		eff = get_str(c, t, "effect", path);
 		if (!effect_parse(eff, &o->effect))
-			cerr(c, path,
+			cerr(c, PK(path, "effect"),
 			     "unsupported value \"%s\": expected "
 			     "\"NoSchedule\", "
 			     "\"PreferNoSchedule\" or \"NoExecute\"",
@@ -699,10 +736,9 @@ static void tolerations_compile(struct cctx *c, struct sched_pod *p,
 }
 
 static void ports_compile(struct cctx *c, struct sched_pod *p,
-			  const json_t *containers)
+			  const json_t *containers, const struct pth *up)
 {
 	size_t total = 0;
-	char path[128];
 
 	for (size_t i = 0; i < json_array_size(containers); i++) {
 		const json_t *ports =
@@ -712,13 +748,14 @@ static void ports_compile(struct cctx *c, struct sched_pod *p,
 	}
 	if (!total)
 		return;
-	p->ports = xcalloc(total, sizeof(*p->ports));
+	p->ports = cc_calloc(c, total, sizeof(*p->ports));
 	for (size_t i = 0; i < json_array_size(containers); i++) {
 		const json_t *ports =
 			json_object_get(json_array_get(containers, i), "ports");
 
 		for (size_t k = 0;
 		     json_is_array(ports) && k < json_array_size(ports); k++) {
+			const struct pth *path = PI(PK(PI(up, i), "ports"), k);
 			const json_t *pt = json_array_get(ports, k);
 			const json_t *hp = json_object_get(pt, "hostPort");
 			const char *proto, *ip;
@@ -726,20 +763,17 @@ static void ports_compile(struct cctx *c, struct sched_pod *p,
 
 			if (!hp || json_is_null(hp))
 				continue;
-			pathf(path, sizeof(path),
-			      "spec.containers[%zu].ports[%zu].hostPort", i, k);
 			if (!json_is_integer(hp) ||
 			    json_integer_value(hp) < 0 ||
 			    json_integer_value(hp) > 65535) {
-				cerr(c, path, "expected a port number 0-65535");
+				cerr(c, PK(path, "hostPort"),
+				     "expected a port number 0-65535");
 				continue;
 			}
 			if (json_integer_value(hp) == 0)
 				continue;
 			o = &p->ports[p->nr_ports++];
 			o->port = (uint32_t)json_integer_value(hp);
-			pathf(path, sizeof(path),
-			      "spec.containers[%zu].ports[%zu].protocol", i, k);
 			proto = get_str(c, pt, "protocol", path);
 			if (!*proto || !strcmp(proto, "TCP"))
 				o->proto = SCHED_TCP;
@@ -748,12 +782,10 @@ static void ports_compile(struct cctx *c, struct sched_pod *p,
 			else if (!strcmp(proto, "SCTP"))
 				o->proto = SCHED_SCTP;
 			else
-				cerr(c, path,
+				cerr(c, PK(path, "protocol"),
 				     "unsupported value \"%s\": expected "
 				     "\"TCP\", \"UDP\" or \"SCTP\"",
 				     proto);
-			pathf(path, sizeof(path),
-			      "spec.containers[%zu].ports[%zu].hostIP", i, k);
 			ip = get_str(c, pt, "hostIP", path);
 			o->ip = !*ip || !strcmp(ip, "0.0.0.0")
 					? 0
@@ -776,32 +808,27 @@ static int64_t sat_add(int64_t a, int64_t b)
 
 /* One container's requests; a limit stands in for a missing request. */
 static void container_requests(struct cctx *c, const json_t *ctr,
-			       const char *path, struct requests *r)
+			       const struct pth *path, struct requests *r)
 {
 	const json_t *res = json_object_get(ctr, "resources");
-	const json_t *req =
-		json_is_object(res) ? json_object_get(res, "requests") : NULL;
-	const json_t *lim =
-		json_is_object(res) ? json_object_get(res, "limits") : NULL;
-	char p[200];
+	const json_t *req = NULL, *lim = NULL;
+	const struct pth *pres = PK(path, "resources");
 	int64_t cpu, mem;
 
+	if (json_is_object(res)) {
+		req = json_object_get(res, "requests");
+		lim = json_object_get(res, "limits");
+	}
 	if (!json_is_object(req))
 		req = NULL;
 	if (!json_is_object(lim))
 		lim = NULL;
-	pathf(p, sizeof(p), "%s.resources.requests.cpu", path);
-	cpu = get_qty(c, req, "cpu", true, p);
-	if (cpu < 0) {
-		pathf(p, sizeof(p), "%s.resources.limits.cpu", path);
-		cpu = get_qty(c, lim, "cpu", true, p);
-	}
-	pathf(p, sizeof(p), "%s.resources.requests.memory", path);
-	mem = get_qty(c, req, "memory", false, p);
-	if (mem < 0) {
-		pathf(p, sizeof(p), "%s.resources.limits.memory", path);
-		mem = get_qty(c, lim, "memory", false, p);
-	}
+	cpu = get_qty(c, req, "cpu", true, PK(pres, "requests"));
+	if (cpu < 0)
+		cpu = get_qty(c, lim, "cpu", true, PK(pres, "limits"));
+	mem = get_qty(c, req, "memory", false, PK(pres, "requests"));
+	if (mem < 0)
+		mem = get_qty(c, lim, "memory", false, PK(pres, "limits"));
 	r->cpu = cpu < 0 ? 0 : cpu;
 	r->mem = mem < 0 ? 0 : mem;
 	r->nz_cpu = cpu < 0 ? SCHED_DEFAULT_MILLI_CPU : cpu;
@@ -809,19 +836,17 @@ static void container_requests(struct cctx *c, const json_t *ctr,
 }
 
 static void pod_requests(struct cctx *c, struct sched_pod *p,
-			 const json_t *spec)
+			 const json_t *spec, const struct pth *up)
 {
-	const json_t *ctrs = get_arr(c, spec, "containers", "spec.containers");
-	const json_t *inits =
-		get_arr(c, spec, "initContainers", "spec.initContainers");
-	const json_t *overhead = get_obj(c, spec, "overhead", "spec.overhead");
+	const json_t *ctrs = get_arr(c, spec, "containers", up);
+	const json_t *inits = get_arr(c, spec, "initContainers", up);
+	const json_t *overhead = get_obj(c, spec, "overhead", up);
 	struct requests sum = { 0 }, one;
-	char path[64];
 	int64_t v;
 
 	for (size_t i = 0; ctrs && i < json_array_size(ctrs); i++) {
-		pathf(path, sizeof(path), "spec.containers[%zu]", i);
-		container_requests(c, json_array_get(ctrs, i), path, &one);
+		container_requests(c, json_array_get(ctrs, i),
+				   PI(PK(up, "containers"), i), &one);
 		sum.cpu = sat_add(sum.cpu, one.cpu);
 		sum.mem = sat_add(sum.mem, one.mem);
 		sum.nz_cpu = sat_add(sum.nz_cpu, one.nz_cpu);
@@ -829,8 +854,8 @@ static void pod_requests(struct cctx *c, struct sched_pod *p,
 	}
 	/* Init containers run one at a time before the others: the max. */
 	for (size_t i = 0; inits && i < json_array_size(inits); i++) {
-		pathf(path, sizeof(path), "spec.initContainers[%zu]", i);
-		container_requests(c, json_array_get(inits, i), path, &one);
+		container_requests(c, json_array_get(inits, i),
+				   PI(PK(up, "initContainers"), i), &one);
 		if (one.cpu > sum.cpu)
 			sum.cpu = one.cpu;
 		if (one.mem > sum.mem)
@@ -841,13 +866,12 @@ static void pod_requests(struct cctx *c, struct sched_pod *p,
 			sum.nz_mem = one.nz_mem;
 	}
 	if (overhead) {
-		v = get_qty(c, overhead, "cpu", true, "spec.overhead.cpu");
+		v = get_qty(c, overhead, "cpu", true, PK(up, "overhead"));
 		if (v > 0) {
 			sum.cpu = sat_add(sum.cpu, v);
 			sum.nz_cpu = sat_add(sum.nz_cpu, v);
 		}
-		v = get_qty(c, overhead, "memory", false,
-			    "spec.overhead.memory");
+		v = get_qty(c, overhead, "memory", false, PK(up, "overhead"));
 		if (v > 0) {
 			sum.mem = sat_add(sum.mem, v);
 			sum.nz_mem = sat_add(sum.nz_mem, v);
@@ -858,7 +882,7 @@ static void pod_requests(struct cctx *c, struct sched_pod *p,
 	p->nz_cpu = sum.nz_cpu;
 	p->nz_mem = sum.nz_mem;
 	if (ctrs)
-		ports_compile(c, p, ctrs);
+		ports_compile(c, p, ctrs, PK(up, "containers"));
 }
 
 /* The controller's uid (or kind/name when it has none), hashed. */
@@ -870,7 +894,6 @@ static uint64_t owner_hash(const json_t *meta)
 	     i++) {
 		const json_t *r = json_array_get(refs, i);
 		const char *uid, *kind, *name;
-		char buf[512];
 		uint64_t h;
 
 		if (!json_is_true(json_object_get(r, "controller")))
@@ -879,11 +902,14 @@ static uint64_t owner_hash(const json_t *meta)
 		if (uid && *uid) {
 			h = sched__hash(uid);
 		} else {
+			char *kn;
+
 			kind = sm_json_get_str(r, "kind");
 			name = sm_json_get_str(r, "name");
-			pathf(buf, sizeof(buf), "%s/%s", kind ? kind : "",
-			      name ? name : "");
-			h = sched__hash(buf);
+			kn = xasprintf("%s/%s", kind ? kind : "",
+				       name ? name : "");
+			h = sched__hash(kn);
+			free(kn);
 		}
 		return h ? h : 1;
 	}
@@ -892,79 +918,72 @@ static uint64_t owner_hash(const json_t *meta)
 
 void sched_pod_free(struct sched_pod *p)
 {
-	if (!p)
-		return;
-	free(p->ns);
-	free(p->name);
-	free(p->key);
-	sched__labels_release(&p->labels);
-	sched__sel_release(&p->node_selector);
-	for (uint32_t i = 0; i < p->nr_terms; i++)
-		sched__sel_release(&p->terms[i]);
-	free(p->terms);
-	for (uint32_t i = 0; i < p->nr_tols; i++) {
-		sched__str_release(&p->tols[i].key);
-		sched__str_release(&p->tols[i].value);
-	}
-	free(p->tols);
-	free(p->ports);
-	for (uint32_t i = 0; i < p->nr_anti; i++) {
-		sched__sel_release(&p->anti[i].sel);
-		for (uint32_t k = 0; k < p->anti[i].nr_namespaces; k++)
-			sched__str_release(&p->anti[i].namespaces[k]);
-		free(p->anti[i].namespaces);
-	}
-	free(p->anti);
-	free(p);
+	if (p)
+		sched__arena_free(p->arena); /* p lives in it */
 }
 
 int sched_pod_compile(struct sched_pod **out, const json_t *pod,
 		      struct sm_err *err)
 {
-	struct cctx c = { .err = err };
+	struct sched_arena *arena = NULL;
+	struct cctx c = { .err = err, .arena = &arena, .kind = "Pod" };
 	const json_t *meta, *spec, *affinity;
+	const struct pth *pspec = PK(NULL, "spec");
+	const struct pth *paff = PK(pspec, "affinity");
 	const char *name, *ns;
 	struct sched_pod *p;
+	size_t nslen, namelen;
 
 	meta = json_is_object(pod) ? json_object_get(pod, "metadata") : NULL;
 	name = sm_json_get_str(meta, "name");
 	ns = sm_json_get_str(meta, "namespace");
 	if (!ns || !*ns)
 		ns = "default";
-	pathf(c.what, sizeof(c.what), "Pod \"%s/%s\"", ns, name ? name : "");
+	c.ns = ns;
+	c.name = name ? name : "";
 	if (!json_is_object(meta) || !name || !*name) {
-		cerr(&c, "metadata.name", "required value");
+		cerr(&c, PK(PK(NULL, "metadata"), "name"), "required value");
 		return -EINVAL;
 	}
-	p = xcalloc(1, sizeof(*p));
-	p->ns = xstrdup(ns);
-	p->name = xstrdup(name);
-	p->key = xasprintf("%s/%s", ns, name);
+	p = arena_alloc(&arena, sizeof(*p));
+	nslen = strlen(ns);
+	namelen = strlen(name);
+	p->key = arena_alloc(&arena, nslen + 1 + namelen + 1);
+	memcpy(p->key, ns, nslen);
+	p->key[nslen] = '/';
+	memcpy(p->key + nslen + 1, name, namelen);
+	p->ns = arena_strdup(&arena, ns);
+	p->name = p->key + nslen + 1;
 	p->ns_hash = sched__hash(ns);
 	p->key_hash = sched__hash(p->key);
-	labels_compile(&c, &p->labels, meta);
+	labels_compile(&c, &p->labels, meta, PK(NULL, "metadata"));
 	p->owner = owner_hash(meta);
 
-	spec = get_obj(&c, pod, "spec", "spec");
-	pod_requests(&c, p, spec);
-	node_selector_compile(&c, p, spec);
-	affinity = get_obj(&c, spec, "affinity", "spec.affinity");
-	node_affinity_compile(&c, p, affinity);
-	pod_affinity_compile(&c, p, affinity);
-	tolerations_compile(&c, p, spec);
+	spec = get_obj(&c, pod, "spec", NULL);
+	pod_requests(&c, p, spec, pspec);
+	node_selector_compile(&c, p, spec, pspec);
+	affinity = get_obj(&c, spec, "affinity", pspec);
+	node_affinity_compile(&c, p, affinity, paff);
+	pod_affinity_compile(&c, p, affinity, paff);
+	tolerations_compile(&c, p, spec, pspec);
 	if (!c.failed) {
-		struct sched_taint t = { .effect = SCHED_EFFECT_NO_SCHEDULE };
+		static const struct sched_taint unschedulable = {
+			.key = { (char *)SCHED_TAINT_UNSCHEDULABLE, 0 },
+			.effect = SCHED_EFFECT_NO_SCHEDULE,
+		};
+		struct sched_taint t = unschedulable;
 
-		str_set(&t.key, SCHED_TAINT_UNSCHEDULABLE);
+		t.key.h = sched__hash(SCHED_TAINT_UNSCHEDULABLE);
+		t.value.h = sched__hash("");
 		p->tolerates_unschedulable =
 			sched__tolerates(p->tols, p->nr_tols, &t);
-		sched__str_release(&t.key);
 	}
 
 	if (c.failed) {
-		sched_pod_free(p);
+		sched__arena_free(arena);
 		return -EINVAL;
 	}
+	p->arena = arena;
 	*out = p;
 	return 0;
 }
@@ -975,23 +994,20 @@ void sched__node_release_spec(struct sched_node *n)
 {
 	free(n->name);
 	n->name = NULL;
-	sched__labels_release(&n->labels);
-	for (uint32_t i = 0; i < n->nr_taints; i++) {
-		sched__str_release(&n->taints[i].key);
-		sched__str_release(&n->taints[i].value);
-	}
-	free(n->taints);
+	sched__arena_free(n->arena);
+	n->arena = NULL;
+	n->labels = (struct sched_labels){ 0 };
 	n->taints = NULL;
 	n->nr_taints = n->nr_filter_taints = 0;
 }
 
-static void taint_add(struct sched_node *n, const char *key, const char *value,
-		      enum sched_effect e)
+static void taint_add(struct cctx *c, struct sched_node *n, const char *key,
+		      const char *value, enum sched_effect e)
 {
 	struct sched_taint *t = &n->taints[n->nr_taints++];
 
-	str_set(&t->key, key);
-	str_set(&t->value, value);
+	str_set(c, &t->key, key);
+	str_set(c, &t->value, value);
 	t->effect = e;
 	if (e == SCHED_EFFECT_NO_SCHEDULE || e == SCHED_EFFECT_NO_EXECUTE)
 		n->nr_filter_taints++;
@@ -1025,78 +1041,75 @@ static const char *ready_status(const json_t *status)
 	return NULL;
 }
 
+/* An allocatable resource, or its capacity when allocatable lacks it. */
+static int64_t node_resource(struct cctx *c, const json_t *alloc,
+			     const json_t *cap, const char *key, bool milli,
+			     const struct pth *pstatus)
+{
+	int64_t v = get_qty(c, alloc, key, milli, PK(pstatus, "allocatable"));
+
+	if (v < 0)
+		v = get_qty(c, cap, key, milli, PK(pstatus, "capacity"));
+	return v < 0 ? 0 : v;
+}
+
 int sched__node_compile(struct sched_node **out, const json_t *node,
 			struct sm_err *err)
 {
-	struct cctx c = { .err = err };
+	struct sched_arena *arena = NULL;
+	struct cctx c = { .err = err, .arena = &arena, .kind = "Node" };
+	const struct pth *pspec = PK(NULL, "spec");
+	const struct pth *pstatus = PK(NULL, "status");
 	const json_t *meta, *spec, *status, *alloc, *cap, *taints, *u;
 	const char *name, *ready;
 	struct sched_node *n;
-	int64_t v;
 
 	meta = json_is_object(node) ? json_object_get(node, "metadata") : NULL;
 	name = sm_json_get_str(meta, "name");
-	pathf(c.what, sizeof(c.what), "Node \"%s\"", name ? name : "");
+	c.name = name ? name : "";
 	if (!json_is_object(meta) || !name || !*name) {
-		cerr(&c, "metadata.name", "required value");
+		cerr(&c, PK(PK(NULL, "metadata"), "name"), "required value");
 		return -EINVAL;
 	}
 	n = xcalloc(1, sizeof(*n));
 	n->name = xstrdup(name);
 	n->name_hash = sched__hash(name);
-	labels_compile(&c, &n->labels, meta);
+	labels_compile(&c, &n->labels, meta, PK(NULL, "metadata"));
 
-	spec = get_obj(&c, node, "spec", "spec");
+	spec = get_obj(&c, node, "spec", NULL);
 	u = spec ? json_object_get(spec, "unschedulable") : NULL;
 	n->unschedulable = json_is_true(u);
-	taints = get_arr(&c, spec, "taints", "spec.taints");
-	n->taints = xcalloc((taints ? json_array_size(taints) : 0) + 1,
-			    sizeof(*n->taints));
+	taints = get_arr(&c, spec, "taints", pspec);
+	/* One longer than given: room for the Ready taint below. */
+	n->taints = cc_calloc(&c, (taints ? json_array_size(taints) : 0) + 1,
+			      sizeof(*n->taints));
 	for (size_t i = 0; taints && i < json_array_size(taints); i++) {
+		const struct pth *path = PI(PK(pspec, "taints"), i);
 		const json_t *t = json_array_get(taints, i);
-		char path[64];
 		const char *key, *eff;
 		enum sched_effect e;
 
-		pathf(path, sizeof(path), "spec.taints[%zu].key", i);
 		key = get_str(&c, t, "key", path);
 		if (!*key)
-			cerr(&c, path, "required value");
-		pathf(path, sizeof(path), "spec.taints[%zu].effect", i);
+			cerr(&c, PK(path, "key"), "required value");
 		eff = get_str(&c, t, "effect", path);
 		if (!effect_parse(eff, &e) || e == SCHED_EFFECT_ALL) {
-			cerr(&c, path,
+			cerr(&c, PK(path, "effect"),
 			     "unsupported value \"%s\": expected "
 			     "\"NoSchedule\", "
 			     "\"PreferNoSchedule\" or \"NoExecute\"",
 			     eff);
 			continue;
 		}
-		pathf(path, sizeof(path), "spec.taints[%zu].value", i);
-		taint_add(n, key, get_str(&c, t, "value", path), e);
+		taint_add(&c, n, key, get_str(&c, t, "value", path), e);
 	}
 
-	status = get_obj(&c, node, "status", "status");
-	alloc = get_obj(&c, status, "allocatable", "status.allocatable");
-	cap = get_obj(&c, status, "capacity", "status.capacity");
-	v = get_qty(&c, alloc, "cpu", true, "status.allocatable.cpu");
-	n->alloc_cpu =
-		v >= 0 ? v
-		       : get_qty(&c, cap, "cpu", true, "status.capacity.cpu");
-	v = get_qty(&c, alloc, "memory", false, "status.allocatable.memory");
-	n->alloc_mem = v >= 0 ? v
-			      : get_qty(&c, cap, "memory", false,
-					"status.capacity.memory");
-	v = get_qty(&c, alloc, "pods", false, "status.allocatable.pods");
-	n->alloc_pods = v >= 0 ? v
-			       : get_qty(&c, cap, "pods", false,
-					 "status.capacity.pods");
-	if (n->alloc_cpu < 0)
-		n->alloc_cpu = 0;
-	if (n->alloc_mem < 0)
-		n->alloc_mem = 0;
-	if (n->alloc_pods < 0)
-		n->alloc_pods = 0;
+	status = get_obj(&c, node, "status", NULL);
+	alloc = get_obj(&c, status, "allocatable", pstatus);
+	cap = get_obj(&c, status, "capacity", pstatus);
+	n->alloc_cpu = node_resource(&c, alloc, cap, "cpu", true, pstatus);
+	n->alloc_mem = node_resource(&c, alloc, cap, "memory", false, pstatus);
+	n->alloc_pods = node_resource(&c, alloc, cap, "pods", false, pstatus);
 
 	/*
 	 * What the node lifecycle controller would taint a node that is not
@@ -1109,11 +1122,11 @@ int sched__node_compile(struct sched_node **out, const json_t *node,
 					  ? SCHED_TAINT_UNREACHABLE
 					  : SCHED_TAINT_NOT_READY;
 
-		/* n->taints has room for it: allocated one longer. */
 		if (!has_taint(n, key, SCHED_EFFECT_NO_SCHEDULE))
-			taint_add(n, key, "", SCHED_EFFECT_NO_SCHEDULE);
+			taint_add(&c, n, key, "", SCHED_EFFECT_NO_SCHEDULE);
 	}
 
+	n->arena = arena;
 	if (c.failed) {
 		sched__node_release_spec(n);
 		free(n);

@@ -5,7 +5,9 @@
  *
  * Strings are compared through 64-bit FNV-1a hashes first and confirmed
  * with strcmp, so a label lookup or a taint check is mostly integer work.
- * Every string is owned by the struct that holds it.
+ * A compiled pod's strings and arrays live in its arena; a node's labels
+ * and taints in the node's (its name is a separate allocation, which the
+ * cache's table borrows).
  */
 #ifndef SCHED_INTERNAL_H
 #define SCHED_INTERNAL_H
@@ -108,7 +110,11 @@ struct sched_anti {
 
 struct sched_node;
 
+struct sched_arena;
+
 struct sched_pod {
+	struct sched_arena *arena; /* everything below, the pod included */
+
 	/* Identity: "namespace/name" is the cache's key. */
 	char *ns, *name, *key;
 	uint64_t ns_hash, key_hash;
@@ -174,6 +180,7 @@ struct sched_node {
 
 	char *name;
 	uint64_t name_hash;
+	struct sched_arena *arena; /* labels' and taints' memory */
 	struct sched_labels labels; /* compile output, moved into lids */
 	struct sched_taint *taints;
 	uint32_t nr_taints;
@@ -188,9 +195,9 @@ struct sched_node {
 
 /* compile.c */
 uint64_t sched__hash(const char *s);
-void sched__str_release(struct sched_str *s);
-void sched__labels_release(struct sched_labels *l);
-void sched__sel_release(struct sched_sel *sel);
+/* One allocation holding a compiled object's strings and arrays. */
+struct sched_arena;
+void sched__arena_free(struct sched_arena *a);
 const struct sched_label *sched__label_get(const struct sched_labels *l,
 					   const struct sched_str *key);
 bool sched__tolerates(const struct sched_toleration *tols, uint32_t nr,

@@ -268,7 +268,7 @@ static void labels_intern(struct sched *s, struct sched_node *n)
 		n->lids[i].value = intern_ref(s, v->s ? v->s : "", v->h);
 	}
 	n->nr_lids = l->nr;
-	sched__labels_release(&n->labels);
+	n->labels = (struct sched_labels){ 0 }; /* its memory is n->arena's */
 }
 
 static void labels_unintern(struct sched *s, struct sched_node *n)
@@ -335,6 +335,7 @@ int sched_node_set(struct sched *s, const json_t *node, struct sm_err *err)
 		old->lids = n->lids;
 	}
 	old->nr_lids = n->nr_lids;
+	old->arena = n->arena;
 	old->taints = n->taints;
 	old->nr_taints = n->nr_taints;
 	old->nr_filter_taints = n->nr_filter_taints;
