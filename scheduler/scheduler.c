@@ -123,6 +123,8 @@ struct rreq {
 	uint32_t key;
 	uint32_t nr_values;
 	const uint32_t *values;
+	uint8_t op; /* enum sched_req_op, copied to spare a load */
+	bool on_name;
 };
 
 struct taint_count {
@@ -556,10 +558,10 @@ static bool rreq_matches(const struct sched *s, const struct rreq *r,
 	const struct sched_req *src = r->src;
 	uint32_t v;
 
-	if (src->on_name)
+	if (r->on_name)
 		return sched__req_matches(src, NULL, n->name, n->name_hash);
 	v = r->key ? node_label(n, r->key) : 0;
-	switch (src->op) {
+	switch (r->op) {
 	case SCHED_OP_EXISTS:
 		return v != 0;
 	case SCHED_OP_NOTEXIST:
@@ -593,9 +595,18 @@ static bool rreq_matches(const struct sched *s, const struct rreq *r,
 static bool rsel_matches(const struct sched *s, const struct rreq *reqs,
 			 uint32_t nr, const struct sched_node *n)
 {
-	for (uint32_t i = 0; i < nr; i++)
-		if (!rreq_matches(s, &reqs[i], n))
+	for (uint32_t i = 0; i < nr; i++) {
+		const struct rreq *r = &reqs[i];
+
+		/* The usual case, a nodeSelector entry, inline: */
+		if (r->op == SCHED_OP_IN && r->nr_values == 1 && !r->on_name) {
+			if (!r->key || node_label(n, r->key) != r->values[0])
+				return false;
+			continue;
+		}
+		if (!rreq_matches(s, r, n))
 			return false;
+	}
 	return true;
 }
 
@@ -625,6 +636,8 @@ static void resolve_node_reqs(struct sched *s, const struct sched_pod *p)
 			struct rreq *r = &s->rreqs[ri++];
 
 			r->src = src;
+			r->op = (uint8_t)src->op;
+			r->on_name = src->on_name;
 			r->key = intern_find(s, src->key.s ? src->key.s : "",
 					     src->key.h);
 			r->values = &s->rvals[vi];
@@ -748,7 +761,16 @@ static int64_t least_requested(int64_t requested, int64_t capacity)
 
 	if (capacity <= 0 || requested > capacity)
 		return 0;
-	/* 128-bit division is slow: use it only when 64 bits could overflow. */
+	/*
+	 * Integer division is slow, and this runs twice for every node
+	 * scored. Below 2^40 a double division gives the same floor: the
+	 * exact quotient is at most 100 and, when not a whole number, at
+	 * least 1/capacity >= 2^-40 away from one, far more than the
+	 * 2^-46 a double can be off by near 100.
+	 */
+	if (capacity < ((int64_t)1 << 40))
+		return (int64_t)((double)(left * SCHED_MAX_SCORE) /
+				 (double)capacity);
 	if (left <= INT64_MAX / SCHED_MAX_SCORE)
 		return left * SCHED_MAX_SCORE / capacity;
 	return (int64_t)((__extension__(__int128) left * SCHED_MAX_SCORE) /
@@ -860,6 +882,9 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 	for (i = 0; i < n && feasible < want; i++) {
 		uint32_t idx = start + i < n ? start + i : start + i - n;
 		struct sched_node *nd = s->list[idx];
+
+		/* Nodes are separate allocations: ask for the next ones early. */
+		__builtin_prefetch(s->list[idx + 4 < n ? idx + 4 : idx + 4 - n]);
 		const struct sched_taint *taint = NULL;
 		unsigned r = filter(s, p, nd, &taint);
 
