@@ -143,11 +143,6 @@ struct sched_pod {
 	uint32_t slot; /* index in node->pods */
 };
 
-struct sched_owner_count {
-	uint64_t owner;
-	uint32_t count;
-};
-
 /* A label as ids in the cache's string table (0: no such string). */
 struct sched_lid {
 	uint32_t key, value;
@@ -189,8 +184,6 @@ struct sched_node {
 	uint32_t alloc_ports;
 	struct sched_pod **pods;
 	uint32_t alloc_pods_arr;
-	struct sched_owner_count *owners;
-	uint32_t nr_owners, alloc_owners;
 };
 
 /* compile.c */

@@ -99,12 +99,122 @@ static void *ptab_del(struct ptab *t, const char *key, uint64_t h)
 	return val;
 }
 
+/* ---- controllers' pods per node (for the spread score) ---------------- */
+
+/*
+ * For each controller (by the hash of its uid; never 0), the nodes holding
+ * its pods and how many: scoring a pod reads its controller's list once
+ * instead of looking at every candidate node's own tally.
+ */
+struct owner_node {
+	struct sched_node *n;
+	uint32_t count;
+};
+
+struct owner_ent {
+	uint64_t owner; /* 0: empty slot */
+	struct owner_node *v;
+	uint32_t nr, alloc;
+};
+
+struct otab {
+	struct owner_ent *e;
+	size_t cap, nr; /* cap 0 or a power of two */
+};
+
+static size_t otab_find(const struct otab *t, uint64_t owner)
+{
+	size_t mask = t->cap - 1, i = (owner ^ (owner >> 29)) & mask;
+
+	while (t->e[i].owner && t->e[i].owner != owner)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static struct owner_ent *otab_get(const struct otab *t, uint64_t owner)
+{
+	size_t i;
+
+	if (!t->cap)
+		return NULL;
+	i = otab_find(t, owner);
+	return t->e[i].owner ? &t->e[i] : NULL;
+}
+
+static struct owner_ent *otab_add(struct otab *t, uint64_t owner)
+{
+	size_t i;
+
+	if ((t->nr + 1) * 4 > t->cap * 3) {
+		struct otab old = *t;
+
+		t->cap = old.cap ? old.cap * 2 : 64;
+		t->e = xcalloc(t->cap, sizeof(*t->e));
+		for (size_t k = 0; k < old.cap; k++)
+			if (old.e[k].owner)
+				t->e[otab_find(t, old.e[k].owner)] = old.e[k];
+		free(old.e);
+	}
+	i = otab_find(t, owner);
+	if (!t->e[i].owner) {
+		t->e[i] = (struct owner_ent){ .owner = owner };
+		t->nr++;
+	}
+	return &t->e[i];
+}
+
+/* Removes the (empty) entry of owner, shifting its run back. */
+static void otab_del(struct otab *t, uint64_t owner)
+{
+	size_t mask = t->cap - 1, i = otab_find(t, owner), j;
+
+	free(t->e[i].v);
+	for (j = (i + 1) & mask; t->e[j].owner; j = (j + 1) & mask) {
+		uint64_t o = t->e[j].owner;
+		size_t home = (o ^ (o >> 29)) & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->e[i] = t->e[j];
+			i = j;
+		}
+	}
+	t->e[i] = (struct owner_ent){ 0 };
+	t->nr--;
+}
+
 /* ---- the cache -------------------------------------------------------- */
 
+/*
+ * What the filters and LeastAllocated read, per node in list order, packed
+ * into two cache lines with no pointers to follow: a scan over thousands
+ * of nodes then streams through one array instead of visiting scattered
+ * node structs. A copy of the node's fields, rewritten by slot_sync()
+ * whenever one of them changes.
+ */
+enum {
+	F_UNSCHEDULABLE = 1,
+	F_TAINTS = 2, /* NoSchedule or NoExecute taints */
+	F_PORTS = 4, /* host ports in use */
+	F_ANTI_PODS = 8, /* placed pods with anti-affinity terms */
+	F_MORE_LABELS = 16, /* more labels than lids holds: see the node */
+};
+
+struct slot {
+	int64_t alloc_cpu, req_cpu, alloc_mem, req_mem;
+	int64_t nz_cpu, nz_mem;
+	int32_t alloc_pods;
+	uint32_t nr_pods;
+	uint16_t flags;
+	uint8_t nr_lids;
+	uint8_t pad_;
+	uint32_t same_owner; /* scratch while scoring one pod, else 0 */
+	struct sched_lid lids[SCHED_INLINE_LABELS];
+} __attribute__((aligned(64)));
+
 struct cand {
-	struct sched_node *n;
-	int64_t score;
+	uint32_t idx; /* in sched->list and sched->slots */
 	uint32_t same_owner;
+	int64_t score;
 };
 
 struct istr {
@@ -136,7 +246,9 @@ struct sched {
 	struct sched_config cfg;
 	struct ptab nodes; /* name -> struct sched_node, placeholders too */
 	struct ptab pods; /* "namespace/name" -> assumed struct sched_pod */
+	struct otab owners; /* controller -> its nodes and pod counts */
 	struct sched_node **list; /* nodes offered to pods */
+	struct slot *slots; /* slots[i] mirrors list[i] */
 	uint32_t nr_list, alloc_list;
 	uint32_t next_start;
 
@@ -180,7 +292,6 @@ static void node_free(struct sched *s, struct sched_node *n)
 	sched__node_release_spec(n);
 	free(n->ports);
 	free(n->pods);
-	free(n->owners);
 	free(n);
 }
 
@@ -201,9 +312,13 @@ void sched_free(struct sched *s)
 	free(s->intern.e);
 	free(s->rreqs);
 	free(s->rvals);
+	for (size_t i = 0; i < s->owners.cap; i++)
+		free(s->owners.e[i].v);
+	free(s->owners.e);
 	free(s->pods.e);
 	free(s->nodes.e);
 	free(s->list);
+	free(s->slots);
 	free(s->cand);
 	free(s->tc);
 	free(s);
@@ -285,12 +400,54 @@ static void labels_unintern(struct sched *s, struct sched_node *n)
 	n->nr_lids = 0;
 }
 
+static void slot_sync(struct sched *s, const struct sched_node *n)
+{
+	struct slot *sl;
+
+	if (!n->present)
+		return;
+	sl = &s->slots[n->list_idx];
+	sl->alloc_cpu = n->alloc_cpu;
+	sl->req_cpu = n->req_cpu;
+	sl->alloc_mem = n->alloc_mem;
+	sl->req_mem = n->req_mem;
+	sl->nz_cpu = n->nz_cpu;
+	sl->nz_mem = n->nz_mem;
+	sl->alloc_pods =
+		n->alloc_pods > INT32_MAX ? INT32_MAX : (int32_t)n->alloc_pods;
+	sl->nr_pods = n->nr_pods;
+	sl->pad_ = 0;
+	sl->same_owner = 0; /* never called while scoring */
+	sl->flags = (n->unschedulable ? F_UNSCHEDULABLE : 0) |
+		    (n->nr_filter_taints ? F_TAINTS : 0) |
+		    (n->nr_ports ? F_PORTS : 0) |
+		    (n->nr_anti_pods ? F_ANTI_PODS : 0) |
+		    (n->nr_lids > SCHED_INLINE_LABELS ? F_MORE_LABELS : 0);
+	sl->nr_lids =
+		n->nr_lids > SCHED_INLINE_LABELS ? 0 : (uint8_t)n->nr_lids;
+	memcpy(sl->lids, n->lids, sl->nr_lids * sizeof(*sl->lids));
+}
+
 static void list_add(struct sched *s, struct sched_node *n)
 {
-	SM_ALLOC_GROW(s->list, s->nr_list + 1, s->alloc_list);
+	if (s->nr_list + 1 > s->alloc_list) {
+		uint32_t alloc = s->alloc_list < 64 ? 64 : s->alloc_list * 2;
+		struct slot *slots = aligned_alloc(_Alignof(struct slot),
+						   alloc * sizeof(*slots));
+
+		if (!slots)
+			sm_die("out of memory");
+		if (s->nr_list)
+			memcpy(slots, s->slots, s->nr_list * sizeof(*slots));
+		free(s->slots);
+		s->slots = slots;
+		s->list = xrealloc(s->list, alloc * sizeof(*s->list));
+		s->alloc_list = alloc;
+	}
 	n->list_idx = s->nr_list;
 	s->list[s->nr_list++] = n;
 	n->present = true;
+	slot_sync(s, n);
 }
 
 static void list_del(struct sched *s, struct sched_node *n)
@@ -298,6 +455,7 @@ static void list_del(struct sched *s, struct sched_node *n)
 	struct sched_node *last = s->list[--s->nr_list];
 
 	s->list[n->list_idx] = last;
+	s->slots[n->list_idx] = s->slots[s->nr_list];
 	last->list_idx = n->list_idx;
 	n->present = false;
 }
@@ -348,6 +506,8 @@ int sched_node_set(struct sched *s, const json_t *node, struct sm_err *err)
 	free(n);
 	if (!old->present)
 		list_add(s, old);
+	else
+		slot_sync(s, old);
 	return 0;
 }
 
@@ -400,30 +560,30 @@ const char *sched_pod_node(const struct sched *s, const char *ns,
 	return p ? p->node->name : NULL;
 }
 
-static void owner_add(struct sched_node *n, uint64_t owner, int delta)
+static void owner_add(struct sched *s, struct sched_node *n, uint64_t owner,
+		      int delta)
 {
-	for (uint32_t i = 0; i < n->nr_owners; i++) {
-		if (n->owners[i].owner != owner)
-			continue;
-		n->owners[i].count += delta;
-		if (!n->owners[i].count)
-			n->owners[i] = n->owners[--n->nr_owners];
-		return;
+	struct owner_ent *e = delta > 0 ? otab_add(&s->owners, owner)
+					: otab_get(&s->owners, owner);
+	uint32_t i = 0;
+
+	SM_BUG_ON(!e);
+	while (i < e->nr && e->v[i].n != n)
+		i++;
+	if (i == e->nr) {
+		SM_BUG_ON(delta < 0);
+		SM_ALLOC_GROW(e->v, e->nr + 1, e->alloc);
+		e->v[e->nr++] = (struct owner_node){ n, 0 };
 	}
-	SM_BUG_ON(delta < 0);
-	SM_ALLOC_GROW(n->owners, n->nr_owners + 1, n->alloc_owners);
-	n->owners[n->nr_owners++] = (struct sched_owner_count){ owner, 1 };
+	e->v[i].count += delta;
+	if (e->v[i].count)
+		return;
+	e->v[i] = e->v[--e->nr];
+	if (!e->nr)
+		otab_del(&s->owners, owner);
 }
 
-static uint32_t owner_count(const struct sched_node *n, uint64_t owner)
-{
-	for (uint32_t i = 0; i < n->nr_owners; i++)
-		if (n->owners[i].owner == owner)
-			return n->owners[i].count;
-	return 0;
-}
-
-static void account(struct sched_node *n, struct sched_pod *p)
+static void account(struct sched *s, struct sched_node *n, struct sched_pod *p)
 {
 	n->req_cpu += p->cpu;
 	n->req_mem += p->mem;
@@ -440,13 +600,15 @@ static void account(struct sched_node *n, struct sched_pod *p)
 		n->nr_ports += p->nr_ports;
 	}
 	if (p->owner)
-		owner_add(n, p->owner, 1);
+		owner_add(s, n, p->owner, 1);
 	if (p->nr_anti)
 		n->nr_anti_pods++;
 	p->node = n;
+	slot_sync(s, n);
 }
 
-static void unaccount(struct sched_node *n, struct sched_pod *p)
+static void unaccount(struct sched *s, struct sched_node *n,
+		      struct sched_pod *p)
 {
 	struct sched_pod *last;
 
@@ -467,10 +629,11 @@ static void unaccount(struct sched_node *n, struct sched_pod *p)
 		n->ports[k] = n->ports[--n->nr_ports];
 	}
 	if (p->owner)
-		owner_add(n, p->owner, -1);
+		owner_add(s, n, p->owner, -1);
 	if (p->nr_anti)
 		n->nr_anti_pods--;
 	p->node = NULL;
+	slot_sync(s, n);
 }
 
 int sched_assume(struct sched *s, struct sched_pod *p, const char *node)
@@ -488,7 +651,7 @@ int sched_assume(struct sched *s, struct sched_pod *p, const char *node)
 		n->name_hash = h;
 		ptab_put(&s->nodes, n->name, h, n);
 	}
-	account(n, p);
+	account(s, n, p);
 	ptab_put(&s->pods, p->key, p->key_hash, p);
 	return 0;
 }
@@ -504,7 +667,7 @@ int sched_forget(struct sched *s, const char *ns, const char *name)
 	if (!p)
 		return -ENOENT;
 	n = p->node;
-	unaccount(n, p);
+	unaccount(s, n, p);
 	sched_pod_free(p);
 	if (!n->present && !n->nr_pods) {
 		ptab_del(&s->nodes, n->name, n->name_hash);
@@ -543,24 +706,32 @@ static const char *const reason_text[R_MAX] = {
 		"node(s) didn't satisfy existing pods anti-affinity rules",
 };
 
-/* The id of n's label key, or 0 when n has no such label. */
-static uint32_t node_label(const struct sched_node *n, uint32_t key)
+/* The id of the node's label key's value, or 0 when it has no such label. */
+static uint32_t node_label(const struct slot *sl, const struct sched_node *n,
+			   uint32_t key)
 {
-	for (uint32_t i = 0; i < n->nr_lids; i++)
-		if (n->lids[i].key == key)
-			return n->lids[i].value;
+	const struct sched_lid *l = sl->lids;
+	uint32_t nr = sl->nr_lids;
+
+	if (sl->flags & F_MORE_LABELS) {
+		l = n->lids;
+		nr = n->nr_lids;
+	}
+	for (uint32_t i = 0; i < nr; i++)
+		if (l[i].key == key)
+			return l[i].value;
 	return 0;
 }
 
 static bool rreq_matches(const struct sched *s, const struct rreq *r,
-			 const struct sched_node *n)
+			 const struct slot *sl, const struct sched_node *n)
 {
 	const struct sched_req *src = r->src;
 	uint32_t v;
 
 	if (r->on_name)
 		return sched__req_matches(src, NULL, n->name, n->name_hash);
-	v = r->key ? node_label(n, r->key) : 0;
+	v = r->key ? node_label(sl, n, r->key) : 0;
 	switch (r->op) {
 	case SCHED_OP_EXISTS:
 		return v != 0;
@@ -592,19 +763,21 @@ static bool rreq_matches(const struct sched *s, const struct rreq *r,
 	return false;
 }
 
-static bool rsel_matches(const struct sched *s, const struct rreq *reqs,
-			 uint32_t nr, const struct sched_node *n)
+static inline bool rsel_matches(const struct sched *s, const struct rreq *reqs,
+				uint32_t nr, const struct slot *sl,
+				const struct sched_node *n)
 {
 	for (uint32_t i = 0; i < nr; i++) {
 		const struct rreq *r = &reqs[i];
 
 		/* The usual case, a nodeSelector entry, inline: */
 		if (r->op == SCHED_OP_IN && r->nr_values == 1 && !r->on_name) {
-			if (!r->key || node_label(n, r->key) != r->values[0])
+			if (!r->key ||
+			    node_label(sl, n, r->key) != r->values[0])
 				return false;
 			continue;
 		}
-		if (!rreq_matches(s, r, n))
+		if (!rreq_matches(s, r, sl, n))
 			return false;
 	}
 	return true;
@@ -653,17 +826,17 @@ static void resolve_node_reqs(struct sched *s, const struct sched_pod *p)
 }
 
 static bool affinity_fits(const struct sched *s, const struct sched_pod *p,
-			  const struct sched_node *n)
+			  const struct slot *sl, const struct sched_node *n)
 {
 	const struct rreq *r = s->rreqs;
 
-	if (!rsel_matches(s, r, p->node_selector.nr, n))
+	if (!rsel_matches(s, r, p->node_selector.nr, sl, n))
 		return false;
 	if (!p->has_terms)
 		return true;
 	r += p->node_selector.nr;
 	for (uint32_t i = 0; i < p->nr_terms; i++) {
-		if (p->terms[i].nr && rsel_matches(s, r, p->terms[i].nr, n))
+		if (p->terms[i].nr && rsel_matches(s, r, p->terms[i].nr, sl, n))
 			return true;
 		r += p->terms[i].nr;
 	}
@@ -706,14 +879,15 @@ static bool anti_selects(const struct sched_anti *a, const struct sched_pod *q)
  * *taint is set for R_TAINT.
  */
 static unsigned filter(const struct sched *s, const struct sched_pod *p,
-		       const struct sched_node *n,
-		       const struct sched_taint **taint)
+		       uint32_t idx, const struct sched_taint **taint)
 {
+	const struct slot *sl = &s->slots[idx];
+	const struct sched_node *n = s->list[idx]; /* read only if needed */
 	unsigned r = 0;
 
-	if (n->unschedulable && !p->tolerates_unschedulable)
+	if ((sl->flags & F_UNSCHEDULABLE) && !p->tolerates_unschedulable)
 		return 1u << R_UNSCHEDULABLE;
-	if (n->nr_filter_taints) {
+	if (sl->flags & F_TAINTS) {
 		for (uint32_t i = 0; i < n->nr_taints; i++) {
 			const struct sched_taint *t = &n->taints[i];
 
@@ -726,18 +900,21 @@ static unsigned filter(const struct sched *s, const struct sched_pod *p,
 			}
 		}
 	}
-	if ((p->node_selector.nr || p->has_terms) && !affinity_fits(s, p, n))
+	if ((p->node_selector.nr || p->has_terms) &&
+	    !affinity_fits(s, p, sl, n))
 		return 1u << R_AFFINITY;
-	if (p->nr_ports && n->nr_ports && !ports_fit(p, n))
+	if (p->nr_ports && (sl->flags & F_PORTS) && !ports_fit(p, n))
 		return 1u << R_PORTS;
-	if ((int64_t)n->nr_pods + 1 > n->alloc_pods)
+	if ((int64_t)sl->nr_pods + 1 > sl->alloc_pods)
 		r |= 1u << R_TOO_MANY_PODS;
-	if (p->cpu > 0 && p->cpu > n->alloc_cpu - n->req_cpu)
+	if (p->cpu > 0 && p->cpu > sl->alloc_cpu - sl->req_cpu)
 		r |= 1u << R_CPU;
-	if (p->mem > 0 && p->mem > n->alloc_mem - n->req_mem)
+	if (p->mem > 0 && p->mem > sl->alloc_mem - sl->req_mem)
 		r |= 1u << R_MEMORY;
 	if (r)
 		return r;
+	if (!p->nr_anti && !(sl->flags & F_ANTI_PODS))
+		return 0;
 	for (uint32_t i = 0; i < p->nr_anti; i++)
 		for (uint32_t k = 0; k < n->nr_pods; k++)
 			if (anti_selects(&p->anti[i], n->pods[k]))
@@ -755,7 +932,7 @@ static unsigned filter(const struct sched *s, const struct sched_pod *p,
 /* ---- scores ----------------------------------------------------------- */
 
 /* kube-scheduler's leastRequestedScore for one resource. */
-static int64_t least_requested(int64_t requested, int64_t capacity)
+static inline int64_t least_requested(int64_t requested, int64_t capacity)
 {
 	int64_t left = capacity - requested;
 
@@ -777,8 +954,7 @@ static int64_t least_requested(int64_t requested, int64_t capacity)
 			 capacity);
 }
 
-static int64_t least_allocated(const struct sched_pod *p,
-			       const struct sched_node *n)
+static int64_t least_allocated(const struct sched_pod *p, const struct slot *n)
 {
 	return (least_requested(n->nz_cpu + p->nz_cpu, n->alloc_cpu) +
 		least_requested(n->nz_mem + p->nz_mem, n->alloc_mem)) /
@@ -865,6 +1041,7 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 	uint32_t n = s->nr_list, want, start, feasible = 0, i, max_same = 0;
 	unsigned counts[R_MAX] = { 0 };
 	struct cand *best = NULL;
+	const struct owner_ent *oe;
 
 	if (stats)
 		*stats = (struct sched_stats){ .nodes = n };
@@ -881,15 +1058,11 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 	start = s->next_start % n;
 	for (i = 0; i < n && feasible < want; i++) {
 		uint32_t idx = start + i < n ? start + i : start + i - n;
-		struct sched_node *nd = s->list[idx];
-
-		/* Nodes are separate allocations: ask for the next ones early. */
-		__builtin_prefetch(s->list[idx + 4 < n ? idx + 4 : idx + 4 - n]);
 		const struct sched_taint *taint = NULL;
-		unsigned r = filter(s, p, nd, &taint);
+		unsigned r = filter(s, p, idx, &taint);
 
 		if (!r) {
-			s->cand[feasible++].n = nd;
+			s->cand[feasible++].idx = idx;
 			continue;
 		}
 		for (int b = 0; b < R_MAX; b++)
@@ -913,11 +1086,18 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 		return -ENOSPC;
 	}
 
+	/* The controller's pods per node, into the slots for a moment. */
+	oe = p->owner ? otab_get(&s->owners, p->owner) : NULL;
+	for (i = 0; oe && i < oe->nr; i++)
+		if (oe->v[i].n->present)
+			s->slots[oe->v[i].n->list_idx].same_owner =
+				oe->v[i].count;
 	for (i = 0; i < feasible; i++) {
 		struct cand *c = &s->cand[i];
 
-		c->score = least_allocated(p, c->n) * WEIGHT_LEAST_ALLOCATED;
-		c->same_owner = p->owner ? owner_count(c->n, p->owner) : 0;
+		c->score = least_allocated(p, &s->slots[c->idx]) *
+			   WEIGHT_LEAST_ALLOCATED;
+		c->same_owner = s->slots[c->idx].same_owner;
 		if (c->same_owner > max_same)
 			max_same = c->same_owner;
 	}
@@ -932,6 +1112,9 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 		if (!best || c->score > best->score)
 			best = c;
 	}
-	*node = best->n->name;
+	for (i = 0; oe && i < oe->nr; i++)
+		if (oe->v[i].n->present)
+			s->slots[oe->v[i].n->list_idx].same_owner = 0;
+	*node = s->list[best->idx]->name;
 	return 0;
 }
