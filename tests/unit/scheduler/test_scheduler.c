@@ -222,16 +222,18 @@ static const struct one_node_case one_node_cases[] = {
 	  "Insufficient cpu" },
 	{ "init containers do not add up",
 	  "{'cpu':'1','memory':'1Gi','pods':'10'}", NULL, NULL, "True",
-	  POD(
-		  "{'containers':[" CTR(
-			  "{'requests':{'cpu':'100m'}}") "],"
-							 "'initContainers':"
-							 "[" CTR("{'requests':{"
-								 "'cpu':'800m'}"
-								 "}") "," CTR(
-								 "{'requests':{"
-								 "'cpu':'800m'}"
-								 "}") "]}"),
+	  POD("{'containers':[" CTR(
+		  "{'requests':{'cpu':'100m'}}") "],"
+						 "'initContainers':"
+						 "[" CTR("{'requests':{"
+							 "'cpu':'800m'}"
+							 "}") "," CTR("{'"
+								      "requests"
+								      "':{"
+								      "'cpu':'"
+								      "800m'}"
+								      "}") "]"
+									   "}"),
 	  NULL },
 	{ "a limit stands in for a missing request",
 	  "{'cpu':'1','memory':'1Gi','pods':'10'}", NULL, NULL, "True",
@@ -895,6 +897,60 @@ static void test_assume_and_forget_keep_the_accounting(void **state)
 	sched_free(s);
 }
 
+static void test_forgetting_every_pod_leaves_every_node_empty(void **state)
+{
+	/*
+	 * Pods with requests, host ports, controllers and anti-affinity go
+	 * onto 10 nodes and are forgotten in another order; then a pod asking
+	 * for a whole node with every port must fit on all 10.
+	 */
+	struct sched_config cfg = { .percentage_of_nodes_to_score = 100 };
+	struct sched *s = sched_new(&cfg);
+	struct sched_pod *whole;
+	struct sched_stats st;
+	const char *node;
+	char name[16], text[1024];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		add_node(s, name, "{'cpu':'8','memory':'8Gi','pods':'30'}",
+			 NULL, NULL, "True");
+	}
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		snprintf(
+			text, sizeof(text),
+			"{'metadata':{'namespace':'default','labels':{'app':"
+			"'a%d'},'ownerReferences':[{'kind':'ReplicaSet','name':"
+			"'rs%d','uid':'u%d','controller':true}]},'spec':{"
+			"'containers':[{'name':'c','resources':{'requests':{"
+			"'cpu':'%dm','memory':'%dMi'}},'ports':[{"
+			"'containerPort':80,'hostPort':%d}]}]%s}}",
+			i % 7, i % 5, i % 5, 10 + i % 30, 5 + i % 20, 10000 + i,
+			i % 3 ? ""
+			      : ",'affinity':{'podAntiAffinity':{'required"
+				"DuringSchedulingIgnoredDuringExecution':[{"
+				"'topologyKey':'kubernetes.io/hostname',"
+				"'labelSelector':{'matchLabels':{'app':'zz'}}}]"
+				"}}");
+		place_and_assume(s, pod(name, text));
+	}
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "p%d", (i * 37) % 200);
+		assert_int_equal(sched_forget(s, "default", name), 0);
+	}
+	whole = pod(
+		"whole",
+		"{'metadata':{'namespace':'default','labels':{'app':'zz'}},"
+		"'spec':{'containers':[{'name':'c','resources':{'requests':"
+		"{'cpu':'8','memory':'8Gi'}},'ports':[{'containerPort':80,"
+		"'hostPort':10000},{'containerPort':81,'hostPort':10199}]}]}}");
+	assert_int_equal(sched_schedule(s, whole, &node, NULL, &st), 0);
+	assert_int_equal(st.feasible, 10);
+	sched_pod_free(whole);
+	sched_free(s);
+}
+
 static void test_a_node_update_keeps_its_pods(void **state)
 {
 	struct sched *s = sched_new(NULL);
@@ -1079,6 +1135,8 @@ int main(void)
 		cmocka_unit_test(
 			test_a_pod_that_fits_nowhere_was_checked_on_every_node),
 		cmocka_unit_test(test_assume_and_forget_keep_the_accounting),
+		cmocka_unit_test(
+			test_forgetting_every_pod_leaves_every_node_empty),
 		cmocka_unit_test(test_a_node_update_keeps_its_pods),
 		cmocka_unit_test(
 			test_a_removed_node_holds_its_pods_until_they_are_forgotten),
