@@ -126,6 +126,7 @@ static struct round run_round(json_t **nodes, unsigned nr_nodes, json_t **pods,
 	struct sched *s = sched_new(&cfg);
 	uint64_t *lat = xcalloc(nr_pods, sizeof(*lat));
 	uint64_t total = 0, compile = 0, evaluated = 0, cpu0, cpu;
+	size_t mid, p99;
 	struct round r = { 0 };
 	struct sm_err err = SM_ERR_INIT;
 
@@ -178,9 +179,11 @@ static struct round run_round(json_t **nodes, unsigned nr_nodes, json_t **pods,
 	qsort(lat, nr_pods, sizeof(*lat), cmp_u64);
 	r.pods_per_sec = nr_pods / (total / 1e9);
 	r.pods_per_cpu_sec = nr_pods / (cpu / 1e9);
-	r.p50_us = lat[nr_pods / 2] / 1e3;
-	r.p99_us = lat[(nr_pods * 99 + 99) / 100 - 1] / 1e3;
-	r.max_us = lat[nr_pods - 1] / 1e3;
+	mid = nr_pods / 2;
+	p99 = (nr_pods * 99 + 99) / 100 - 1;
+	r.p50_us = (double)lat[mid] / 1e3;
+	r.p99_us = (double)lat[p99] / 1e3;
+	r.max_us = (double)lat[nr_pods - 1] / 1e3;
 	r.compile_share = (double)compile / (double)total;
 	r.evaluated = (double)evaluated / nr_pods;
 	free(lat);
@@ -262,8 +265,8 @@ int main(int argc, char **argv)
 	unsigned nr_pods = arg(argc, argv, 3, 10000);
 	unsigned pcts[2] = { 0, 100 }, nr_pcts = 2;
 	const char *env = getenv("SCHED_PCT");
-	json_t **nodes = xcalloc(nr_nodes, sizeof(*nodes));
-	json_t **pods = xcalloc(nr_pods, sizeof(*pods));
+	json_t **nodes = xcalloc(nr_nodes, sizeof(json_t *));
+	json_t **pods = xcalloc(nr_pods, sizeof(json_t *));
 	struct round *res[2];
 
 	if (env && *env) {

@@ -441,7 +441,8 @@ static void list_add(struct sched *s, struct sched_node *n)
 			memcpy(slots, s->slots, s->nr_list * sizeof(*slots));
 		free(s->slots);
 		s->slots = slots;
-		s->list = xrealloc(s->list, alloc * sizeof(*s->list));
+		s->list =
+			xrealloc(s->list, alloc * sizeof(struct sched_node *));
 		s->alloc_list = alloc;
 	}
 	n->list_idx = s->nr_list;
@@ -589,7 +590,12 @@ static void account(struct sched *s, struct sched_node *n, struct sched_pod *p)
 	n->req_mem += p->mem;
 	n->nz_cpu += p->nz_cpu;
 	n->nz_mem += p->nz_mem;
-	SM_ALLOC_GROW(n->pods, n->nr_pods + 1, n->alloc_pods_arr);
+	if (n->nr_pods == n->alloc_pods_arr) {
+		n->alloc_pods_arr =
+			n->alloc_pods_arr ? n->alloc_pods_arr * 2 : 8;
+		n->pods = xrealloc(n->pods, n->alloc_pods_arr *
+						    sizeof(struct sched_pod *));
+	}
 	p->slot = n->nr_pods;
 	n->pods[n->nr_pods++] = p;
 	if (p->nr_ports) {

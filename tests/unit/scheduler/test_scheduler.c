@@ -29,12 +29,11 @@ static json_t *js(const char *text)
 		if (*c == '\'')
 			*c = '"';
 	j = json_loads(t, 0, &jerr);
-	if (!j) {
+	if (!j)
 		print_error("bad test JSON %s: %s\n", t, jerr.text);
-		free(t);
-		fail();
-	}
 	free(t);
+	if (!j)
+		fail();
 	return j;
 }
 
