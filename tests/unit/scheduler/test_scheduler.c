@@ -1073,6 +1073,33 @@ static const struct bad_case bad_pods[] = {
 	  "(required pod affinity)" },
 	{ "{'metadata':{'namespace':'default'},'spec':{}}",
 	  "Pod \"default/\": metadata.name: required value" },
+#define W(spec) \
+	"{'metadata':{'namespace':'default','name':'w'},'spec':" spec "}"
+	{ W("'x'"), "Pod \"default/w\": spec: expected an object, got string" },
+	{ W("{'containers':{}}"),
+	  "Pod \"default/w\": spec.containers: expected an array, got object" },
+	{ W("{'containers':[" CTR("{'requests':{'cpu':true}}") "]}"),
+	  "Pod \"default/w\": spec.containers[0].resources.requests.cpu: "
+	  "expected a quantity, got boolean" },
+	{ W("{'containers':[" CTR("{'requests':{'memory':'-1Gi'}}") "]}"),
+	  "Pod \"default/w\": spec.containers[0].resources.requests.memory: "
+	  "invalid quantity \"-1Gi\": must not be negative" },
+	{ W("{'containers':[],'tolerations':[1]}"),
+	  "Pod \"default/w\": spec.tolerations[0]: expected an object, got "
+	  "integer" },
+	{ W("{'containers':[],'nodeSelector':{'a':1}}"),
+	  "Pod \"default/w\": spec.nodeSelector.a: expected a string, got "
+	  "integer" },
+	{ W("{'containers':[{'name':'c','ports':[{'containerPort':80,"
+	    "'hostPort':70000}]}]}"),
+	  "Pod \"default/w\": spec.containers[0].ports[0].hostPort: expected a "
+	  "port number 0-65535" },
+	{ W("{'containers':[],'affinity':{'podAntiAffinity':{"
+	    "'requiredDuringSchedulingIgnoredDuringExecution':[{'topologyKey':"
+	    "'kubernetes.io/hostname','labelSelector':{'matchLabel':{}}}]}}}"),
+	  "Pod \"default/w\": spec.affinity.podAntiAffinity."
+	  "requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector: "
+	  "unknown field \"matchLabel\"" },
 };
 
 static void test_a_bad_pod_is_refused_with_the_field_named(void **state)
