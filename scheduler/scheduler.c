@@ -4,9 +4,13 @@
  * "0/N nodes are available" message. See scheduler.h for the semantics.
  *
  * Invariants: every node in sched->list is present and list[i]->list_idx
- * == i; a node's req_*, nz_*, nr_pods, ports, owners and nr_anti_pods are
- * the sums over the pods in node->pods, and pods[i]->slot == i; a
- * placeholder (present == false) exists only while it holds pods.
+ * == i; slots[i] is list[i]'s packed copy (slot_sync after every change);
+ * a node's req_*, nz_*, nr_pods, ports and nr_anti_pods are the sums over
+ * the pods in node->pods, and pods[i]->slot == i; the owners table lists,
+ * per controller, exactly the nodes holding its pods with their counts; a
+ * placeholder (present == false) exists only while it holds pods; every
+ * interned string's count is the number of node label keys and values
+ * using it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -865,7 +869,7 @@ static bool ports_fit(const struct sched_pod *p, const struct sched_node *n)
 	return true;
 }
 
-/* Whether term (of a pod in namespace ns_of_term's terms) selects q. */
+/* Whether the anti-affinity term a selects pod q (namespace and labels). */
 static bool anti_selects(const struct sched_anti *a, const struct sched_pod *q)
 {
 	bool ns = a->all_namespaces;
