@@ -255,6 +255,7 @@ struct sched {
 	struct slot *slots; /* slots[i] mirrors list[i] */
 	uint32_t nr_list, alloc_list;
 	uint32_t next_start;
+	uint64_t generation; /* bumped by every change to nodes or pods */
 
 	/*
 	 * Interned node label strings: "string" -> id (1-based) and back,
@@ -326,6 +327,11 @@ void sched_free(struct sched *s)
 	free(s->cand);
 	free(s->tc);
 	free(s);
+}
+
+uint64_t sched_generation(const struct sched *s)
+{
+	return s->generation;
 }
 
 size_t sched_node_count(const struct sched *s)
@@ -476,6 +482,7 @@ int sched_node_set(struct sched *s, const json_t *node, struct sm_err *err)
 		return ret;
 	old = ptab_get(&s->nodes, n->name, n->name_hash);
 	labels_intern(s, n);
+	s->generation++;
 	if (!old) {
 		ptab_put(&s->nodes, n->name, n->name_hash, n);
 		list_add(s, n);
@@ -523,6 +530,7 @@ int sched_node_remove(struct sched *s, const char *name)
 
 	if (!n || !n->present)
 		return -ENOENT;
+	s->generation++;
 	list_del(s, n);
 	if (n->nr_pods == 0) {
 		ptab_del(&s->nodes, name, h);
@@ -663,6 +671,7 @@ int sched_assume(struct sched *s, struct sched_pod *p, const char *node)
 	}
 	account(s, n, p);
 	ptab_put(&s->pods, p->key, p->key_hash, p);
+	s->generation++;
 	return 0;
 }
 
@@ -678,6 +687,7 @@ int sched_forget(struct sched *s, const char *ns, const char *name)
 		return -ENOENT;
 	n = p->node;
 	unaccount(s, n, p);
+	s->generation++;
 	sched_pod_free(p);
 	if (!n->present && !n->nr_pods) {
 		ptab_del(&s->nodes, n->name, n->name_hash);

@@ -66,6 +66,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/compat.h"
 #include "common/err.h"
@@ -170,6 +171,14 @@ int sched_assume(struct sched *s, struct sched_pod *p, const char *node);
  * -ENOENT.
  */
 int sched_forget(struct sched *s, const char *ns, const char *name);
+
+/*
+ * A counter that every successful sched_node_set, sched_node_remove,
+ * sched_assume and sched_forget increases. A pod that fit nowhere at
+ * generation g cannot fit before the generation differs: the control
+ * plane retries unschedulable pods only then.
+ */
+uint64_t sched_generation(const struct sched *s);
 
 /* The node the pod namespace/name is placed on (borrowed), or NULL. */
 const char *sched_pod_node(const struct sched *s, const char *ns,

@@ -1012,6 +1012,33 @@ test_a_removed_node_holds_its_pods_until_they_are_forgotten(void **state)
 	sched_free(s);
 }
 
+static void test_the_generation_moves_with_every_change(void **state)
+{
+	struct sched *s = sched_new(NULL);
+	struct sched_pod *p = simple_pod("p", "100", "");
+	const char *node;
+	uint64_t g = sched_generation(s);
+
+	ready_node(s, "n1");
+	assert_true(sched_generation(s) > g);
+	g = sched_generation(s);
+	/* Scheduling, even failing, changes nothing that could help. */
+	assert_int_equal(sched_schedule(s, p, &node, NULL, NULL), -ENOSPC);
+	assert_int_equal(sched_generation(s), g);
+	assert_int_equal(sched_assume(s, simple_pod("a", "1", ""), "n1"), 0);
+	assert_true(sched_generation(s) > g);
+	g = sched_generation(s);
+	assert_int_equal(sched_forget(s, "default", "nope"), -ENOENT);
+	assert_int_equal(sched_generation(s), g);
+	assert_int_equal(sched_forget(s, "default", "a"), 0);
+	assert_true(sched_generation(s) > g);
+	g = sched_generation(s);
+	assert_int_equal(sched_node_remove(s, "n1"), 0);
+	assert_true(sched_generation(s) > g);
+	sched_pod_free(p);
+	sched_free(s);
+}
+
 static void test_a_pod_bound_to_an_unknown_node_waits_for_it(void **state)
 {
 	struct sched *s = sched_new(NULL);
@@ -1168,6 +1195,7 @@ int main(void)
 			test_a_removed_node_holds_its_pods_until_they_are_forgotten),
 		cmocka_unit_test(
 			test_a_pod_bound_to_an_unknown_node_waits_for_it),
+		cmocka_unit_test(test_the_generation_moves_with_every_change),
 		cmocka_unit_test(
 			test_a_bad_pod_is_refused_with_the_field_named),
 		cmocka_unit_test(
