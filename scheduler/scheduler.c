@@ -818,8 +818,9 @@ static void resolve_node_reqs(struct sched *s, const struct sched_pod *p)
 	for (uint32_t t = 0; t < p->nr_terms; t++)
 		for (uint32_t i = 0; i < p->terms[t].nr; i++)
 			nv += p->terms[t].reqs[i].nr_values;
-	SM_ALLOC_GROW(s->rreqs, nr, s->alloc_rreqs);
-	SM_ALLOC_GROW(s->rvals, nv, s->alloc_rvals);
+	/* One more than needed: never NULL, even for a pod with none. */
+	SM_ALLOC_GROW(s->rreqs, nr + 1, s->alloc_rreqs);
+	SM_ALLOC_GROW(s->rvals, nv + 1, s->alloc_rvals);
 	for (int32_t t = -1; t < (int32_t)p->nr_terms; t++) {
 		const struct sched_sel *sel =
 			t < 0 ? &p->node_selector : &p->terms[t];
