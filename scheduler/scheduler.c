@@ -215,6 +215,8 @@ struct slot {
 	struct sched_lid lids[SCHED_INLINE_LABELS];
 } __attribute__((aligned(64)));
 
+_Static_assert(sizeof(struct slot) == 128, "a slot is two cache lines");
+
 struct cand {
 	uint32_t idx; /* in sched->list and sched->slots */
 	uint32_t same_owner;
