@@ -39,8 +39,9 @@
  * (allocatable - requested) * 100 / allocatable with the pod counted in,
  * averaged; requests use the non-zero defaults kube-scheduler scores with
  * (100m and 200Mi for a container that requests none). Spread (weight 2,
- * as kube-scheduler's SelectorSpread scored it): pods with the same
- * controller (ownerReference with controller: true) on a node,
+ * the weight kube-scheduler gives its default spreading, with the formula
+ * of its older SelectorSpread): pods with the same controller
+ * (ownerReference with controller: true) on a node,
  * 100 * (max - count) / max over the nodes considered (100 when max is 0).
  *
  * Ties go to the first node in scan order. The scan starts where the last
