@@ -22,18 +22,34 @@
 
 #include "common/buf.h"
 #include "common/json.h"
-#include "common/strmap.h"
 #include "common/xalloc.h"
 #include "manifests/quantity.h"
 #include "manifests/selector.h"
 #include "scheduler/internal.h"
 #include "common/banned.h"
 
+/*
+ * A string hash that takes 8 bytes a step (FNV-1a takes one): every name,
+ * label and key of every pod goes through it. Not collision-resistant:
+ * equal hashes are always confirmed with strcmp, except for the spread
+ * score's controller ids, where a collision would only merge two
+ * controllers' tallies.
+ */
 uint64_t sched__hash(const char *s)
 {
-	if (!s)
-		s = "";
-	return sm_hash_fnv1a(s, strlen(s));
+	size_t len = s ? strlen(s) : 0;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	if (len)
+		memcpy(&w, s, len);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
 }
 
 #define str_eq sched__str_eq
