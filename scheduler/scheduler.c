@@ -1057,6 +1057,16 @@ static uint32_t nodes_to_find(uint32_t n, unsigned pct)
 	return k < 100 ? 100 : (uint32_t)k;
 }
 
+/* Sets (count > 0) or clears the controller's counts in the slots. */
+static void owner_counts_to_slots(struct sched *s, const struct owner_ent *oe,
+				  bool set)
+{
+	for (uint32_t i = 0; oe && i < oe->nr; i++)
+		if (oe->v[i].n->present)
+			s->slots[oe->v[i].n->list_idx].same_owner =
+				set ? oe->v[i].count : 0;
+}
+
 int sched_schedule(struct sched *s, const struct sched_pod *p,
 		   const char **node, struct sm_buf *why,
 		   struct sched_stats *stats)
@@ -1078,6 +1088,14 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 	s->nr_tc = 0;
 	if (p->node_selector.nr || p->has_terms)
 		resolve_node_reqs(s, p);
+	/* The controller's pods per node, into the slots for this call. */
+	oe = p->owner ? otab_get(&s->owners, p->owner) : NULL;
+	owner_counts_to_slots(s, oe, true);
+
+	/*
+	 * Filter, and score LeastAllocated while the slot is at hand; the
+	 * spread score needs the largest count first, so it comes after.
+	 */
 	start = s->next_start % n;
 	for (i = 0; i < n && feasible < want; i++) {
 		uint32_t idx = start + i < n ? start + i : start + i - n;
@@ -1085,7 +1103,15 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 		unsigned r = filter(s, p, idx, &taint);
 
 		if (!r) {
-			s->cand[feasible++].idx = idx;
+			const struct slot *sl = &s->slots[idx];
+			struct cand *c = &s->cand[feasible++];
+
+			c->idx = idx;
+			c->score =
+				least_allocated(p, sl) * WEIGHT_LEAST_ALLOCATED;
+			c->same_owner = sl->same_owner;
+			if (c->same_owner > max_same)
+				max_same = c->same_owner;
 			continue;
 		}
 		for (int b = 0; b < R_MAX; b++)
@@ -1094,6 +1120,7 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 		if (taint)
 			taint_count_add(s, taint);
 	}
+	owner_counts_to_slots(s, oe, false);
 	/*
 	 * Where the next scan starts; one further after a full scan, so
 	 * that nodes scoring the same take turns.
@@ -1109,21 +1136,6 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 		return -ENOSPC;
 	}
 
-	/* The controller's pods per node, into the slots for a moment. */
-	oe = p->owner ? otab_get(&s->owners, p->owner) : NULL;
-	for (i = 0; oe && i < oe->nr; i++)
-		if (oe->v[i].n->present)
-			s->slots[oe->v[i].n->list_idx].same_owner =
-				oe->v[i].count;
-	for (i = 0; i < feasible; i++) {
-		struct cand *c = &s->cand[i];
-
-		c->score = least_allocated(p, &s->slots[c->idx]) *
-			   WEIGHT_LEAST_ALLOCATED;
-		c->same_owner = s->slots[c->idx].same_owner;
-		if (c->same_owner > max_same)
-			max_same = c->same_owner;
-	}
 	for (i = 0; i < feasible; i++) {
 		struct cand *c = &s->cand[i];
 		int64_t spread = SCHED_MAX_SCORE;
@@ -1135,9 +1147,6 @@ int sched_schedule(struct sched *s, const struct sched_pod *p,
 		if (!best || c->score > best->score)
 			best = c;
 	}
-	for (i = 0; oe && i < oe->nr; i++)
-		if (oe->v[i].n->present)
-			s->slots[oe->v[i].n->list_idx].same_owner = 0;
 	*node = s->list[best->idx]->name;
 	return 0;
 }
