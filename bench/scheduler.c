@@ -4,9 +4,9 @@
  * latency (p50, p99, max) for each round, then min/median/max over rounds.
  * bench/scheduler builds and runs it; see bench/README.md.
  *
- * The nodes and pods follow kube-scheduler's own scheduler_perf templates
- * (node-default: 4 cpu, 32Gi, 110 pods; pod-default: one container asking
- * 100m and 500Mi), with what real objects carry on top: node labels
+ * Nodes of 4 cpu, 32Gi and 110 pods; pods with one container asking 100m
+ * and 500Mi, as kube-scheduler's scheduler_perf pod-default template does;
+ * and what real objects carry on top: node labels
  * (hostname, os, zone) and a Ready condition; pods with labels, a
  * controller ownerReference (1,000 ReplicaSets of 10 pods, so the spread
  * score has work), a nodeSelector on kubernetes.io/os, and the two
