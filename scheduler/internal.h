@@ -3,7 +3,7 @@
  * (JSON -> structs) and scheduler.c (the cache, filters and scores). Not
  * part of the API.
  *
- * Strings are compared through 64-bit FNV-1a hashes first and confirmed
+ * Strings are compared through 64-bit hashes (sched__hash) first and confirmed
  * with strcmp, so a label lookup or a taint check is mostly integer work.
  * A compiled pod's strings and arrays live in its arena; a node's labels
  * and taints in the node's (its name is a separate allocation, which the
