@@ -176,9 +176,13 @@ enum rec_parse {
 	REC_BAD, /* checksum or fields wrong */
 };
 
-/* Parses the record at p (n bytes left); *size gets its length. */
+/*
+ * Parses the record at p (n bytes left); *size gets its length. The key is
+ * not NUL-terminated on disk: *klen_out gets its length.
+ */
 static enum rec_parse rec_decode(const unsigned char *p, size_t n,
-				 struct journal_rec *rec, size_t *size)
+				 struct journal_rec *rec, size_t *klen_out,
+				 size_t *size)
 {
 	uint32_t body, klen, vlen;
 	uint32_t crc;
@@ -205,6 +209,7 @@ static enum rec_parse rec_decode(const unsigned char *p, size_t n,
 	rec->key = (const char *)p + REC_HEAD + REC_FIXED;
 	rec->value = vlen == TOMBSTONE ? NULL : rec->key + klen;
 	rec->value_len = vlen == TOMBSTONE ? 0 : vlen;
+	*klen_out = klen;
 	*size = REC_HEAD + body;
 	return REC_OK;
 }
@@ -570,6 +575,24 @@ void journal_stats(const struct journal *j, struct journal_stats *out)
 
 /* ---- opening ------------------------------------------------------- */
 
+/* Replays rec, whose key has klen bytes, with the key as a C string. */
+static int replay_one(journal_replay_cb replay, void *ctx,
+		      const struct journal_rec *rec, size_t klen)
+{
+	char small[256];
+	char *key = klen < sizeof(small) ? small : xmalloc(klen + 1);
+	struct journal_rec r = *rec;
+	int rc;
+
+	memcpy(key, rec->key, klen);
+	key[klen] = '\0';
+	r.key = key;
+	rc = replay(ctx, &r);
+	if (key != small)
+		free(key);
+	return rc;
+}
+
 /* Adds an error to err when there is a sink. */
 static void fail_msg(struct sm_err *err, const char *fmt, ...) SM_PRINTF(2, 3);
 static void fail_msg(struct sm_err *err, const char *fmt, ...)
@@ -668,13 +691,13 @@ static int replay_snapshot(struct journal *j, journal_replay_cb replay,
 		goto out;
 	while (off < b.len) {
 		struct journal_rec rec;
-		size_t size;
+		size_t size, klen;
 
 		if (rec_decode((const unsigned char *)b.buf + off, b.len - off,
-			       &rec, &size) != REC_OK ||
+			       &rec, &klen, &size) != REC_OK ||
 		    !rec.value || rec.rv < prev || rec.rv > *snap_rv)
 			break;
-		rc = replay(ctx, &rec);
+		rc = replay_one(replay, ctx, &rec, klen);
 		if (rc)
 			goto out;
 		prev = rec.rv;
@@ -760,17 +783,17 @@ static int replay_journal(struct journal *j, journal_replay_cb replay,
 	prev = base;
 	while (off < b.len) {
 		struct journal_rec rec;
-		size_t size;
+		size_t size, klen;
 
 		why = rec_decode((const unsigned char *)b.buf + off,
-				 b.len - off, &rec, &size);
+				 b.len - off, &rec, &klen, &size);
 		/* rv must grow: a record that goes back is corrupt too. */
 		if (why == REC_OK && rec.rv <= prev)
 			why = REC_BAD;
 		if (why != REC_OK)
 			break;
 		if (rec.rv > snap_rv) {
-			rc = replay(ctx, &rec);
+			rc = replay_one(replay, ctx, &rec, klen);
 			if (rc)
 				goto out;
 		}

@@ -1276,6 +1276,15 @@ int store_open(uv_loop_t *loop, const struct store_opts *o, struct store **out,
 		}
 	}
 	s->rv = s->open_rv = last;
+	{
+		/* Kinds the replay made: no history before now. */
+		size_t it = 0;
+		const char *name;
+		void *v;
+
+		while (sm_strmap_next(&s->kinds, &it, &name, &v))
+			((struct kind *)v)->floor = last;
+	}
 	uv_idle_init(loop, &s->idle);
 	s->idle.data = s;
 	*out = s;
