@@ -67,8 +67,9 @@ static void crc_init(void)
 	/* Slicing by 8: table t[k] advances a byte by k more zero bytes. */
 	for (uint32_t i = 0; i < 256; i++)
 		for (int k = 1; k < 8; k++)
-			crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^
-					  crc_table[0][crc_table[k - 1][i] & 0xff];
+			crc_table[k][i] =
+				(crc_table[k - 1][i] >> 8) ^
+				crc_table[0][crc_table[k - 1][i] & 0xff];
 }
 
 uint32_t journal__crc32c(uint32_t crc, const void *data, size_t len)
@@ -78,9 +79,9 @@ uint32_t journal__crc32c(uint32_t crc, const void *data, size_t len)
 	uv_once(&crc_once, crc_init);
 	crc = ~crc;
 	while (len >= 8) {
-		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-				     (uint32_t)p[2] << 16 |
-				     (uint32_t)p[3] << 24);
+		uint32_t lo =
+			crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 
 		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
 		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
@@ -254,6 +255,12 @@ struct journal {
 	uint64_t last_rv; /* highest rv appended or replayed */
 	struct jround *busy; /* in flight, or NULL */
 	struct jround *head, *tail; /* queued; tail is open unless ->snap */
+	/*
+	 * A finished round kept for reuse: a group commit's buffer grows to
+	 * hundreds of KiB, and allocating and freeing that for every round
+	 * cost more CPU than the rest of a write (malloc consolidation).
+	 */
+	struct jround *spare;
 	uv_work_t work;
 	int broken;
 	bool delivering, freeing;
@@ -268,15 +275,40 @@ static void round_free(struct jround *r)
 	free(r);
 }
 
+/* Keeps r as the spare (emptied) or frees it. */
+static void round_done(struct journal *j, struct jround *r)
+{
+	if (j->spare || r->data.alloc > ((size_t)4 << 20)) {
+		round_free(r);
+		return;
+	}
+	sm_buf_reset(&r->data);
+	sm_buf_release(&r->snap_data);
+	r->next = NULL;
+	r->nrec = 0;
+	r->ncbs = 0;
+	r->snap = false;
+	r->snap_rv = r->snap_nrec = 0;
+	memset(&r->snap_cb, 0, sizeof(r->snap_cb));
+	r->status = r->snap_status = 0;
+	r->fsyncs = 0;
+	j->spare = r;
+}
+
 static struct jround *open_round(struct journal *j)
 {
 	struct jround *r = j->tail;
 
 	if (r && !r->snap)
 		return r;
-	r = xcalloc(1, sizeof(*r));
-	sm_buf_init(&r->data, SM_BUF_UNBOUNDED);
-	sm_buf_init(&r->snap_data, SM_BUF_UNBOUNDED);
+	if (j->spare) {
+		r = j->spare;
+		j->spare = NULL;
+	} else {
+		r = xcalloc(1, sizeof(*r));
+		sm_buf_init(&r->data, SM_BUF_UNBOUNDED);
+		sm_buf_init(&r->snap_data, SM_BUF_UNBOUNDED);
+	}
 	if (j->tail)
 		j->tail->next = r;
 	else
@@ -440,6 +472,8 @@ static void journal_destroy(struct journal *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->spare)
+		round_free(j->spare);
 	free(j->path);
 	free(j->tmp_path);
 	free(j->snap_path);
@@ -474,7 +508,7 @@ static void jafter(uv_work_t *w, int status)
 	}
 	j->delivering = true;
 	deliver(r, r->status, r->snap_status);
-	round_free(r);
+	round_done(j, r);
 	/* A broken journal fails what is queued, in order. */
 	while (j->broken && j->head) {
 		r = j->head;
@@ -482,7 +516,7 @@ static void jafter(uv_work_t *w, int status)
 		if (!j->head)
 			j->tail = NULL;
 		deliver(r, j->broken, j->broken);
-		round_free(r);
+		round_done(j, r);
 	}
 	j->delivering = false;
 	kick(j);
@@ -619,8 +653,8 @@ static int header_check(const struct sm_buf *b, const char *path,
 	uint32_t version, type;
 
 	if (b->len < 8 || memcmp(h, MAGIC, 8) != 0) {
-		fail_msg(err, "%s: not a stuurman %s (no %s header)",
-			 path, what, what);
+		fail_msg(err, "%s: not a stuurman %s (no %s header)", path,
+			 what, what);
 		return -EPROTO;
 	}
 	if (b->len < 12) {
@@ -645,14 +679,12 @@ static int header_check(const struct sm_buf *b, const char *path,
 		return -EPROTO;
 	}
 	if (journal__crc32c(0, h, 32) != get32(h + 32)) {
-		fail_msg(err, "%s: %s header checksum mismatch", path,
-			 what);
+		fail_msg(err, "%s: %s header checksum mismatch", path, what);
 		return -EPROTO;
 	}
 	type = get32(h + 12);
 	if (type != want) {
-		fail_msg(err, "%s: not a stuurman %s (file type %" PRIu32
-			 ")",
+		fail_msg(err, "%s: not a stuurman %s (file type %" PRIu32 ")",
 			 path, what, type);
 		return -EPROTO;
 	}
@@ -705,10 +737,11 @@ static int replay_snapshot(struct journal *j, journal_replay_cb replay,
 		n++;
 	}
 	if (off != b.len || n != count) {
-		sm_error(err, NULL,
-			 "%s: snapshot is damaged at offset %zu (record %" PRIu64
-			 " of %" PRIu64 "); refusing to start without it",
-			 j->snap_path, off, n, count);
+		sm_error(
+			err, NULL,
+			"%s: snapshot is damaged at offset %zu (record %" PRIu64
+			" of %" PRIu64 "); refusing to start without it",
+			j->snap_path, off, n, count);
 		rc = -EPROTO;
 	}
 out:
@@ -775,8 +808,8 @@ static int replay_journal(struct journal *j, journal_replay_cb replay,
 			 "%s: journal follows a snapshot at rv %" PRIu64
 			 " but %s; refusing to start without it",
 			 j->path, base,
-			 have_snap ? "the snapshot is older" :
-				     "there is no snapshot");
+			 have_snap ? "the snapshot is older"
+				   : "there is no snapshot");
 		rc = -EPROTO;
 		goto out;
 	}
@@ -805,8 +838,7 @@ static int replay_journal(struct journal *j, journal_replay_cb replay,
 	j->fd = open(j->path, O_RDWR | O_CLOEXEC);
 	if (j->fd < 0) {
 		rc = -errno;
-		fail_msg(err, "%s: cannot open: %s", j->path,
-			 strerror(-rc));
+		fail_msg(err, "%s: cannot open: %s", j->path, strerror(-rc));
 		goto out;
 	}
 	if (off < b.len) {
@@ -819,8 +851,8 @@ static int replay_journal(struct journal *j, journal_replay_cb replay,
 		 */
 		sm_log(SM_LOG_WARN, "journal",
 		       "%s: %s at offset %zu: cut off %zu bytes", j->path,
-		       why == REC_SHORT ? "torn tail" :
-					  "bad record (checksum or fields)",
+		       why == REC_SHORT ? "torn tail"
+					: "bad record (checksum or fields)",
 		       off, b.len - off);
 		if (ftruncate(j->fd, (off_t)off) || fsync(j->fd)) {
 			rc = -errno;

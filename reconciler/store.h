@@ -83,6 +83,13 @@ void store_free(struct store *s);
 /* The resourceVersion of the last write (0 for an empty new store). */
 uint64_t store_rv(const struct store *s);
 
+/*
+ * The journal's figures (journal.h: bytes, records, fsyncs), for metrics
+ * and benchmarks; all zero in memory-only mode.
+ */
+struct journal_stats;
+void store_journal_stats(const struct store *s, struct journal_stats *out);
+
 /* The outcome of a write: 0 once durable, or a negative errno. */
 typedef void (*store_done_cb)(void *ctx, int status);
 
@@ -92,8 +99,8 @@ typedef void (*store_done_cb)(void *ctx, int status);
  * all namespaces when ns is NULL) in namespace then name order, and stops
  * at (and returns) the first nonzero value each returns.
  */
-const json_t *store_get(const struct store *s, const char *kind,
-			const char *ns, const char *name);
+const json_t *store_get(const struct store *s, const char *kind, const char *ns,
+			const char *name);
 typedef int (*store_each_cb)(void *ctx, const json_t *obj);
 int store_list(const struct store *s, const char *kind, const char *ns,
 	       store_each_cb each, void *ctx);
@@ -124,8 +131,9 @@ enum store_update_part {
  * -ESTALE. An update that changes nothing is not written: *out is the
  * stored object, no event follows, and cb runs with 0.
  */
-int store_update(struct store *s, const json_t *obj, enum store_update_part part,
-		 json_t **out, store_done_cb cb, void *ctx, struct sm_err *err);
+int store_update(struct store *s, const json_t *obj,
+		 enum store_update_part part, json_t **out, store_done_cb cb,
+		 void *ctx, struct sm_err *err);
 
 /*
  * Deletes kind/ns/name. With graceful, or when the object has finalizers,

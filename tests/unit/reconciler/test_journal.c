@@ -50,8 +50,7 @@ struct fx {
 	FILE *log;
 };
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *f)
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
 	return remove(p);
 }
@@ -193,9 +192,9 @@ static void test_crc32c_matches_the_standard_check_value(void **state)
 {
 	assert_int_equal(journal__crc32c(0, "123456789", 9), 0xe3069283);
 	/* Continuing a CRC gives the same as one pass. */
-	assert_int_equal(journal__crc32c(journal__crc32c(0, "1234", 4),
-					 "56789", 5),
-			 0xe3069283);
+	assert_int_equal(
+		journal__crc32c(journal__crc32c(0, "1234", 4), "56789", 5),
+		0xe3069283);
 	assert_int_equal(journal__crc32c(0, "", 0), 0);
 }
 
@@ -445,8 +444,8 @@ static void test_a_snapshot_and_the_journal_after_it_reopen(void **state)
 	jclose(f, j);
 }
 
-static void test_a_snapshot_at_an_rv_with_no_live_object_keeps_the_rv(
-	void **state)
+static void
+test_a_snapshot_at_an_rv_with_no_live_object_keeps_the_rv(void **state)
 {
 	struct fx *f = *state;
 	struct journal *j = jopen_ok(f, NULL);
@@ -463,8 +462,8 @@ static void test_a_snapshot_at_an_rv_with_no_live_object_keeps_the_rv(
 	jclose(f, j);
 }
 
-static void test_leftover_tmp_files_of_an_interrupted_snapshot_are_ignored(
-	void **state)
+static void
+test_leftover_tmp_files_of_an_interrupted_snapshot_are_ignored(void **state)
 {
 	struct fx *f = *state;
 	struct journal *j;
@@ -490,8 +489,8 @@ static void test_leftover_tmp_files_of_an_interrupted_snapshot_are_ignored(
 	jclose(f, j);
 }
 
-static void test_a_crash_between_the_two_renames_replays_each_write_once(
-	void **state)
+static void
+test_a_crash_between_the_two_renames_replays_each_write_once(void **state)
 {
 	struct fx *f = *state;
 	struct journal *j;
@@ -575,7 +574,8 @@ static void test_many_appends_before_the_loop_runs_share_fsyncs(void **state)
 	assert_int_equal(f->ncb, 200);
 	for (size_t i = 0; i < 200; i++) {
 		assert_int_equal(f->status[i], 0);
-		assert_ptr_equal(f->order[i], (uintptr_t)&ctxs[(i + 1) % MAXREC]);
+		assert_ptr_equal(f->order[i],
+				 (uintptr_t)&ctxs[(i + 1) % MAXREC]);
 	}
 	journal_stats(j, &st);
 	assert_int_equal(st.records, 200);

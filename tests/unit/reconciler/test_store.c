@@ -51,8 +51,7 @@ struct fx {
 	size_t ndone;
 };
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-		  struct FTW *f)
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
 	return remove(p);
 }
@@ -135,14 +134,15 @@ static void on_event(void *ctx, const struct store_event *e)
 
 static json_t *pod(const char *ns, const char *name, const char *image)
 {
-	json_t *p = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}]}}",
-			      "apiVersion", "v1", "kind", "Pod", "metadata",
-			      "name", name, "labels", "app", "web", "spec",
-			      "containers", "name", "c", "image", image);
+	json_t *p =
+		json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}]}}",
+			  "apiVersion", "v1", "kind", "Pod", "metadata", "name",
+			  name, "labels", "app", "web", "spec", "containers",
+			  "name", "c", "image", image);
 
 	if (ns)
-		json_object_set_new(json_object_get(p, "metadata"),
-				    "namespace", json_string(ns));
+		json_object_set_new(json_object_get(p, "metadata"), "namespace",
+				    json_string(ns));
 	return p;
 }
 
@@ -153,8 +153,8 @@ static const char *meta_str(const json_t *obj, const char *key)
 
 static json_int_t generation(const json_t *obj)
 {
-	return json_integer_value(
-		json_object_get(json_object_get(obj, "metadata"), "generation"));
+	return json_integer_value(json_object_get(
+		json_object_get(obj, "metadata"), "generation"));
 }
 
 /* Creates ns/name and returns the stored object (borrowed). */
@@ -345,33 +345,32 @@ static void test_update_with_a_stale_rv_fails_with_estale(void **state)
 	p = json_deep_copy(store_get(f->s, "Pod", "default", "web"));
 	json_object_set_new(json_object_get(p, "metadata"), "resourceVersion",
 			    json_string("2"));
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, on_done, f,
-				      &err),
-			 -ESTALE);
-	assert_non_null(strstr(err.items[0].msg,
-			       "Operation cannot be fulfilled on pods \"web\""));
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, on_done, f, &err),
+		-ESTALE);
+	assert_non_null(
+		strstr(err.items[0].msg,
+		       "Operation cannot be fulfilled on pods \"web\""));
 	/* With the right rv, or none, it goes through. */
 	json_object_set_new(json_object_get(p, "metadata"), "resourceVersion",
 			    json_string("1"));
 	json_object_set_new(json_object_get(p, "metadata"), "labels",
 			    json_pack("{s:s}", "app", "api"));
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL,
-				      &err),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL, &err), 0);
 	json_object_del(json_object_get(p, "metadata"), "resourceVersion");
 	json_object_set_new(json_object_get(p, "metadata"), "labels",
 			    json_pack("{s:s}", "app", "db"));
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL,
-				      &err),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL, &err), 0);
 	assert_int_equal(store_rv(f->s), 4);
 	assert_int_equal(err.nr, 1);
 	/* A missing object is -ENOENT. */
 	json_object_set_new(json_object_get(p, "metadata"), "name",
 			    json_string("gone"));
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL,
-				      &err),
-			 -ENOENT);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL, &err),
+		-ENOENT);
 	assert_string_equal(err.items[1].msg, "pods \"gone\" not found");
 	sm_err_release(&err);
 	json_decref(p);
@@ -385,18 +384,16 @@ static void test_an_update_that_changes_nothing_writes_nothing(void **state)
 	json_t *p, *out = NULL;
 
 	stored = create(f, "default", "web");
-	assert_int_equal(store_watch(f->s, "Pod", NULL, 0, on_event, f, &w,
-				     NULL),
-			 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 0, on_event, f, &w, NULL), 0);
 	p = json_deep_copy(stored);
 	/* Server-set fields a client sends differently are not changes. */
 	json_object_set_new(json_object_get(p, "metadata"), "uid",
 			    json_string("forged"));
 	json_object_set_new(json_object_get(p, "metadata"), "generation",
 			    json_integer(9));
-	assert_int_equal(store_update(f->s, p, STORE_ALL, &out, on_done, f,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_ALL, &out, on_done, f, NULL), 0);
 	assert_ptr_equal(out, stored);
 	assert_int_equal(store_rv(f->s), 1);
 	/* The callback comes later, never inside the call. */
@@ -419,10 +416,10 @@ static void test_main_and_status_updates_touch_only_their_part(void **state)
 	create(f, "default", "web");
 	/* Status: only status changes; the spec sent along is ignored. */
 	p = pod("default", "web", "nginx:2");
-	json_object_set_new(p, "status", json_pack("{s:s}", "phase", "Running"));
-	assert_int_equal(store_update(f->s, p, STORE_STATUS, &out, NULL, NULL,
-				      NULL),
-			 0);
+	json_object_set_new(p, "status",
+			    json_pack("{s:s}", "phase", "Running"));
+	assert_int_equal(
+		store_update(f->s, p, STORE_STATUS, &out, NULL, NULL, NULL), 0);
 	cur = store_get(f->s, "Pod", "default", "web");
 	assert_ptr_equal(out, cur);
 	json_decref(out);
@@ -430,35 +427,35 @@ static void test_main_and_status_updates_touch_only_their_part(void **state)
 		sm_json_get_str(json_object_get(cur, "status"), "phase"),
 		"Running");
 	assert_string_equal(
-		sm_json_get_str(json_array_get(sm_json_get_path(cur, "spec."
-								   "containers"),
-					       0),
-				"image"),
+		sm_json_get_str(
+			json_array_get(sm_json_get_path(cur, "spec."
+							     "containers"),
+				       0),
+			"image"),
 		"nginx:1");
 	assert_int_equal(generation(cur), 1);
 	assert_string_equal(meta_str(cur, "resourceVersion"), "2");
 
 	/* Main: the spec changes, the status sent along is ignored. */
 	json_object_set_new(p, "status", json_pack("{s:s}", "phase", "Failed"));
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL, NULL), 0);
 	cur = store_get(f->s, "Pod", "default", "web");
 	assert_string_equal(
 		sm_json_get_str(json_object_get(cur, "status"), "phase"),
 		"Running");
 	assert_string_equal(
-		sm_json_get_str(json_array_get(sm_json_get_path(cur, "spec."
-								   "containers"),
-					       0),
-				"image"),
+		sm_json_get_str(
+			json_array_get(sm_json_get_path(cur, "spec."
+							     "containers"),
+				       0),
+			"image"),
 		"nginx:2");
 	assert_int_equal(generation(cur), 2);
 
 	/* All: both. */
-	assert_int_equal(store_update(f->s, p, STORE_ALL, NULL, NULL, NULL,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_ALL, NULL, NULL, NULL, NULL), 0);
 	cur = store_get(f->s, "Pod", "default", "web");
 	assert_string_equal(
 		sm_json_get_str(json_object_get(cur, "status"), "phase"),
@@ -468,8 +465,8 @@ static void test_main_and_status_updates_touch_only_their_part(void **state)
 	json_decref(p);
 }
 
-static void test_generation_moves_only_for_changes_outside_metadata_and_status(
-	void **state)
+static void
+test_generation_moves_only_for_changes_outside_metadata_and_status(void **state)
 {
 	struct fx *f = *state;
 	const json_t *old;
@@ -481,17 +478,15 @@ static void test_generation_moves_only_for_changes_outside_metadata_and_status(
 	/* A label: metadata, no new generation. */
 	json_object_set_new(json_object_get(p, "metadata"), "labels",
 			    json_pack("{s:s}", "app", "other"));
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL, NULL), 0);
 	assert_int_equal(generation(store_get(f->s, "Pod", "default", "web")),
 			 1);
 	/* A new top-level member counts as a spec change. */
 	json_object_set_new(p, "data", json_string("x"));
 	json_object_del(json_object_get(p, "metadata"), "resourceVersion");
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL, NULL), 0);
 	assert_int_equal(generation(store_get(f->s, "Pod", "default", "web")),
 			 2);
 	/* The object a reader held is unchanged: stored objects are never
@@ -506,8 +501,7 @@ static void test_generation_moves_only_for_changes_outside_metadata_and_status(
 	json_decref(p);
 }
 
-static void test_graceful_delete_marks_and_a_second_delete_removes(
-	void **state)
+static void test_graceful_delete_marks_and_a_second_delete_removes(void **state)
 {
 	struct fx *f = *state;
 	struct sm_err err = SM_ERR_INIT;
@@ -550,8 +544,7 @@ static void test_graceful_delete_marks_and_a_second_delete_removes(
 	sm_err_release(&err);
 }
 
-static void test_finalizers_hold_an_object_until_the_last_one_goes(
-	void **state)
+static void test_finalizers_hold_an_object_until_the_last_one_goes(void **state)
 {
 	struct fx *f = *state;
 	struct store_watch *w;
@@ -560,9 +553,9 @@ static void test_finalizers_hold_an_object_until_the_last_one_goes(
 
 	json_object_set_new(json_object_get(p, "metadata"), "finalizers", fins);
 	assert_int_equal(store_create(f->s, p, NULL, NULL, NULL, NULL), 0);
-	assert_int_equal(store_watch(f->s, "Pod", "default", 0, on_event, f,
-				     &w, NULL),
-			 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", "default", 0, on_event, f, &w, NULL),
+		0);
 	/* Not graceful, but the finalizers make it a mark. */
 	assert_int_equal(store_delete(f->s, "Pod", "default", "web", false, 0,
 				      NULL, NULL, NULL, NULL, NULL),
@@ -572,21 +565,19 @@ static void test_finalizers_hold_an_object_until_the_last_one_goes(
 				 "deletionTimestamp"));
 	/* One finalizer removed: still there. */
 	json_array_remove(fins, 0);
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL, NULL), 0);
 	assert_non_null(store_get(f->s, "Pod", "default", "web"));
 	/* A status update of a marked object does not remove it. */
-	json_object_set_new(p, "status", json_pack("{s:s}", "phase", "Running"));
-	assert_int_equal(store_update(f->s, p, STORE_STATUS, NULL, NULL, NULL,
-				      NULL),
-			 0);
+	json_object_set_new(p, "status",
+			    json_pack("{s:s}", "phase", "Running"));
+	assert_int_equal(
+		store_update(f->s, p, STORE_STATUS, NULL, NULL, NULL, NULL), 0);
 	assert_non_null(store_get(f->s, "Pod", "default", "web"));
 	/* The last one: gone, by that write. */
 	json_array_clear(fins);
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, NULL, NULL, NULL), 0);
 	assert_null(store_get(f->s, "Pod", "default", "web"));
 	assert_int_equal(store_rv(f->s), 5);
 	run(f);
@@ -594,31 +585,28 @@ static void test_finalizers_hold_an_object_until_the_last_one_goes(
 	assert_int_equal(f->ev[3].type, STORE_DELETED);
 	assert_int_equal(f->ev[3].rv, 5);
 	assert_string_equal(meta_str(f->ev[3].obj, "resourceVersion"), "5");
-	assert_int_equal(json_array_size(sm_json_get_path(f->ev[3].old,
-							  "metadata.finalizers")),
+	assert_int_equal(json_array_size(sm_json_get_path(
+				 f->ev[3].old, "metadata.finalizers")),
 			 1);
 	store_watch_stop(w);
 	json_decref(p);
 }
 
-static void test_a_watch_sees_added_modified_and_deleted_with_old(
-	void **state)
+static void test_a_watch_sees_added_modified_and_deleted_with_old(void **state)
 {
 	struct fx *f = *state;
 	struct store_watch *w, *other;
 	json_t *p;
 
-	assert_int_equal(store_watch(f->s, "Pod", NULL, 0, on_event, f, &w,
-				     NULL),
-			 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 0, on_event, f, &w, NULL), 0);
 	assert_int_equal(store_watch(f->s, "Service", NULL, 0, on_event, f,
 				     &other, NULL),
 			 0);
 	create(f, "default", "web");
 	p = pod("default", "web", "nginx:2");
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, on_done, f,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, on_done, f, NULL), 0);
 	assert_int_equal(store_delete(f->s, "Pod", "default", "web", false, 0,
 				      NULL, NULL, on_done, f, NULL),
 			 0);
@@ -655,9 +643,8 @@ static void test_a_watch_of_one_namespace_sees_only_it(void **state)
 	struct fx *f = *state;
 	struct store_watch *w;
 
-	assert_int_equal(store_watch(f->s, "Pod", "b", 0, on_event, f, &w,
-				     NULL),
-			 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", "b", 0, on_event, f, &w, NULL), 0);
 	create(f, "a", "x");
 	create(f, "b", "y");
 	create(f, "c", "z");
@@ -679,9 +666,8 @@ static void test_a_watch_resumes_from_a_resource_version(void **state)
 		create(f, "default", name);
 	}
 	run(f);
-	assert_int_equal(store_watch(f->s, "Pod", NULL, 2, on_event, f, &w,
-				     NULL),
-			 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 2, on_event, f, &w, NULL), 0);
 	/* The history comes from a later loop turn too. */
 	assert_int_equal(f->nev, 0);
 	create(f, "default", "late");
@@ -711,14 +697,14 @@ static void test_a_watch_older_than_the_history_is_expired(void **state)
 	}
 	run(f);
 	/* Events 4, 5, 6 are kept: from 3 works, from 2 is too old. */
-	assert_int_equal(store_watch(f->s, "Pod", NULL, 2, on_event, f, &w,
-				     &err),
-			 -ERANGE);
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 2, on_event, f, &w, &err),
+		-ERANGE);
 	assert_null(w);
-	assert_string_equal(err.items[0].msg, "too old resource version: 2 (3)");
-	assert_int_equal(store_watch(f->s, "Pod", NULL, 3, on_event, f, &w,
-				     &err),
-			 0);
+	assert_string_equal(err.items[0].msg,
+			    "too old resource version: 2 (3)");
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 3, on_event, f, &w, &err), 0);
 	run(f);
 	assert_int_equal(f->nev, 3);
 	assert_int_equal(f->ev[0].rv, 4);
@@ -745,9 +731,8 @@ static void on_self_stop(void *ctx, const struct store_event *e)
 		 * later, to the other watches. */
 		json_t *p = pod("default", "from-callback", "nginx:1");
 
-		assert_int_equal(store_create(r->f->s, p, NULL, NULL, NULL,
-					      NULL),
-				 0);
+		assert_int_equal(
+			store_create(r->f->s, p, NULL, NULL, NULL, NULL), 0);
 		json_decref(p);
 	}
 }
@@ -759,8 +744,8 @@ static void on_victim(void *ctx, const struct store_event *e)
 	r->victim_calls++;
 }
 
-static void test_a_watch_may_stop_itself_and_others_and_write_in_its_callback(
-	void **state)
+static void
+test_a_watch_may_stop_itself_and_others_and_write_in_its_callback(void **state)
 {
 	struct fx *f = *state;
 	struct reentrant r = { f, NULL, NULL, 0, 0, true };
@@ -772,9 +757,8 @@ static void test_a_watch_may_stop_itself_and_others_and_write_in_its_callback(
 	assert_int_equal(store_watch(f->s, "Pod", NULL, 0, on_victim, &r,
 				     &r.victim, NULL),
 			 0);
-	assert_int_equal(store_watch(f->s, "Pod", NULL, 0, on_event, f, &seer,
-				     NULL),
-			 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 0, on_event, f, &seer, NULL), 0);
 	create(f, "default", "a");
 	create(f, "default", "b");
 	run(f);
@@ -792,9 +776,8 @@ static void test_store_free_stops_watches_and_finishes_writes(void **state)
 	struct store_watch *w;
 	json_t *p = pod("default", "web", "nginx:1");
 
-	assert_int_equal(store_watch(f->s, "Pod", NULL, 0, on_event, f, &w,
-				     NULL),
-			 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 0, on_event, f, &w, NULL), 0);
 	assert_int_equal(store_create(f->s, p, NULL, on_done, f, NULL), 0);
 	store_free(f->s);
 	f->s = NULL;
@@ -832,9 +815,8 @@ static void test_a_reopened_store_has_its_objects_and_rv(void **state)
 				      NULL, NULL, on_done, f, NULL),
 			 0);
 	p = pod("odd", "p01", "nginx:9");
-	assert_int_equal(store_update(f->s, p, STORE_MAIN, NULL, on_done, f,
-				      NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->s, p, STORE_MAIN, NULL, on_done, f, NULL), 0);
 	json_decref(p);
 	snprintf(uid, sizeof(uid), "%s",
 		 meta_str(store_get(f->s, "Pod", "odd", "p01"), "uid"));
@@ -864,10 +846,9 @@ static void test_a_reopened_store_has_its_objects_and_rv(void **state)
 	assert_string_equal(nm.buf, "odd/p01 odd/p03 odd/p05 ");
 	/* Writing goes on from the restored rv. */
 	create(f, "default", "after");
-	assert_string_equal(
-		meta_str(store_get(f->s, "Pod", "default", "after"),
-			 "resourceVersion"),
-		"43");
+	assert_string_equal(meta_str(store_get(f->s, "Pod", "default", "after"),
+				     "resourceVersion"),
+			    "43");
 	/* And a watch from before the restart is too old. */
 	{
 		struct store_watch *w = NULL;
