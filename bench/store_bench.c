@@ -195,10 +195,12 @@ static int run_round(const char *dir, size_t writers, size_t writes,
 	if (!rc && r.acked != writes)
 		rc = -EIO;
 	if (!rc) {
+		size_t mid = writes / 2, p99 = writes * 99 / 100;
+
 		qsort(r.lat, writes, sizeof(*r.lat), cmp_u64);
 		res->wps = (double)writes / ((double)(r.end - r.start) / 1e9);
-		res->p50_ms = (double)r.lat[writes / 2] / 1e6;
-		res->p99_ms = (double)r.lat[writes * 99 / 100] / 1e6;
+		res->p50_ms = (double)r.lat[mid] / 1e6;
+		res->p99_ms = (double)r.lat[p99] / 1e6;
 	}
 	{
 		struct journal_stats st;

@@ -574,10 +574,10 @@ int journal_snapshot(struct journal *j, uint64_t rv,
 		if (!rec_valid(&recs[i]) || !recs[i].value || recs[i].rv > rv)
 			return -EINVAL;
 	/* Replay promises rv order, so the snapshot is written sorted. */
-	order = xmalloc((n ? n : 1) * sizeof(*order));
+	order = xmalloc((n ? n : 1) * sizeof(const struct journal_rec *));
 	for (size_t i = 0; i < n; i++)
 		order[i] = &recs[i];
-	qsort(order, n, sizeof(*order), cmp_rec_rv);
+	qsort(order, n, sizeof(const struct journal_rec *), cmp_rec_rv);
 	r = open_round(j);
 	for (size_t i = 0; i < n; i++)
 		rec_encode(&r->snap_data, order[i]);

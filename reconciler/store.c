@@ -504,7 +504,7 @@ static struct entry *entry_add(struct kind *k, const char *ns, const char *name,
 
 	if ((k->nr + 1) * 4 > k->cap * 3) {
 		size_t cap = k->cap ? k->cap * 2 : 16;
-		struct entry **slots = xcalloc(cap, sizeof(*slots));
+		struct entry **slots = xcalloc(cap, sizeof(struct entry *));
 
 		for (size_t i = 0; i < k->cap; i++)
 			if (k->slots[i])
@@ -571,11 +571,15 @@ static void sorted_view(struct kind *k)
 
 	if (k->sorted_ok)
 		return;
-	SM_ALLOC_GROW(k->sorted, k->nr, k->asorted);
+	if (k->asorted < k->nr) {
+		k->asorted = k->nr * 2;
+		k->sorted = xrealloc(k->sorted,
+				     k->asorted * sizeof(struct entry *));
+	}
 	for (size_t i = 0; i < k->cap; i++)
 		if (k->slots[i])
 			k->sorted[n++] = k->slots[i];
-	qsort(k->sorted, n, sizeof(*k->sorted), cmp_entry);
+	qsort(k->sorted, n, sizeof(struct entry *), cmp_entry);
 	k->sorted_ok = true;
 }
 
@@ -644,7 +648,7 @@ int store_list(const struct store *s, const char *kind, const char *ns,
 	 * each may write to the store, which can change the view and free
 	 * objects: hold a reference to every object first.
 	 */
-	objs = xmalloc(n * sizeof(*objs));
+	objs = xmalloc(n * sizeof(json_t *));
 	for (size_t i = 0; i < n; i++)
 		objs[i] = json_incref(k->sorted[lo + i]->obj);
 	for (size_t i = 0; i < n && !rc; i++)
@@ -679,6 +683,7 @@ static void hist_release(struct hist *h)
 
 static struct hist *ring_at(struct kind *k, size_t i)
 {
+	SM_BUG_ON(!k->ring_cap);
 	return &k->ring[(k->ring_start + i) % k->ring_cap];
 }
 
@@ -903,7 +908,11 @@ int store_watch(struct store *s, const char *kind, const char *ns,
 	w->cb = cb;
 	w->ctx = ctx;
 	w->seen = from_rv ? from_rv : s->rv;
-	SM_ALLOC_GROW(k->watches, k->nwatches + 1, k->awatches);
+	if (k->nwatches == k->awatches) {
+		k->awatches = k->awatches ? k->awatches * 2 : 4;
+		k->watches = xrealloc(
+			k->watches, k->awatches * sizeof(struct store_watch *));
+	}
 	k->watches[k->nwatches++] = w;
 	if (k->ring_len && ring_at(k, k->ring_len - 1)->rv > w->seen) {
 		/* History to replay: from a later loop turn. */
@@ -930,7 +939,8 @@ void store_watch_stop(struct store_watch *w)
 	for (size_t i = 0; i < k->nwatches; i++) {
 		if (k->watches[i] == w) {
 			memmove(&k->watches[i], &k->watches[i + 1],
-				(k->nwatches - i - 1) * sizeof(*k->watches));
+				(k->nwatches - i - 1) *
+					sizeof(struct store_watch *));
 			k->nwatches--;
 			break;
 		}
