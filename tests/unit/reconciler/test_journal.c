@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -626,6 +628,61 @@ static void test_the_journal_asks_for_a_snapshot_past_its_size(void **state)
 	jclose(f, j);
 }
 
+/*
+ * A file size limit makes the next write fail (EFBIG) as a full disk
+ * would; SIGXFSZ is ignored so the write returns the error instead.
+ */
+static void limit_file_size(struct rlimit *old, rlim_t bytes)
+{
+	struct rlimit lim;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
+	lim = *old;
+	lim.rlim_cur = bytes;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static void test_a_failed_write_breaks_the_journal(void **state)
+{
+	struct fx *f = *state;
+	struct journal *j = jopen_ok(f, NULL);
+	struct rlimit old;
+	char big[512];
+	uint64_t last;
+
+	append(f, j, 1, "Pod/default/a", "{}");
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	limit_file_size(&old, (rlim_t)file_size(f->path) + 100);
+	append(f, j, 2, "Pod/default/b", big);
+	append(f, j, 3, "Pod/default/c", "{}");
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	/* Both queued records fail, in order, with the write's error. */
+	assert_int_equal(f->ncb, 3);
+	assert_int_equal(f->status[0], 0);
+	assert_int_equal(f->status[1], -EFBIG);
+	assert_int_equal(f->status[2], -EFBIG);
+	/* Later appends fail at once and call nothing. */
+	{
+		struct journal_rec r = { 4, "Pod/default/d", "{}", 2 };
+
+		assert_int_equal(journal_append(j, &r, on_done, f), -EFBIG);
+		assert_int_equal(journal_snapshot(j, 4, NULL, 0, NULL, NULL),
+				 -EFBIG);
+		assert_false(journal_wants_snapshot(j));
+	}
+	jclose(f, j);
+	assert_int_equal(f->ncb, 3);
+	/* What was acknowledged is there; the partial write is cut off. */
+	j = jopen_ok(f, &last);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(last, 1);
+	jclose(f, j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +701,7 @@ int main(void)
 		T(test_many_appends_before_the_loop_runs_share_fsyncs),
 		T(test_journal_free_lets_queued_appends_finish),
 		T(test_the_journal_asks_for_a_snapshot_past_its_size),
+		T(test_a_failed_write_breaks_the_journal),
 #undef T
 	};
 

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -859,6 +861,64 @@ static void test_a_reopened_store_has_its_objects_and_rv(void **state)
 	}
 }
 
+static void test_after_a_journal_failure_writes_fail_with_eio(void **state)
+{
+	struct fx *f = *state;
+	struct sm_err err = SM_ERR_INIT;
+	struct store_watch *w;
+	struct rlimit old, lim;
+	json_t *p = pod("default", "a", "nginx:1");
+	char path[96];
+	struct stat st;
+
+	store_free(f->s);
+	f->s = open_store(f, f->dir, 0, 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 0, on_event, f, &w, NULL), 0);
+	json_object_set_new(json_object_get(p, "metadata"), "name",
+			    json_string("a"));
+	assert_int_equal(store_create(f->s, p, NULL, on_done, f, NULL), 0);
+	while (f->ndone < 1)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(f->done[0], 0);
+	assert_int_equal(f->nev, 1);
+	snprintf(path, sizeof(path), "%s/journal", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	/* The next write fails as on a full disk (see test_journal.c). */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size + 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	json_object_set_new(json_object_get(p, "metadata"), "name",
+			    json_string("b"));
+	assert_int_equal(store_create(f->s, p, NULL, on_done, f, NULL), 0);
+	while (f->ndone < 2)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(f->done[1], -EIO);
+	/* No event for a write that is not durable. */
+	assert_int_equal(f->nev, 1);
+	json_object_set_new(json_object_get(p, "metadata"), "name",
+			    json_string("c"));
+	assert_int_equal(store_create(f->s, p, NULL, on_done, f, &err), -EIO);
+	assert_int_equal(store_delete(f->s, "Pod", "default", "a", false, 0,
+				      NULL, NULL, on_done, f, &err),
+			 -EIO);
+	run(f);
+	assert_int_equal(f->ndone, 2);
+	store_watch_stop(w);
+	store_free(f->s);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	/* A restart has what was acknowledged. */
+	f->s = open_store(f, f->dir, 0, 0);
+	assert_int_equal(store_rv(f->s), 1);
+	assert_non_null(store_get(f->s, "Pod", "default", "a"));
+	assert_null(store_get(f->s, "Pod", "default", "b"));
+	sm_err_release(&err);
+	json_decref(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +941,7 @@ int main(void)
 		T(test_a_watch_may_stop_itself_and_others_and_write_in_its_callback),
 		T(test_store_free_stops_watches_and_finishes_writes),
 		T(test_a_reopened_store_has_its_objects_and_rv),
+		T(test_after_a_journal_failure_writes_fail_with_eio),
 #undef T
 	};
 
