@@ -1079,6 +1079,15 @@ static int commit(struct store *s, struct kind *k, struct entry *e,
 			free(p);
 			json_decref(nobj);
 			json_decref(last);
+			/*
+			 * -EINVAL is a record the journal cannot take (rv
+			 * order is ours to keep, so: too large); the journal
+			 * is fine. Anything else means it is broken.
+			 */
+			if (rc == -EINVAL)
+				return fail(err, -EINVAL,
+					    "%s \"%s\": too large to store",
+					    RES(k->name), name);
 			s->broken = -EIO;
 			return fail(err, -EIO, "%s \"%s\": journal: %s",
 				    RES(k->name), name, strerror(-rc));
