@@ -217,6 +217,31 @@ static void test_objects_list_in_namespace_then_name_order(void **state)
 	assert_null(store_get(f->s, "Nope", "a", "x"));
 }
 
+static int delete_each(void *ctx, const json_t *obj)
+{
+	struct fx *f = ctx;
+
+	/* obj stays valid: the listing holds a reference. */
+	assert_int_equal(store_delete(f->s, "Pod", store_obj_ns(obj),
+				      store_obj_name(obj), false, 0, NULL, NULL,
+				      NULL, NULL, NULL),
+			 0);
+	assert_non_null(store_obj_name(obj));
+	return 0;
+}
+
+static void test_a_listing_callback_may_delete_what_it_sees(void **state)
+{
+	struct fx *f = *state;
+
+	create(f, "a", "x");
+	create(f, "a", "y");
+	create(f, "b", "z");
+	assert_int_equal(store_list(f->s, "Pod", "a", delete_each, f), 0);
+	assert_int_equal(store_count(f->s, "Pod", NULL), 1);
+	assert_non_null(store_get(f->s, "Pod", "b", "z"));
+}
+
 static void test_many_objects_survive_growth_and_removal(void **state)
 {
 	struct fx *f = *state;
@@ -924,6 +949,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_objects_list_in_namespace_then_name_order),
+		T(test_a_listing_callback_may_delete_what_it_sees),
 		T(test_many_objects_survive_growth_and_removal),
 		T(test_create_sets_uid_rv_generation_and_timestamp),
 		T(test_create_refuses_duplicates_and_nameless_objects),
