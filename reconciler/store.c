@@ -1242,6 +1242,15 @@ static const char *const server_meta[] = {
 	"deletionGracePeriodSeconds",
 };
 
+/* A stored object's resourceVersion text ("" if it has none). */
+static const char *rv_of(const json_t *obj)
+{
+	const char *rv = sm_json_get_str(json_object_get(obj, "metadata"),
+					 "resourceVersion");
+
+	return rv ? rv : "";
+}
+
 static int conflict(struct sm_err *err, const char *kind, const char *name)
 {
 	return fail(err, -ESTALE,
@@ -1279,8 +1288,7 @@ int store_update(struct store *s, const json_t *obj,
 	smeta = json_object_get(stored, "metadata");
 	want_rv = sm_json_get_str(json_object_get(obj, "metadata"),
 				  "resourceVersion");
-	if (want_rv && want_rv[0] &&
-	    strcmp(want_rv, sm_json_get_str(smeta, "resourceVersion")))
+	if (want_rv && want_rv[0] && strcmp(want_rv, rv_of(stored)))
 		return conflict(err, kind, name);
 
 	if (part == STORE_STATUS) {
@@ -1360,9 +1368,7 @@ int store_delete(struct store *s, const char *kind, const char *ns,
 			    name);
 	stored = e->obj;
 	if (precondition_rv && precondition_rv[0] &&
-	    strcmp(precondition_rv,
-		   sm_json_get_str(json_object_get(stored, "metadata"),
-				   "resourceVersion")))
+	    strcmp(precondition_rv, rv_of(stored)))
 		return conflict(err, kind, name);
 
 	nobj = json_copy(stored);
