@@ -157,8 +157,24 @@ static int cmp_double(const void *a, const void *b)
 }
 
 struct result {
-	double wps, p50_ms, p99_ms, per_fsync, floor_ms;
+	double wps, p50_ms, p99_ms, per_fsync, floor_ms, rss_mib;
 };
+
+/* The process's resident set, in MiB (0 when unknown). */
+static double rss_mib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	double kib = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kib = strtod(line + 6, NULL);
+	fclose(f);
+	return kib / 1024;
+}
 
 /*
  * The disk's floor, measured just before each round because this shared
@@ -245,6 +261,7 @@ static int run_round(const char *dir, size_t writers, size_t writes,
 		res->p50_ms = (double)r.lat[mid] / 1e6;
 		res->p99_ms = (double)r.lat[p99] / 1e6;
 	}
+	res->rss_mib = rss_mib();
 	{
 		struct journal_stats st;
 
@@ -305,6 +322,7 @@ int main(int argc, char **argv)
 		double *p99 = xcalloc(rounds, sizeof(double));
 		double *per = xcalloc(rounds, sizeof(double));
 		double *flr = xcalloc(rounds, sizeof(double));
+		double *rss = xcalloc(rounds, sizeof(double));
 
 		if (!writers)
 			continue;
@@ -320,6 +338,7 @@ int main(int argc, char **argv)
 			p99[i] = res.p99_ms;
 			per[i] = res.per_fsync;
 			flr[i] = res.floor_ms;
+			rss[i] = res.rss_mib;
 		}
 		printf("writers %zu: %zu creates per round, %zu rounds (min, "
 		       "median, max)\n",
@@ -328,6 +347,8 @@ int main(int argc, char **argv)
 		summary("p50", p50, rounds, "ms");
 		summary("p99", p99, rounds, "ms");
 		summary("per fsync", per, rounds, "writes");
+		summary("RSS", rss, rounds,
+			"MiB (the process, holding every created Pod)");
 		summary("floor p50", flr, rounds,
 			"ms (one pwrite + fdatasync, before each round)");
 		printf("RESULT writers=%zu wps_median=%.0f p50_median_ms=%.3f "
@@ -340,6 +361,7 @@ int main(int argc, char **argv)
 		free(p99);
 		free(per);
 		free(flr);
+		free(rss);
 	}
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(copy);
