@@ -834,6 +834,7 @@ static int replay_journal(struct journal *j, journal_replay_cb replay,
 			j->last_rv = rec.rv;
 		prev = rec.rv;
 		off += size;
+		j->stats.records++;
 	}
 	j->fd = open(j->path, O_RDWR | O_CLOEXEC);
 	if (j->fd < 0) {

@@ -229,6 +229,10 @@ static void test_appended_records_come_back_after_reopening(void **state)
 	j = jopen_ok(f, &last);
 	assert_int_equal(last, 3);
 	assert_int_equal(f->n, 3);
+	journal_stats(j, &st);
+	assert_int_equal(st.records, 3);
+	assert_int_equal(st.bytes, file_size(f->path));
+	assert_int_equal(st.fsyncs, 0);
 	assert_int_equal(f->rec[0].rv, 1);
 	assert_string_equal(f->rec[0].key, "Pod/default/a");
 	assert_string_equal(f->rec[0].value, "{\"x\":1}");

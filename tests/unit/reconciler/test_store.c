@@ -217,6 +217,28 @@ static void test_objects_list_in_namespace_then_name_order(void **state)
 	assert_null(store_get(f->s, "Nope", "a", "x"));
 }
 
+static void test_cluster_scoped_objects_have_no_namespace(void **state)
+{
+	struct fx *f = *state;
+	json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1",
+			       "kind", "Namespace", "metadata", "name", "shop");
+	struct names nm = { "", 0, 0 };
+	json_t *out = NULL;
+
+	assert_int_equal(store_create(f->s, ns, &out, NULL, NULL, NULL), 0);
+	assert_null(meta_str(out, "namespace"));
+	assert_ptr_equal(store_get(f->s, "Namespace", "", "shop"), out);
+	assert_ptr_equal(store_get(f->s, "Namespace", NULL, "shop"), out);
+	assert_int_equal(store_list(f->s, "Namespace", "", collect, &nm), 0);
+	assert_string_equal(nm.buf, "/shop ");
+	assert_int_equal(store_delete(f->s, "Namespace", NULL, "shop", false, 0,
+				      NULL, NULL, NULL, NULL, NULL),
+			 0);
+	assert_int_equal(store_count(f->s, "Namespace", NULL), 0);
+	json_decref(out);
+	json_decref(ns);
+}
+
 static int delete_each(void *ctx, const json_t *obj)
 {
 	struct fx *f = ctx;
@@ -950,6 +972,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_objects_list_in_namespace_then_name_order),
 		T(test_a_listing_callback_may_delete_what_it_sees),
+		T(test_cluster_scoped_objects_have_no_namespace),
 		T(test_many_objects_survive_growth_and_removal),
 		T(test_create_sets_uid_rv_generation_and_timestamp),
 		T(test_create_refuses_duplicates_and_nameless_objects),
