@@ -837,6 +837,47 @@ static void test_store_free_stops_watches_and_finishes_writes(void **state)
 	json_decref(p);
 }
 
+static void on_event_free_store(void *ctx, const struct store_event *e)
+{
+	struct fx *f = ctx;
+
+	on_event(ctx, e);
+	store_free(f->s);
+	f->s = NULL;
+}
+
+static void test_the_store_may_be_freed_from_a_watch_callback(void **state)
+{
+	struct fx *f = *state;
+	struct store_watch *w, *other;
+
+	assert_int_equal(store_watch(f->s, "Pod", NULL, 0, on_event_free_store,
+				     f, &w, NULL),
+			 0);
+	assert_int_equal(
+		store_watch(f->s, "Pod", NULL, 0, on_event, f, &other, NULL),
+		0);
+	create(f, "default", "a");
+	assert_int_equal(
+		store_create(f->s,
+			     (json_t *)store_get(f->s, "Pod", "default", "a"),
+			     NULL, on_done, f, NULL),
+		-EEXIST);
+	{
+		json_t *p = pod("default", "b", "nginx:1");
+
+		assert_int_equal(store_create(f->s, p, NULL, on_done, f, NULL),
+				 0);
+		json_decref(p);
+	}
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	/* One event, then the store went: the second write still
+	 * completed, without events. */
+	assert_int_equal(f->nev, 1);
+	assert_int_equal(f->ndone, 1);
+	assert_int_equal(f->done[0], 0);
+}
+
 static void test_a_reopened_store_has_its_objects_and_rv(void **state)
 {
 	struct fx *f = *state;
@@ -989,6 +1030,7 @@ int main(void)
 		T(test_a_watch_older_than_the_history_is_expired),
 		T(test_a_watch_may_stop_itself_and_others_and_write_in_its_callback),
 		T(test_store_free_stops_watches_and_finishes_writes),
+		T(test_the_store_may_be_freed_from_a_watch_callback),
 		T(test_a_reopened_store_has_its_objects_and_rv),
 		T(test_after_a_journal_failure_writes_fail_with_eio),
 #undef T
