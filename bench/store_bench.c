@@ -185,7 +185,7 @@ static double rss_mib(void)
  */
 static double fsync_floor_ms(const char *dir)
 {
-	enum { N = 200 };
+	enum { N = 200, MID = N / 2 };
 	char path[4200];
 	char buf[sizeof(pod_json)];
 	uint64_t t[N];
@@ -212,7 +212,7 @@ static double fsync_floor_ms(const char *dir)
 	close(fd);
 	unlink(path);
 	qsort(t, N, sizeof(t[0]), cmp_u64);
-	return (double)t[N / 2] / 1e6;
+	return (double)t[MID] / 1e6;
 }
 
 static int run_round(const char *dir, size_t writers, size_t writes,
