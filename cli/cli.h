@@ -25,6 +25,18 @@ int cmd_podman(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+
+/*
+ * Builds the demo images that are missing through the Podman service on
+ * sock, blocking on a loop of its own, with one progress line each on
+ * stdout (each starting with indent). Returns 0 when every image is
+ * there, -EIO otherwise (what failed printed on stderr).
+ */
+int cli_images_ensure(const char *sock, const char *indent);
 
 /* Prints every diagnostic of err to out, one line each, in file order. */
 void cli_print_diags(struct sm_err *err, FILE *out, int with_notes);

@@ -100,7 +100,7 @@ static int image_exists(uv_loop_t *loop, struct podman *p, const char *name)
 }
 
 static int build(uv_loop_t *loop, struct podman *p,
-		 const struct demo_image *img)
+		 const struct demo_image *img, const char *indent)
 {
 	struct demo_context ctx = DEMO_CONTEXT_INIT;
 	struct sm_err err = SM_ERR_INIT;
@@ -142,9 +142,51 @@ static int build(uv_loop_t *loop, struct podman *p,
 		return 1;
 	}
 	free(a.error);
-	printf("built %s (%.1f s)\n", img->name, seconds_since(&t0));
+	printf("%sbuilt %s (%.1f s)\n", indent, img->name, seconds_since(&t0));
 	fflush(stdout);
 	return 0;
+}
+
+int cli_images_ensure(const char *sock, const char *indent)
+{
+	int built = 0, present = 0, failed = 0;
+	struct podman *p;
+	uv_loop_t loop;
+	int r;
+
+	r = uv_loop_init(&loop);
+	if (r) {
+		fprintf(stderr, "stuurman images: %s\n", uv_strerror(r));
+		return -EIO;
+	}
+	p = podman_new(&loop, sock);
+	for (size_t i = 0; i < demo_images_nr; i++) {
+		const struct demo_image *img = &demo_images[i];
+
+		r = image_exists(&loop, p, img->name);
+		if (r == 0) {
+			printf("%spresent %s\n", indent, img->name);
+			present++;
+		} else if (r == 1) {
+			printf("%sbuilding %s\n", indent, img->name);
+			fflush(stdout);
+			if (build(&loop, p, img, indent))
+				failed++;
+			else
+				built++;
+		} else {
+			failed++;
+			break;
+		}
+	}
+	podman_free(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop))
+		fprintf(stderr, "stuurman images: handles left open\n");
+	printf("%simages: %d built, %d present, %d failed\n", indent, built,
+	       present, failed);
+	fflush(stdout);
+	return failed ? -EIO : 0;
 }
 
 int cmd_images(int argc, char **argv)
@@ -157,10 +199,7 @@ int cmd_images(int argc, char **argv)
 	};
 	const char *data = NULL, *sock = NULL, *env_sock;
 	char *data_def SM_AUTOFREE = NULL, *sock_def SM_AUTOFREE = NULL;
-	int built = 0, present = 0, failed = 0;
-	struct podman *p;
-	uv_loop_t loop;
-	int opt, r;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -208,34 +247,5 @@ int cmd_images(int argc, char **argv)
 		return 1;
 	}
 
-	r = uv_loop_init(&loop);
-	if (r) {
-		fprintf(stderr, "stuurman images: %s\n", uv_strerror(r));
-		return 1;
-	}
-	p = podman_new(&loop, sock);
-	for (size_t i = 0; i < demo_images_nr; i++) {
-		const struct demo_image *img = &demo_images[i];
-
-		r = image_exists(&loop, p, img->name);
-		if (r == 0) {
-			printf("present %s\n", img->name);
-			present++;
-		} else if (r == 1) {
-			if (build(&loop, p, img))
-				failed++;
-			else
-				built++;
-		} else {
-			failed++;
-			break;
-		}
-	}
-	podman_free(p);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&loop))
-		fprintf(stderr, "stuurman images: handles left open\n");
-	printf("images: %d built, %d present, %d failed\n", built, present,
-	       failed);
-	return failed ? 1 : 0;
+	return cli_images_ensure(sock, "") ? 1 : 0;
 }

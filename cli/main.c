@@ -19,6 +19,13 @@
 static int cmd_help(int argc, char **argv);
 
 static const struct cli_command commands[] = {
+	{ "up", cmd_up,
+	  "run everything on this machine: Podman, server, 3 agents" },
+	{ "down", cmd_down,
+	  "stop what `up` started and remove its containers" },
+	{ "get", cmd_get,
+	  "show pods, deployments, nodes, ... (kubectl's columns)" },
+	{ "delete", cmd_delete, "delete a pod (its controller replaces it)" },
 	{ "validate", cmd_validate,
 	  "check manifests: every error with file:line:column" },
 	{ "render", cmd_render,
