@@ -1,7 +1,7 @@
 /*
  * cmd_kube.c: `stuurman get` and `stuurman delete pod`, a minimal client of
  * the API server with kubectl's columns. Short-lived, so each call blocks
- * on a loop of its own (kube_call()).
+ * on a loop of its own (kubecli_call()).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -83,13 +83,13 @@ static void add_age(struct table *t, const json_t *obj)
 	time_t created;
 	char age[32];
 
-	if (kube_parse_time(sm_json_get_str(json_object_get(obj, "metadata"),
-					    "creationTimestamp"),
-			    &created)) {
+	if (kubecli_parse_time(sm_json_get_str(json_object_get(obj, "metadata"),
+					       "creationTimestamp"),
+			       &created)) {
 		table_add(t, "<unknown>");
 		return;
 	}
-	kube_human_age((int64_t)(time(NULL) - created), age, sizeof(age));
+	kubecli_human_age((int64_t)(time(NULL) - created), age, sizeof(age));
 	table_add(t, age);
 }
 
@@ -428,12 +428,11 @@ static int parse_kube_args(int argc, char **argv, const char *cmd,
 }
 
 /* A client for the args' kubeconfig on loop, or NULL (message printed). */
-static struct kube_client *open_client(uv_loop_t *loop, const char *cmd,
-				       struct kube_args *a,
-				       struct kubeconfig *kc)
+static struct kubecli *open_client(uv_loop_t *loop, const char *cmd,
+				   struct kube_args *a, struct kubeconfig *kc)
 {
 	struct sm_err err = SM_ERR_INIT;
-	struct kube_client *c = NULL;
+	struct kubecli *c = NULL;
 	char *def = NULL, *path;
 
 	if (!a->kubeconfig && !a->data && !getenv("KUBECONFIG"))
@@ -443,7 +442,7 @@ static struct kube_client *open_client(uv_loop_t *loop, const char *cmd,
 		sm_error(&err, NULL,
 			 "no kubeconfig: pass --kubeconfig FILE or --data DIR");
 	else if (!kubeconfig_load(path, kc, &err))
-		c = kube_client_new(loop, kc, &err);
+		c = kubecli_new(loop, kc, &err);
 	if (!c) {
 		fprintf(stderr, "stuurman %s: ", cmd);
 		cli_print_diags(&err, stderr, 0);
@@ -461,9 +460,9 @@ static struct kube_client *open_client(uv_loop_t *loop, const char *cmd,
 	return c;
 }
 
-static void close_loop(uv_loop_t *loop, struct kube_client *c)
+static void close_loop(uv_loop_t *loop, struct kubecli *c)
 {
-	kube_client_free(c);
+	kubecli_free(c);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
 }
@@ -472,7 +471,7 @@ static void close_loop(uv_loop_t *loop, struct kube_client *c)
 static int call_failed(const char *cmd, int status, const json_t *body,
 		       struct sm_err *err)
 {
-	const char *msg = kube_status_message(body);
+	const char *msg = kubecli_status_message(body);
 
 	if (status < 0)
 		cli_print_diags(err, stderr, 0);
@@ -540,7 +539,7 @@ int cmd_get(int argc, char **argv)
 	struct kubeconfig kc = KUBECONFIG_INIT;
 	struct sm_err err = SM_ERR_INIT;
 	const struct resource *res;
-	struct kube_client *c;
+	struct kubecli *c;
 	json_t *body = NULL;
 	const char *name = NULL;
 	char *path;
@@ -584,7 +583,7 @@ int cmd_get(int argc, char **argv)
 	else
 		path = xasprintf("%s/namespaces/%s/%s%s%s", res->prefix, a.ns,
 				 res->name, name ? "/" : "", name ? name : "");
-	r = kube_call(c, "GET", path, NULL, NULL, &body, &err);
+	r = kubecli_call(c, "GET", path, NULL, NULL, &body, &err);
 	if (r == 200 && body)
 		rc = print_objects(res, body, name != NULL, &a);
 	else
@@ -602,7 +601,7 @@ int cmd_delete(int argc, char **argv)
 	struct kube_args a = { 0 };
 	struct kubeconfig kc = KUBECONFIG_INIT;
 	const struct resource *res;
-	struct kube_client *c;
+	struct kubecli *c;
 	uv_loop_t loop;
 	int r, rc = 0;
 
@@ -632,7 +631,7 @@ int cmd_delete(int argc, char **argv)
 		char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", a.ns,
 				       argv[i]);
 
-		r = kube_call(c, "DELETE", path, NULL, NULL, &body, &err);
+		r = kubecli_call(c, "DELETE", path, NULL, NULL, &body, &err);
 		if (r == 200 || r == 202)
 			printf("pod \"%s\" deleted\n", argv[i]);
 		else

@@ -289,7 +289,7 @@ struct up {
 	bool service_done;
 	int service_status;
 	struct podman *podman;
-	struct kube_client *kube;
+	struct kubecli *kube;
 	struct child server;
 	struct child *agents;
 	struct workload *work;
@@ -534,7 +534,7 @@ static void close_all(struct up *u)
 		uv_close((uv_handle_t *)&u->sigint, NULL);
 		uv_close((uv_handle_t *)&u->sigterm, NULL);
 	}
-	kube_client_free(u->kube);
+	kubecli_free(u->kube);
 	u->kube = NULL;
 	if (u->podman)
 		podman_free(u->podman);
@@ -589,7 +589,7 @@ static void up_stop(struct up *u, int status)
 	u->phase = PHASE_STOP;
 	u->status = status;
 	/* Nothing in flight matters any more. */
-	kube_client_free(u->kube);
+	kubecli_free(u->kube);
 	u->kube = NULL;
 	u->polls = 0;
 	for (int i = 0; i < u->nodes; i++)
@@ -818,7 +818,7 @@ struct poll_req {
 	json_t **slot;
 };
 
-static void on_poll(void *ctx, const struct kube_reply *r)
+static void on_poll(void *ctx, const struct kubecli_reply *r)
 {
 	struct poll_req *q = ctx;
 	struct up *u = q->u;
@@ -850,7 +850,7 @@ static void api_poll(struct up *u, const char *path, json_t **slot)
 
 	q->u = u;
 	q->slot = slot;
-	if (kube_request(u->kube, "GET", path, NULL, NULL, on_poll, q)) {
+	if (kubecli_request(u->kube, "GET", path, NULL, NULL, on_poll, q)) {
 		free(q);
 		return;
 	}
@@ -890,7 +890,7 @@ static int write_kubeconfig(struct up *u)
 	return r;
 }
 
-static void on_readyz(void *ctx, const struct kube_reply *r)
+static void on_readyz(void *ctx, const struct kubecli_reply *r)
 {
 	struct up *u = ctx;
 
@@ -929,7 +929,7 @@ static void server_tick(struct up *u)
 		free(tok);
 		kc.server = xstrdup(u->url);
 		if (kc.token && file_exists(kc.ca_file))
-			u->kube = kube_client_new(u->loop, &kc, &err);
+			u->kube = kubecli_new(u->loop, &kc, &err);
 		kubeconfig_release(&kc);
 		if (sm_err_failed(&err)) {
 			cli_print_diags(&err, stderr, 0);
@@ -939,7 +939,8 @@ static void server_tick(struct up *u)
 		}
 	}
 	if (u->kube && !u->polls &&
-	    !kube_request(u->kube, "GET", "/readyz", NULL, NULL, on_readyz, u))
+	    !kubecli_request(u->kube, "GET", "/readyz", NULL, NULL, on_readyz,
+			     u))
 		u->polls++;
 }
 
@@ -950,7 +951,7 @@ struct fence {
 	struct child *c;
 };
 
-static void fence_done(void *ctx, const struct kube_reply *r)
+static void fence_done(void *ctx, const struct kubecli_reply *r)
 {
 	struct fence *f = ctx;
 
@@ -961,7 +962,7 @@ static void fence_done(void *ctx, const struct kube_reply *r)
 		    "%s=nodeshutdown:NoExecute, so its StatefulSet pods move",
 		    f->c->name, OUT_OF_SERVICE);
 	} else if (r->status) {
-		const char *msg = kube_status_message(r->json);
+		const char *msg = kubecli_status_message(r->json);
 
 		say("stuurman up: %s: the taint was refused (%d%s%s); will "
 		    "retry",
@@ -970,7 +971,7 @@ static void fence_done(void *ctx, const struct kube_reply *r)
 	free(f);
 }
 
-static void fence_node(void *ctx, const struct kube_reply *r)
+static void fence_node(void *ctx, const struct kubecli_reply *r)
 {
 	struct fence *f = ctx;
 	struct up *u = f->up;
@@ -1010,9 +1011,9 @@ static void fence_node(void *ctx, const struct kube_reply *r)
 			  sm_json_get_path(r->json, "metadata.resourceVersion"),
 			  "spec", "taints", taints);
 	path = xasprintf("/api/v1/nodes/%s", f->c->name);
-	if (!patch ||
-	    kube_request(u->kube, "PATCH", path, "application/merge-patch+json",
-			 patch, fence_done, f)) {
+	if (!patch || kubecli_request(u->kube, "PATCH", path,
+				      "application/merge-patch+json", patch,
+				      fence_done, f)) {
 		f->c->fence_busy = false;
 		free(f);
 	}
@@ -1044,7 +1045,7 @@ static void on_node_containers(void *ctx, const struct podman_reply *r)
 		return;
 	}
 	path = xasprintf("/api/v1/nodes/%s", f->c->name);
-	if (kube_request(u->kube, "GET", path, NULL, NULL, fence_node, f)) {
+	if (kubecli_request(u->kube, "GET", path, NULL, NULL, fence_node, f)) {
 		f->c->fence_busy = false;
 		free(f);
 	}

@@ -25,7 +25,7 @@
 #define TOKEN_MAX 4096
 #define DEFAULT_TIMEOUT_MS 30000
 
-struct kube_client {
+struct kubecli {
 	uv_loop_t *loop;
 	struct sm_http_client *http;
 	char *server, *token;
@@ -33,8 +33,8 @@ struct kube_client {
 	char *ca_temp; /* a temporary file of ours to unlink, or NULL */
 };
 
-struct kube_req {
-	kube_cb cb;
+struct kubecli_req {
+	kubecli_cb cb;
 	void *ctx;
 };
 
@@ -220,7 +220,7 @@ char *kubeconfig_path(const char *explicit, const char *data_dir,
 	return NULL;
 }
 
-static void client_release(struct kube_client *c)
+static void client_release(struct kubecli *c)
 {
 	sm_http_client_free(c->http);
 	if (c->ca_temp)
@@ -231,7 +231,7 @@ static void client_release(struct kube_client *c)
 	free(c->token);
 }
 
-void kube_client_free(struct kube_client *c)
+void kubecli_free(struct kubecli *c)
 {
 	if (!c)
 		return;
@@ -274,11 +274,10 @@ static char *write_temp_ca(const char *pem, struct sm_err *err)
 	return path;
 }
 
-struct kube_client *kube_client_new(uv_loop_t *loop,
-				    const struct kubeconfig *kc,
-				    struct sm_err *err)
+struct kubecli *kubecli_new(uv_loop_t *loop, const struct kubeconfig *kc,
+			    struct sm_err *err)
 {
-	struct kube_client *c = xcalloc(1, sizeof(*c));
+	struct kubecli *c = xcalloc(1, sizeof(*c));
 
 	c->loop = loop;
 	c->server = xstrdup(kc->server);
@@ -305,8 +304,8 @@ fail:
 
 static void on_done(void *ctx, const struct sm_http_response *hr)
 {
-	struct kube_req *q = ctx;
-	struct kube_reply r = { 0 };
+	struct kubecli_req *q = ctx;
+	struct kubecli_reply r = { 0 };
 	json_t *j = NULL;
 
 	r.status = hr->error ? 0 : hr->status;
@@ -321,12 +320,12 @@ static void on_done(void *ctx, const struct sm_http_response *hr)
 	free(q);
 }
 
-int kube_request(struct kube_client *c, const char *method, const char *path,
-		 const char *content_type, const json_t *body, kube_cb cb,
-		 void *ctx)
+int kubecli_request(struct kubecli *c, const char *method, const char *path,
+		    const char *content_type, const json_t *body, kubecli_cb cb,
+		    void *ctx)
 {
 	struct sm_http_request_opts o = { 0 };
-	struct kube_req *q = xcalloc(1, sizeof(*q));
+	struct kubecli_req *q = xcalloc(1, sizeof(*q));
 	char *url = xasprintf("%s%s", c->server, path);
 	char *ct = NULL, *text = NULL;
 	const char *headers[3] = { "Accept: application/json", NULL, NULL };
@@ -360,16 +359,16 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
 	return r;
 }
 
-struct kube_wait {
+struct kubecli_wait {
 	bool done;
 	int status;
 	json_t *json;
 	char *error;
 };
 
-static void on_call(void *ctx, const struct kube_reply *r)
+static void on_call(void *ctx, const struct kubecli_reply *r)
 {
-	struct kube_wait *w = ctx;
+	struct kubecli_wait *w = ctx;
 
 	w->done = true;
 	w->status = r->status;
@@ -377,12 +376,13 @@ static void on_call(void *ctx, const struct kube_reply *r)
 	w->error = r->error ? xstrdup(r->error) : NULL;
 }
 
-int kube_call(struct kube_client *c, const char *method, const char *path,
-	      const char *content_type, const json_t *body, json_t **out,
-	      struct sm_err *err)
+int kubecli_call(struct kubecli *c, const char *method, const char *path,
+		 const char *content_type, const json_t *body, json_t **out,
+		 struct sm_err *err)
 {
-	struct kube_wait w = { 0 };
-	int r = kube_request(c, method, path, content_type, body, on_call, &w);
+	struct kubecli_wait w = { 0 };
+	int r = kubecli_request(c, method, path, content_type, body, on_call,
+				&w);
 
 	*out = NULL;
 	if (r)
@@ -404,7 +404,7 @@ int kube_call(struct kube_client *c, const char *method, const char *path,
 	return w.status;
 }
 
-const char *kube_status_message(const json_t *j)
+const char *kubecli_status_message(const json_t *j)
 {
 	const char *kind = sm_json_get_str(j, "kind");
 
@@ -413,7 +413,7 @@ const char *kube_status_message(const json_t *j)
 	return sm_json_get_str(j, "message");
 }
 
-int kube_parse_time(const char *s, time_t *out)
+int kubecli_parse_time(const char *s, time_t *out)
 {
 	struct tm tm = { 0 };
 	const char *end;
@@ -441,7 +441,7 @@ static void age2(char *buf, size_t size, int64_t a, char ua, int64_t b, char ub)
 		snprintf(buf, size, "%" PRId64 "%c", a, ua);
 }
 
-void kube_human_age(int64_t s, char *buf, size_t size)
+void kubecli_human_age(int64_t s, char *buf, size_t size)
 {
 	int64_t m = s / 60, h = s / 3600, d = h / 24;
 

@@ -69,14 +69,14 @@ int kubeconfig_load(const char *path, struct kubeconfig *kc,
 char *kubeconfig_path(const char *explicit, const char *data_dir,
 		      const char *default_data) SM_MALLOC(free);
 
-struct kube_client;
+struct kubecli;
 
 /*
  * What a request got. status is the HTTP status, 0 when no answer came
  * (then error says why). json is the parsed body when it was JSON, else
  * NULL; borrowed until the callback returns.
  */
-struct kube_reply {
+struct kubecli_reply {
 	int status;
 	const json_t *json;
 	const char *body;
@@ -84,21 +84,19 @@ struct kube_reply {
 	const char *error;
 };
 
-typedef void (*kube_cb)(void *ctx, const struct kube_reply *r);
+typedef void (*kubecli_cb)(void *ctx, const struct kubecli_reply *r);
 
-void kube_client_free(struct kube_client *c);
+void kubecli_free(struct kubecli *c);
 
 /*
  * A client on loop (borrowed; it must outlive the client) for kc (copied).
  * Returns NULL with a message in err when the CA data cannot be written to
  * a temporary file or libcurl cannot be set up. Free with
- * kube_client_free(), which cancels what is in flight (no callback runs);
+ * kubecli_free(), which cancels what is in flight (no callback runs);
  * the loop needs a turn afterwards to close the handles.
  */
-struct kube_client *kube_client_new(uv_loop_t *loop,
-				    const struct kubeconfig *kc,
-				    struct sm_err *err)
-	SM_MALLOC(kube_client_free);
+struct kubecli *kubecli_new(uv_loop_t *loop, const struct kubeconfig *kc,
+			    struct sm_err *err) SM_MALLOC(kubecli_free);
 
 /*
  * Starts METHOD server+path (path begins with '/', query included) with
@@ -106,9 +104,9 @@ struct kube_client *kube_client_new(uv_loop_t *loop,
  * bounded by timeout_ms (0: 30 s). cb runs once, later, on the loop.
  * Returns 0, or a negative errno when nothing was started (cb not called).
  */
-int kube_request(struct kube_client *c, const char *method, const char *path,
-		 const char *content_type, const json_t *body, kube_cb cb,
-		 void *ctx);
+int kubecli_request(struct kubecli *c, const char *method, const char *path,
+		    const char *content_type, const json_t *body, kubecli_cb cb,
+		    void *ctx);
 
 /*
  * The same, blocking: runs the client's loop until the answer came.
@@ -117,26 +115,26 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
  * (new reference, or NULL when the body was not JSON), or a negative errno
  * with the message in err when no answer came.
  */
-int kube_call(struct kube_client *c, const char *method, const char *path,
-	      const char *content_type, const json_t *body, json_t **out,
-	      struct sm_err *err);
+int kubecli_call(struct kubecli *c, const char *method, const char *path,
+		 const char *content_type, const json_t *body, json_t **out,
+		 struct sm_err *err);
 
 /*
  * The message of a Kubernetes Status object (its "message"), or NULL when
  * j is not one. Borrowed from j.
  */
-const char *kube_status_message(const json_t *j);
+const char *kubecli_status_message(const json_t *j);
 
 /*
  * An RFC 3339 UTC time ("2026-11-26T01:19:14Z", fractions allowed) as Unix
  * seconds; -EINVAL when s is not one.
  */
-int kube_parse_time(const char *s, time_t *out);
+int kubecli_parse_time(const char *s, time_t *out);
 
 /*
  * kubectl's age of a duration in seconds ("45s", "3m20s", "2d3h", ...),
  * written into buf (at least 16 bytes). A negative duration prints as "0s".
  */
-void kube_human_age(int64_t seconds, char *buf, size_t size);
+void kubecli_human_age(int64_t seconds, char *buf, size_t size);
 
 #endif
