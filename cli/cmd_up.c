@@ -265,6 +265,7 @@ struct child {
 	pid_t pid;
 	bool running, closed;
 	bool fenced, fence_busy, told_containers;
+	bool lift_checked; /* a taint of an earlier run looked for */
 };
 
 /* A Deployment or StatefulSet the manifests hold. */
@@ -946,9 +947,14 @@ static void server_tick(struct up *u)
 
 /* Fencing a lost node. */
 
+/*
+ * Setting the taint on a lost node, or (lift) taking away the one an
+ * earlier up set, once its agent runs again.
+ */
 struct fence {
 	struct up *up;
 	struct child *c;
+	bool lift;
 };
 
 static void fence_done(void *ctx, const struct kubecli_reply *r)
@@ -956,7 +962,11 @@ static void fence_done(void *ctx, const struct kubecli_reply *r)
 	struct fence *f = ctx;
 
 	f->c->fence_busy = false;
-	if (r->status == 200) {
+	if (r->status == 200 && f->lift) {
+		f->c->lift_checked = true;
+		say("%s: lifted the %s taint of an earlier run", f->c->name,
+		    OUT_OF_SERVICE);
+	} else if (r->status == 200) {
 		f->c->fenced = true;
 		say("stuurman up: %s: agent and containers gone: tainted "
 		    "%s=nodeshutdown:NoExecute, so its StatefulSet pods move",
@@ -980,6 +990,9 @@ static void fence_node(void *ctx, const struct kubecli_reply *r)
 	size_t i;
 
 	if (r->status != 200 || !r->json || !u->kube) {
+		/* No Node yet: nothing of an earlier run to lift. */
+		if (f->lift && r->status == 404)
+			f->c->lift_checked = true;
 		f->c->fence_busy = false;
 		free(f);
 		return;
@@ -992,7 +1005,16 @@ static void fence_node(void *ctx, const struct kubecli_reply *r)
 	json_array_foreach (taints, i, t)
 		if (!strcmp(sm_json_get_str(t, "key") ?: "", OUT_OF_SERVICE))
 			break;
-	if (i == json_array_size(taints)) {
+	if (f->lift && i == json_array_size(taints)) {
+		f->c->lift_checked = true;
+		f->c->fence_busy = false;
+		json_decref(taints);
+		free(f);
+		return;
+	}
+	if (f->lift) {
+		json_array_remove(taints, i);
+	} else if (i == json_array_size(taints)) {
 		char now[32];
 		time_t tt = time(NULL);
 		struct tm tm;
@@ -1050,6 +1072,31 @@ static void on_node_containers(void *ctx, const struct podman_reply *r)
 		free(f);
 	}
 	free(path);
+}
+
+/* Once per node, while waiting: a taint an earlier up set goes. */
+static void lift_tick(struct up *u)
+{
+	for (int i = 0; i < u->nodes; i++) {
+		struct child *c = &u->agents[i];
+		struct fence *f;
+		char *path;
+
+		if (!c->running || c->lift_checked || c->fence_busy)
+			continue;
+		f = xcalloc(1, sizeof(*f));
+		f->up = u;
+		f->c = c;
+		f->lift = true;
+		path = xasprintf("/api/v1/nodes/%s", c->name);
+		c->fence_busy = true;
+		if (kubecli_request(u->kube, "GET", path, NULL, NULL,
+				    fence_node, f)) {
+			c->fence_busy = false;
+			free(f);
+		}
+		free(path);
+	}
 }
 
 static void supervise_tick(struct up *u)
@@ -1114,6 +1161,8 @@ static void on_tick(uv_timer_t *t)
 			up_stop(u, 1);
 			break;
 		}
+		if (u->kube)
+			lift_tick(u);
 		if (!u->polls && u->kube) {
 			api_poll(u, "/api/v1/nodes", &u->nodes_list);
 			api_poll(u, "/apis/apps/v1/deployments", &u->deploys);
@@ -1745,6 +1794,7 @@ int cmd_down(int argc, char **argv)
 	char *data = NULL, *state = NULL, *abs, *own_sock;
 	const char *sock;
 	bool volumes = false, started_service = false, stop_service;
+	bool recorded = true;
 	json_t *st = NULL, *nodes, *n;
 	int opt, rc = 0, pods = 0, containers = 0, vols = 0;
 	pid_t pid;
@@ -1786,10 +1836,15 @@ int cmd_down(int argc, char **argv)
 	state = xasprintf("%s/up.json", data);
 	if (sm_buf_read_file(&b, state) ||
 	    !(st = json_loadb(b.buf, b.len, 0, NULL))) {
-		printf("stuurman down: nothing to do: no %s (no `stuurman up` "
-		       "ran with this data dir, or down already did)\n",
-		       state);
-		goto out;
+		printf("stuurman down: no %s (no `stuurman up` ran with this "
+		       "data dir, or down already did)%s\n",
+		       state, volumes ? "" : ": nothing to do");
+		if (!volumes)
+			goto out;
+		/* Only the volumes, through the data dir's own service. */
+		recorded = false;
+		st = json_pack("{s:s+, s:[]}", "podman_socket", data,
+			       "/podman.sock", "nodes");
 	}
 
 	/* up first: it stops its children in order. */
@@ -1845,6 +1900,8 @@ int cmd_down(int argc, char **argv)
 		}
 		started_service = !podman_service_reused(svc);
 		sock = podman_service_socket(svc);
+		printf("%s the Podman service of %s to remove the containers\n",
+		       started_service ? "started" : "reusing", data);
 	}
 	p = podman_new(&loop, sock);
 	json_array_foreach (nodes, i, n) {
@@ -1865,6 +1922,7 @@ int cmd_down(int argc, char **argv)
 	if (svc && (started_service || stop_service)) {
 		struct down_service d = { 0 };
 
+		printf("stopping the Podman service of %s\n", data);
 		if (!podman_service_stop(svc, on_down_service, &d, &err))
 			while (!d.done && uv_run(&loop, UV_RUN_ONCE))
 				;
@@ -1882,7 +1940,7 @@ int cmd_down(int argc, char **argv)
 				;
 		}
 	}
-	if (!rc && unlink(state))
+	if (!rc && recorded && unlink(state))
 		fprintf(stderr, "stuurman down: cannot remove %s: %s\n", state,
 			strerror(errno));
 close:

@@ -12,7 +12,7 @@
  * neither a token nor a token file is an error that says so.
  *
  * Ownership: every string in a struct kubeconfig is new, freed by
- * kubeconfig_release(). A kube_client copies what it needs from the
+ * kubeconfig_release(). A kubecli copies what it needs from the
  * kubeconfig; a CA given as data is written to a private temporary file
  * (0600) that lives as long as the client, because http_client trusts CAs
  * from a file. Replies are borrowed for the duration of their callback.
