@@ -108,6 +108,40 @@ status "agent: a malformed registry is a usage error" 2 "$bin" agent \
 status "agent --help" 0 "$bin" agent --help
 check "agent --help names --registry-insecure" grep -q -- '--registry-insecure HOST:PORT' "$work/out"
 
+# up, down, get and delete: argument errors, before anything starts.
+status "up --help" 0 "$bin" up --help
+check "up --help names --ci and --nodes" grep -q -- '--ci' "$work/out"
+status "up: --nodes 0 is a usage error" 2 "$bin" up --nodes 0 --data "$work/d"
+check "up: the message names --nodes" grep -q -- '--nodes: expected 1 to 50, got "0"' "$work/err"
+status "up: --nodes x is a usage error" 2 "$bin" up --nodes x --data "$work/d"
+status "up: a bad --listen is a usage error" 2 "$bin" up --listen nowhere --data "$work/d"
+status "up: a bad --timeout is a usage error" 2 "$bin" up --timeout soon --data "$work/d"
+status "up: an extra argument is a usage error" 2 "$bin" up extra
+check "up started nothing on usage errors" test ! -e "$work/d"
+status "up: manifests with errors stop it before anything runs" 1 "$bin" up \
+	--data "$work/d2" --manifests "$inv" --podman-socket "$work/none.sock"
+check "up: the message says the manifests have errors" grep -q 'have errors' "$work/err"
+check "up: no server was started" test ! -e "$work/d2/up.json"
+status "down --help" 0 "$bin" down --help
+status "down: an unknown option is a usage error" 2 "$bin" down --bogus
+status "down with nothing recorded does nothing" 0 "$bin" down --data "$work/empty"
+check "down says there was nothing" grep -q 'nothing to do' "$work/out"
+status "get --help" 0 "$bin" get --help
+check "get --help lists the resources" grep -q 'statefulsets (sts)' "$work/out"
+status "get without a resource is a usage error" 2 "$bin" get
+status "get of an unknown resource is a usage error" 2 "$bin" get widgets
+check "get names the resources it knows" grep -q 'unknown resource "widgets"' "$work/err"
+status "get -o bad is a usage error" 2 "$bin" get pods -o table
+status "get -n with -A is a usage error" 2 "$bin" get pods -n a -A
+status "get with no kubeconfig fails" 1 "$bin" get pods --data "$work/empty"
+check "get names the missing kubeconfig" grep -q "$work/empty/kubeconfig" "$work/err"
+printf 'current-context: x\n' >"$work/bad-kubeconfig"
+status "get with a broken kubeconfig fails" 1 "$bin" get nodes --kubeconfig "$work/bad-kubeconfig"
+check "get says what the kubeconfig lacks" grep -q 'context "x" not found' "$work/err"
+status "delete of a deployment is a usage error" 2 "$bin" delete deployment web
+status "delete pod without a name is a usage error" 2 "$bin" delete pod
+status "delete -A is a usage error" 2 "$bin" delete pod x -A
+
 status "global --log-format json accepted" 0 "$bin" --log-format json version
 status "bad --log-level is a usage error" 2 "$bin" --log-level loud version
 
