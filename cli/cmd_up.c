@@ -1498,6 +1498,19 @@ int cmd_up(int argc, char **argv)
 		up_release(&u);
 		return 1;
 	}
+	{
+		/* The server is given the folder: an absolute path. */
+		char *abs = realpath(u.manifests, NULL);
+
+		if (!abs) {
+			fprintf(stderr, "stuurman up: manifests \"%s\": %s\n",
+				u.manifests, strerror(errno));
+			up_release(&u);
+			return 1;
+		}
+		free(u.manifests);
+		u.manifests = abs;
+	}
 	if (!u.data && !(u.data = podman_service_default_data_dir(&err))) {
 		cli_print_diags(&err, stderr, 0);
 		sm_err_release(&err);
