@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/http_server.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/url.h"
 #include "common/xalloc.h"
@@ -28,6 +29,8 @@
 #include "reconciler/objutil.h"
 #include "reconciler/patch.h"
 #include "reconciler/store.h"
+
+#include "stuurman-config.h"
 
 #include "common/banned.h"
 

@@ -88,7 +88,7 @@ static json_t *with_condition(const json_t *pod, const char *status,
 	return st;
 }
 
-static int bind(struct ctl *c, const json_t *pod, const char *node,
+static int bind_pod(struct ctl *c, const json_t *pod, const char *node,
 		const char *now)
 {
 	struct sm_err err = SM_ERR_INIT;
@@ -153,7 +153,7 @@ static int sync_pod(void *ctx, const char *key)
 		goto out;
 	}
 	char *target = xstrdup(node);
-	if (bind(c, pod, target, now) == 0) {
+	if (bind_pod(c, pod, target, now) == 0) {
 		if (sched_assume(sp->s, p, target) == 0)
 			p = NULL;
 		events_record(c->events, pod, EVENT_NORMAL, "Scheduled",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -29,7 +30,7 @@
 struct recent {
 	uint64_t key_hash;
 	char ns[64];
-	char name[128];
+	char name[160];
 	uint64_t first_ns;
 	uint64_t last_ns;
 };
@@ -65,13 +66,17 @@ void events_free(struct events *e)
 
 static uint64_t key_of(const json_t *obj, const char *reason, const char *msg)
 {
-	char buf[1024];
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	const char *uid =
 		sm_json_get_str(json_object_get(obj, "metadata"), "uid");
+	uint64_t h;
 
-	snprintf(buf, sizeof(buf), "%s\n%s\n%s\n%s", uid ? uid : "",
-		 store_obj_name(obj) ? store_obj_name(obj) : "", reason, msg);
-	return sm_hash_fnv1a(buf, strlen(buf));
+	sm_buf_addf(&b, "%s\n%s\n%s\n%s", uid ? uid : "",
+		    store_obj_name(obj) ? store_obj_name(obj) : "", reason,
+		    msg);
+	h = sm_hash_fnv1a(b.buf, b.len);
+	sm_buf_release(&b);
+	return h;
 }
 
 /* Bumps the count of the recent event r; false when it is gone. */
