@@ -28,6 +28,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/strmap.h"
+#include "common/x509.h"
 #include "common/xalloc.h"
 #include "manifests/canonical.h"
 #include "manifests/load.h"
@@ -2733,6 +2734,52 @@ static json_t *api_pods(void *ctx)
 			 "PodList", "metadata", "items", items);
 }
 
+/*
+ * The node API's certificate when joined: self-signed for the node IP and
+ * name, made once in DATA/nodes/NODE/pki (the key 0600). The API server
+ * does not verify it, as Kubernetes' does not verify kubelets' by default.
+ */
+static int serving_cert(struct agent *a, char **cert, char **key)
+{
+	char *dir = xasprintf("%s/nodes/%s/pki", a->data_dir, a->node);
+	struct sm_buf c = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	struct sm_buf k = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char *ip = xasprintf("IP:%s", a->node_ip);
+	char *dns = xasprintf("DNS:%s", a->node);
+	const char *sans[] = { ip, dns };
+	int r;
+
+	*cert = xasprintf("%s/agent.crt", dir);
+	*key = xasprintf("%s/agent.key", dir);
+	if (!access(*cert, R_OK) && !access(*key, R_OK)) {
+		r = 0;
+		goto out;
+	}
+	if ((r = mkdir_p(dir, 0700)))
+		goto fail;
+	if ((r = sm_x509_self_signed(a->node, sans, 2, 3650, &c, &k)))
+		goto fail;
+	/* The key first: a certificate on disk always has its key. */
+	if ((r = write_file(*key, k.buf, k.len, 0600)) ||
+	    (r = write_file(*cert, c.buf, c.len, 0644)))
+		goto fail;
+	sm_log(SM_LOG_INFO, COMPONENT,
+	       "made the node API's certificate %s for %s", *cert, a->node_ip);
+	goto out;
+fail:
+	sm_log(SM_LOG_ERROR, COMPONENT,
+	       "cannot make the node API's "
+	       "certificate in %s: %s",
+	       dir, strerror(-r));
+out:
+	free(dir);
+	free(ip);
+	free(dns);
+	sm_buf_release(&c);
+	sm_buf_release(&k);
+	return r;
+}
+
 int agent_start(struct agent *a)
 {
 	int rc;
@@ -2748,10 +2795,23 @@ int agent_start(struct agent *a)
 	}
 	if (strcmp(a->api_listen, "none")) {
 		struct agent_api_source src = { api_container_id, api_pods, a };
+		struct agent_api_tls tls = { 0 };
 		struct sm_err err = SM_ERR_INIT;
-		int r = agent_api_start(a->loop, a->api_listen, a->pm, &src,
-					&a->api, &err);
+		char *cert = NULL, *key = NULL;
+		int r = 0;
 
+		if (a->server) {
+			r = serving_cert(a, &cert, &key);
+			tls.cert_file = cert;
+			tls.key_file = key;
+			tls.token = a->token;
+		}
+		if (!r)
+			r = agent_api_start(a->loop, a->api_listen, a->pm, &src,
+					    a->server ? &tls : NULL, &a->api,
+					    &err);
+		free(cert);
+		free(key);
 		if (r) {
 			sm_log(SM_LOG_ERROR, COMPONENT,
 			       "the node API cannot listen on %s: %s (choose "
@@ -2761,8 +2821,9 @@ int agent_start(struct agent *a)
 			sm_err_release(&err);
 			return r;
 		}
-		sm_log(SM_LOG_INFO, COMPONENT, "node API on http://%s:%d",
-		       a->node_ip, agent_api_port(a->api));
+		sm_log(SM_LOG_INFO, COMPONENT, "node API on %s://%s:%d",
+		       a->server ? "https" : "http", a->node_ip,
+		       agent_api_port(a->api));
 	}
 	if ((rc = a->src->start(a)))
 		return rc;
