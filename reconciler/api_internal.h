@@ -18,7 +18,9 @@
 #include "reconciler/fieldsel.h"
 
 struct sm_err;
+struct sm_http_client;
 struct api_watch;
+struct api_log;
 
 #define API_MAX_COUNTERS 32
 
@@ -39,6 +41,10 @@ struct apiserver {
 	size_t nr_counters;
 	struct api_watch *watches; /* open watch streams, a list */
 	size_t nr_watches;
+	/* api_log.c: the node token for agents, and logs being proxied. */
+	char *kubelet_token;
+	struct sm_http_client *kubelet_http;
+	struct api_log *logs;
 };
 
 /*
@@ -87,5 +93,10 @@ void api__send_store_error(struct sm_http_resp *resp,
 void api__watch(struct api_call *c);
 /* Ends every watch stream (server shutdown). */
 void api__watch_stop_all(struct apiserver *a);
+
+/* api_log.c: GET pods/NAME/log, proxied to the pod's node agent. */
+void api__pod_log(struct api_call *c);
+/* Ends every proxied log and frees what api_log.c keeps (shutdown). */
+void api__log_stop_all(struct apiserver *a);
 
 #endif

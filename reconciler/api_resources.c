@@ -21,7 +21,7 @@ static const struct api_resource resources[] = {
 	  true,
 	  { "po" },
 	  true,
-	  API_SUB_STATUS | API_SUB_BINDING },
+	  API_SUB_STATUS | API_SUB_BINDING | API_SUB_LOG },
 	{ "services",
 	  "service",
 	  "Service",
@@ -191,6 +191,7 @@ static const struct subres subresources[] = {
 	{ API_SUB_STATUS, "status", { "get", "patch", "update" } },
 	{ API_SUB_SCALE, "scale", { "get", "patch", "update" } },
 	{ API_SUB_BINDING, "binding", { "create" } },
+	{ API_SUB_LOG, "log", { "get" } },
 };
 
 #define NR_SUBRES (sizeof(subresources) / sizeof(subresources[0]))

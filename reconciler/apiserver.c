@@ -1093,6 +1093,11 @@ static void do_resource(struct api_call *c)
 			ok = !strcmp(m, "POST");
 			if (ok)
 				do_binding(c);
+		} else if (!strcmp(c->sub, "log") &&
+			   (c->res->sub & API_SUB_LOG)) {
+			ok = get;
+			if (ok)
+				api__pod_log(c);
 		} else {
 			api__send_status(c->resp, 404, "NotFound", NULL,
 					 "the server could not find the "
@@ -1457,10 +1462,12 @@ int apiserver_start(uv_loop_t *loop, const struct apiserver_opts *o,
 	a->authn = o->authn;
 	a->authn_ctx = o->authn_ctx;
 	a->clock = o->clock ? o->clock : &sm_clock_system;
+	a->kubelet_token = o->kubelet_token ? xstrdup(o->kubelet_token) : NULL;
 	rc = ensure_namespaces(a->store, err);
 	if (rc == 0)
 		rc = sm_http_server_start(loop, &ho, &a->http, err);
 	if (rc < 0) {
+		free(a->kubelet_token);
 		free(a);
 		return rc;
 	}
@@ -1484,6 +1491,7 @@ void apiserver_free(struct apiserver *a)
 	if (!a)
 		return;
 	api__watch_stop_all(a);
+	api__log_stop_all(a);
 	sm_http_server_free(a->http);
 	free(a);
 }
