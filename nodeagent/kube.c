@@ -275,14 +275,18 @@ static void inf_put(struct kube_informer *inf, const char *key, json_t *obj)
 static void inf_del(struct kube_informer *inf, const char *key, json_t *obj)
 {
 	json_t *old = json_object_get(inf->cache, key);
+	char *k;
 
 	if (!old)
 		return;
+	/* key may be the cache's own, which goes with the entry. */
+	k = xstrdup(key);
 	json_incref(old);
-	json_object_del(inf->cache, key);
+	json_object_del(inf->cache, k);
 	if (inf->ops->deleted)
-		inf->ops->deleted(inf->ctx, key, obj ? obj : old);
+		inf->ops->deleted(inf->ctx, k, obj ? obj : old);
 	json_decref(old);
+	free(k);
 }
 
 /* A relist: what is gone is deleted, what changed updated. */
