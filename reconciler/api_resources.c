@@ -356,10 +356,11 @@ static json_t *aggregated_group(const char *group)
 
 	for (size_t i = 0; i < NR_RESOURCES; i++) {
 		const struct api_resource *r = &resources[i];
-		json_t *subs = json_array();
+		json_t *subs;
 
 		if (strcmp(r->group, group))
 			continue;
+		subs = json_array();
 		for (size_t k = 0; k < NR_SUBRES; k++) {
 			const struct subres *s = &subresources[k];
 			const char *sg, *sv, *sk;
