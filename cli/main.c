@@ -25,6 +25,8 @@ static const struct cli_command commands[] = {
 	  "print manifests in canonical form, with Kubernetes' defaults" },
 	{ "podman", cmd_podman,
 	  "start, stop or check stuurman's own Podman service" },
+	{ "server", cmd_server,
+	  "run the control plane: store, HTTPS API, controllers, scheduler" },
 	{ "agent", cmd_agent,
 	  "run a node: its pods on Podman, restarted, probed, reported" },
 	{ "images", cmd_images,

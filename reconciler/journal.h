@@ -122,4 +122,10 @@ struct journal_stats {
 };
 void journal_stats(const struct journal *j, struct journal_stats *out);
 
+/*
+ * Internal, for the tests: the CRC-32C (Castagnoli) of len bytes, continuing
+ * from crc (0 to start), as the journal's records carry it.
+ */
+uint32_t journal__crc32c(uint32_t crc, const void *data, size_t len);
+
 #endif

@@ -83,6 +83,13 @@ void store_free(struct store *s);
 /* The resourceVersion of the last write (0 for an empty new store). */
 uint64_t store_rv(const struct store *s);
 
+/*
+ * The journal's figures (journal.h: bytes, records, fsyncs), for metrics
+ * and benchmarks; all zero in memory-only mode.
+ */
+struct journal_stats;
+void store_journal_stats(const struct store *s, struct journal_stats *out);
+
 /* The outcome of a write: 0 once durable, or a negative errno. */
 typedef void (*store_done_cb)(void *ctx, int status);
 
