@@ -579,7 +579,9 @@ static void sorted_view(struct kind *k)
 	for (size_t i = 0; i < k->cap; i++)
 		if (k->slots[i])
 			k->sorted[n++] = k->slots[i];
-	qsort(k->sorted, n, sizeof(struct entry *), cmp_entry);
+	/* An empty kind has no array yet: qsort must not see NULL. */
+	if (n)
+		qsort(k->sorted, n, sizeof(struct entry *), cmp_entry);
 	k->sorted_ok = true;
 }
 
