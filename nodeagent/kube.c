@@ -50,12 +50,12 @@ void kube_client_free(struct kube_client *k)
 	if (!k)
 		return;
 	sm_http_client_free(k->http);
-	while (k->calls) {
-		struct kube_call *call = k->calls;
-
-		call_unlink(call);
+	/* Their requests went with the HTTP client: the records go too. */
+	for (struct kube_call *call = k->calls, *next; call; call = next) {
+		next = call->next;
 		free(call);
 	}
+	k->calls = NULL;
 	free(k->server);
 	free(k->token);
 	free(k->ca_file);

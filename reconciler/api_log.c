@@ -313,21 +313,16 @@ out:
 
 void api__log_stop_all(struct apiserver *a)
 {
-	while (a->logs) {
-		struct api_log *l = a->logs;
-
-		log_unlink(l);
-		l->a = NULL;
+	/* Every log ends here: its request cancelled, its answer ended. */
+	for (struct api_log *l = a->logs, *next; l; l = next) {
+		next = l->next;
 		if (l->req)
 			sm_http_request_cancel(l->req);
-		l->req = NULL;
-		/* The response ends with the server; its gone frees l. */
-		if (l->resp) {
+		if (l->resp)
 			sm_http_resp_end(l->resp);
-			l->resp = NULL;
-		}
-		log_free_if_done(l);
+		free(l);
 	}
+	a->logs = NULL;
 	sm_http_client_free(a->kubelet_http);
 	a->kubelet_http = NULL;
 	free(a->kubelet_token);
