@@ -10,6 +10,7 @@
 #   - the agent's own API refuses a request without the node token;
 #   - a deleted pod is stopped and deleted for good, and a replacement
 #     becomes Ready;
+#   - a restarted agent adopts its pod: same container, no restart;
 #   - SIGKILL of one agent (and its containers): its Node goes Unknown and
 #     the Deployment's pods are Ready on the other node;
 #   - everything is stopped and removed afterwards.
@@ -211,6 +212,28 @@ gone() { ! q $pods "[p['metadata']['name'] for p in d['items']]" | grep -q "$pod
 check "the deleted pod is gone for good" eventually 20 gone
 check "a replacement is Ready" eventually 30 is_q $pods \
 	"len([p for p in live(d) if ready(p) and p['status'].get('podIP')])" 2
+
+# A restarted agent adopts its pods: same container, no restart.
+pod=$(q $pods "sorted(p['metadata']['name'] for p in live(d))[0]")
+node=$(q "$pods/$pod" "d['spec']['nodeName']")
+cid=$(q "$pods/$pod" "d['status']['containerStatuses'][0]['containerID']")
+if [ "$node" = "$n1" ]; then
+	stop "$a1_pid" TERM
+	start_agent "$n1" 127.0.1.1
+	a1_pid=$agent_pid
+else
+	stop "$a2_pid" TERM
+	start_agent "$n2" 127.0.1.2
+	a2_pid=$agent_pid
+fi
+adopted() {
+	grep -q "adopted running pod" "$tmp/agent-$node.log" &&
+		is_q "$pods/$pod" \
+			"(d['status']['containerStatuses'][0]['containerID'], d['status']['containerStatuses'][0]['restartCount'], ready(d))" \
+			"('$cid', 0, True)"
+}
+check "a restarted agent adopts its pod (same container, no restart)" \
+	eventually 20 adopted
 
 # Node loss: the agent of the node with a pod dies with its containers.
 victim=$(q $pods "sorted(p['spec']['nodeName'] for p in live(d))[0]")
