@@ -208,6 +208,40 @@ static char *pick_container(struct api_call *c, const json_t *pod)
 	return name;
 }
 
+/*
+ * A container the node reports as waiting, never started, has no log
+ * yet: 400 with Kubernetes' message. Returns whether it answered.
+ */
+static bool waiting(struct api_call *c, const json_t *pod, const char *name)
+{
+	static const char *const lists[] = { "containerStatuses",
+					     "initContainerStatuses" };
+	const json_t *st = json_object_get(pod, "status");
+
+	for (size_t l = 0; l < 2; l++) {
+		size_t i;
+		json_t *cs;
+
+		json_array_foreach (json_object_get(st, lists[l]), i, cs) {
+			const json_t *w;
+
+			if (strcmp(sm_json_get_str(cs, "name") ?: "", name))
+				continue;
+			w = sm_json_get_path(cs, "state.waiting");
+			if (!w || sm_json_get_str(cs, "containerID"))
+				return false;
+			api__send_status(c->resp, 400, "BadRequest", NULL,
+					 "container \"%s\" in pod \"%s\" is "
+					 "waiting to start: %s",
+					 name, c->name,
+					 sm_json_get_str(w, "reason")
+						 ?: "ContainerCreating");
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Adds "&key=value" for the query parameters the agent understands. */
 static void pass_query(struct api_call *c, struct sm_buf *url)
 {
@@ -260,6 +294,8 @@ void api__pod_log(struct api_call *c)
 				 c->name);
 		goto out;
 	}
+	if (waiting(c, pod, container))
+		goto out;
 	node = store_get(a->store, "Node", "", node_name);
 	addrs = sm_json_get_path(node, "status.addresses");
 	json_array_foreach (addrs, i, addr)
