@@ -212,6 +212,7 @@ struct kube_informer {
 	enum inf_state state;
 	bool relist; /* the watch said 410: list again at once */
 	bool synced;
+	bool failing; /* the last list or watch failed (logged once) */
 	bool freeing;
 	unsigned lists;
 	uint64_t backoff_ms;
@@ -233,9 +234,12 @@ static void inf_retry(struct kube_informer *inf, const char *why)
 {
 	if (!inf->backoff_ms)
 		inf->backoff_ms = BACKOFF_MIN_MS;
-	sm_log(SM_LOG_WARN, COMPONENT, "%s%s%s: %s (listing again in %llu ms)",
+	/* Once per outage at warning level; the retries at debug. */
+	sm_log(inf->failing ? SM_LOG_DEBUG : SM_LOG_WARN, COMPONENT,
+	       "%s%s%s: %s (listing again in %llu ms, backing off to %d s)",
 	       inf->path, *inf->query ? "?" : "", inf->query, why,
-	       (unsigned long long)inf->backoff_ms);
+	       (unsigned long long)inf->backoff_ms, BACKOFF_MAX_MS / 1000);
+	inf->failing = true;
 	inf->state = INF_WAITING;
 	uv_timer_start(&inf->timer, inf_timer_fired, inf->backoff_ms, 0);
 	inf->backoff_ms *= 2;
@@ -361,6 +365,9 @@ static void list_done(void *ctx, const struct sm_http_response *r)
 	sm_buf_reset(&inf->list);
 	inf->lists++;
 	inf->synced = true;
+	if (inf->failing)
+		sm_log(SM_LOG_INFO, COMPONENT, "%s: listed again", inf->path);
+	inf->failing = false;
 	inf->backoff_ms = 0;
 	inf_replace(inf, json_object_get(list, "items"));
 	json_decref(list);
