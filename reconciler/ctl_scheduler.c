@@ -89,7 +89,7 @@ static json_t *with_condition(const json_t *pod, const char *status,
 }
 
 static int bind_pod(struct ctl *c, const json_t *pod, const char *node,
-		const char *now)
+		    const char *now)
 {
 	struct sm_err err = SM_ERR_INIT;
 	json_t *obj = json_deep_copy(pod);

@@ -144,19 +144,18 @@ static void pods_ready(struct fixture *f)
 	json_t *p;
 
 	sm_time_rfc3339(f->clock.realtime_ns, 0, now, sizeof(now));
-	json_array_foreach(pods, i, p)
-	{
+	json_array_foreach (pods, i, p) {
 		json_t *o = json_deep_copy(p);
 
 		if (sm_json_get_path(o, "metadata.deletionTimestamp")) {
 			json_decref(o);
 			continue;
 		}
-		json_object_set_new(
-			o, "status",
-			json_pack("{s:s, s:[{s:s, s:s, s:s}]}", "phase",
-				  "Running", "conditions", "type", "Ready",
-				  "status", "True", "lastTransitionTime", now));
+		json_object_set_new(o, "status",
+				    json_pack("{s:s, s:[{s:s, s:s, s:s}]}",
+					      "phase", "Running", "conditions",
+					      "type", "Ready", "status", "True",
+					      "lastTransitionTime", now));
 		json_object_del(json_object_get(o, "metadata"),
 				"resourceVersion");
 		assert_int_equal(store_update(f->store, o, STORE_STATUS, NULL,
@@ -174,8 +173,7 @@ static void finish_deletions(struct fixture *f)
 	size_t i;
 	json_t *p;
 
-	json_array_foreach(pods, i, p)
-	{
+	json_array_foreach (pods, i, p) {
 		if (sm_json_get_path(p, "metadata.deletionTimestamp"))
 			store_delete(f->store, "Pod", "default",
 				     store_obj_name(p), false, 0, NULL, NULL,
@@ -184,15 +182,17 @@ static void finish_deletions(struct fixture *f)
 	json_decref(pods);
 }
 
-#define RS                                                                   \
-	"{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{"   \
-	"\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"replicas\":3," \
-	"\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{"      \
-	"\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":" \
+#define RS                                                                    \
+	"{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{"  \
+	"\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"replicas\":" \
+	"3,"                                                                  \
+	"\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{"     \
+	"\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{"              \
+	"\"containers\":"                                                     \
 	"[{\"name\":\"main\",\"image\":\"busybox\"}]}}}}"
 
-static void test_replicaset_creates_owned_pods_and_replaces_a_deleted_one(
-	void **state)
+static void
+test_replicaset_creates_owned_pods_and_replaces_a_deleted_one(void **state)
 {
 	struct fixture *f = *state;
 	struct ctl_env e = env_of(f);
@@ -206,11 +206,11 @@ static void test_replicaset_creates_owned_pods_and_replaces_a_deleted_one(
 	assert_non_null(strstr(store_obj_name(p), "web-"));
 	assert_int_equal(strlen(store_obj_name(p)), strlen("web-") + 5);
 	assert_string_equal(
-		sm_json_get_str(json_array_get(sm_json_get_path(
-						       p,
-						       "metadata.ownerReferences"),
-					       0),
-				"kind"),
+		sm_json_get_str(
+			json_array_get(
+				sm_json_get_path(p, "metadata.ownerReferences"),
+				0),
+			"kind"),
 		"ReplicaSet");
 	store_delete(f->store, "Pod", "default", store_obj_name(p), false, 0,
 		     NULL, NULL, NULL, NULL, NULL);
@@ -246,16 +246,18 @@ static void test_replicaset_scaled_down_deletes_the_surplus(void **state)
 }
 
 #define DEPLOY(image)                                                          \
-	"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{"     \
-	"\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"replicas\":2,"   \
-	"\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"strategy\":{"        \
-	"\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":\"25%\","    \
-	"\"maxUnavailable\":\"25%\"}},\"template\":{\"metadata\":{\"labels\":{"  \
-	"\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"main\","        \
+	"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{"   \
+	"\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{\"replicas\":"  \
+	"2,"                                                                   \
+	"\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"strategy\":{"      \
+	"\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":\"25%\","  \
+	"\"maxUnavailable\":\"25%\"}},\"template\":{\"metadata\":{\"labels\":" \
+	"{"                                                                    \
+	"\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"main\","      \
 	"\"image\":\"" image "\"}]}}}}"
 
-static void test_deployment_rolls_from_v1_to_v2_through_replicasets(
-	void **state)
+static void
+test_deployment_rolls_from_v1_to_v2_through_replicasets(void **state)
 {
 	struct fixture *f = *state;
 	struct ctl_env e = env_of(f);
@@ -280,14 +282,14 @@ static void test_deployment_rolls_from_v1_to_v2_through_replicasets(
 	/* v2: a second ReplicaSet takes over, step by step. */
 	json_t *upd = json_deep_copy(d);
 	json_object_set_new(
-		json_array_get(sm_json_get_path(upd,
-						"spec.template.spec.containers"),
-			       0),
+		json_array_get(
+			sm_json_get_path(upd, "spec.template.spec.containers"),
+			0),
 		"image", json_string("bootcamp:v2"));
 	json_object_del(json_object_get(upd, "metadata"), "resourceVersion");
-	assert_int_equal(store_update(f->store, upd, STORE_MAIN, NULL, NULL,
-				      NULL, NULL),
-			 0);
+	assert_int_equal(
+		store_update(f->store, upd, STORE_MAIN, NULL, NULL, NULL, NULL),
+		0);
 	json_decref(upd);
 	for (int i = 0; i < 10; i++) {
 		settle(f);
@@ -301,20 +303,19 @@ static void test_deployment_rolls_from_v1_to_v2_through_replicasets(
 	size_t i;
 	json_t *p;
 	assert_int_equal(json_array_size(pods), 2);
-	json_array_foreach(pods, i, p)
-	{
+	json_array_foreach (pods, i, p) {
 		assert_string_equal(
-			sm_json_get_str(json_array_get(sm_json_get_path(
-							       p,
-							       "spec.containers"),
-						       0),
-					"image"),
+			sm_json_get_str(
+				json_array_get(
+					sm_json_get_path(p, "spec.containers"),
+					0),
+				"image"),
 			"bootcamp:v2");
 	}
 	json_decref(pods);
 	d = store_get(f->store, "Deployment", "default", "web");
-	assert_int_equal(json_integer_value(sm_json_get_path(
-				 d, "status.updatedReplicas")),
+	assert_int_equal(json_integer_value(
+				 sm_json_get_path(d, "status.updatedReplicas")),
 			 2);
 	assert_string_equal(
 		sm_json_get_str(sm_json_get_path(d, "metadata.annotations"),
@@ -339,9 +340,10 @@ static void test_deleting_a_replicaset_collects_its_pods(void **state)
 }
 
 #define NODE(name)                                                           \
-	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"" name \
-	"\"},\"status\":{\"allocatable\":{\"cpu\":\"2\",\"memory\":\"4Gi\","      \
-	"\"pods\":\"110\"},\"conditions\":[{\"type\":\"Ready\",\"status\":"       \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"   \
+	"\"" name                                                            \
+	"\"},\"status\":{\"allocatable\":{\"cpu\":\"2\",\"memory\":\"4Gi\"," \
+	"\"pods\":\"110\"},\"conditions\":[{\"type\":\"Ready\",\"status\":"  \
 	"\"True\",\"lastHeartbeatTime\":\"2026-01-01T00:00:00Z\"}]}}"
 
 static void test_scheduler_binds_pods_and_reports_when_none_fits(void **state)
@@ -356,16 +358,16 @@ static void test_scheduler_binds_pods_and_reports_when_none_fits(void **state)
 	settle(f);
 	const json_t *p = store_get(f->store, "Pod", "default", "a");
 	assert_null(sm_json_get_path(p, "spec.nodeName"));
-	json_t *cond = json_array_get(sm_json_get_path(p, "status.conditions"),
-				      0);
+	json_t *cond =
+		json_array_get(sm_json_get_path(p, "status.conditions"), 0);
 	assert_string_equal(sm_json_get_str(cond, "status"), "False");
 	assert_string_equal(sm_json_get_str(cond, "reason"), "Unschedulable");
 	create(f, NODE("node-1"));
 	settle(f);
 	p = store_get(f->store, "Pod", "default", "a");
-	assert_string_equal(sm_json_get_str(json_object_get(p, "spec"),
-					    "nodeName"),
-			    "node-1");
+	assert_string_equal(
+		sm_json_get_str(json_object_get(p, "spec"), "nodeName"),
+		"node-1");
 }
 
 static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
@@ -390,21 +392,20 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 	assert_int_equal(json_array_size(sm_json_get_path(n, "spec.taints")),
 			 2);
 	assert_string_equal(
-		sm_json_get_str(json_array_get(sm_json_get_path(
-						       n, "status.conditions"),
-					       0),
-				"status"),
+		sm_json_get_str(
+			json_array_get(sm_json_get_path(n, "status.conditions"),
+				       0),
+			"status"),
 		"Unknown");
 	/* The pod goes after the eviction timeout. */
-	assert_null(sm_json_get_path(
-		store_get(f->store, "Pod", "default", "a"),
-		"metadata.deletionTimestamp"));
+	assert_null(sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
+				     "metadata.deletionTimestamp"));
 	f->clock.realtime_ns += 2 * NS_PER_S;
 	controller_queue(ctl_queue(f->ctls[0]), "/node-1");
 	settle(f);
-	assert_non_null(sm_json_get_path(
-		store_get(f->store, "Pod", "default", "a"),
-		"metadata.deletionTimestamp"));
+	assert_non_null(
+		sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
+				 "metadata.deletionTimestamp"));
 }
 
 int main(void)
