@@ -377,10 +377,12 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 
 	f->ctls[f->nr++] = ctl_node_new(&e, 2000, 1000);
 	create(f, NODE("node-1"));
-	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
-		  "\"name\":\"a\",\"namespace\":\"default\"},\"spec\":{"
-		  "\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"m\","
-		  "\"image\":\"x\"}]},\"status\":{\"phase\":\"Running\"}}");
+	create(f,
+	       "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
+	       "\"name\":\"a\",\"namespace\":\"default\"},\"spec\":{"
+	       "\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"m\","
+	       "\"image\":\"x\"}]},\"status\":{\"phase\":\"Running\","
+	       "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
 	settle(f);
 	const json_t *n = store_get(f->store, "Node", "", "node-1");
 	assert_null(sm_json_get_path(n, "spec.taints"));
@@ -397,7 +399,16 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 				       0),
 			"status"),
 		"Unknown");
-	/* The pod goes after the eviction timeout. */
+	/* Its pod is no longer Ready, and goes after the eviction timeout. */
+	assert_string_equal(
+		sm_json_get_str(
+			json_array_get(
+				sm_json_get_path(store_get(f->store, "Pod",
+							   "default", "a"),
+						 "status.conditions"),
+				0),
+			"status"),
+		"False");
 	assert_null(sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
 				     "metadata.deletionTimestamp"));
 	f->clock.realtime_ns += 2 * NS_PER_S;
