@@ -89,6 +89,16 @@ void api__send_store_error(struct sm_http_resp *resp,
 			   const struct api_resource *r, const char *name,
 			   int rc, const struct sm_err *err);
 
+/*
+ * api_table.c: whether c asked for a Table (kubectl get), a new Table for
+ * r (with column definitions when definitions), and one row per object.
+ */
+bool api__wants_table(const struct api_call *c);
+json_t *api__table_new(const struct api_resource *r, bool definitions,
+		       const char *rv);
+void api__table_add(json_t *table, const struct api_resource *r,
+		    const json_t *obj, uint64_t now_ns);
+
 /* api_watch.c: starts a watch stream for c (answers errors itself). */
 void api__watch(struct api_call *c);
 /* Ends every watch stream (server shutdown). */

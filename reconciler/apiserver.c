@@ -448,6 +448,20 @@ static void do_list(struct api_call *c)
 	api_resource_api_version(c->res, av, sizeof(av));
 	snprintf(kind, sizeof(kind), "%sList", c->res->kind);
 	snprintf(rv, sizeof(rv), "%" PRIu64, store_rv(c->a->store));
+	if (api__wants_table(c)) {
+		json_t *t = api__table_new(c->res, true, rv);
+		uint64_t now = sm_clock_realtime_ns(c->a->clock);
+		size_t i;
+		json_t *o;
+
+		json_array_foreach (l.items, i, o)
+			api__table_add(t, c->res, o, now);
+		api__send_json(c->resp, 200, t, NULL);
+		json_decref(t);
+		json_decref(l.items);
+		api__filter_release(&f);
+		return;
+	}
 	json_t *list = json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", kind,
 				 "apiVersion", av, "metadata",
 				 "resourceVersion", rv, "items", l.items);
@@ -470,8 +484,19 @@ static void do_get(struct api_call *c)
 {
 	const json_t *obj = get_or_404(c);
 
-	if (obj)
+	if (obj && api__wants_table(c) && !c->sub) {
+		json_t *t = api__table_new(
+			c->res, true,
+			sm_json_get_str(json_object_get(obj, "metadata"),
+					"resourceVersion"));
+
+		api__table_add(t, c->res, obj,
+			       sm_clock_realtime_ns(c->a->clock));
+		api__send_json(c->resp, 200, t, NULL);
+		json_decref(t);
+	} else if (obj) {
 		api__send_json(c->resp, 200, obj, NULL);
+	}
 }
 
 /* Writes obj through the store and answers code with the result. */
