@@ -347,24 +347,9 @@ static void c_secret_type(json_t *row, const json_t *obj, uint64_t now)
 
 /* ---- nodes and namespaces ---- */
 
-static const json_t *node_condition(const json_t *obj, const char *type)
-{
-	json_t *conds = sm_json_get_path(obj, "status.conditions");
-	size_t i;
-	json_t *c;
-
-	json_array_foreach (conds, i, c) {
-		const char *t = sm_json_get_str(c, "type");
-
-		if (t && !strcmp(t, type))
-			return c;
-	}
-	return NULL;
-}
-
 static void c_node_status(json_t *row, const json_t *obj, uint64_t now)
 {
-	const char *s = sm_json_get_str(node_condition(obj, "Ready"), "status");
+	const char *s = sm_json_get_str(obj_condition(obj, "Ready"), "status");
 	char out[96];
 
 	snprintf(out, sizeof(out), "%s%s",

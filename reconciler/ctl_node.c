@@ -55,21 +55,6 @@ static uint64_t mono_ms(const struct ctl *c)
 	return sm_clock_monotonic_ns(c->env.clock) / 1000000;
 }
 
-static const json_t *ready_condition(const json_t *node)
-{
-	json_t *conds = sm_json_get_path(node, "status.conditions");
-	size_t i;
-	json_t *c;
-
-	json_array_foreach (conds, i, c) {
-		const char *t = sm_json_get_str(c, "type");
-
-		if (t && !strcmp(t, "Ready"))
-			return c;
-	}
-	return NULL;
-}
-
 static struct node_seen *seen_of(struct ctl *c, const char *name)
 {
 	struct node_priv *np = c->priv;
@@ -335,7 +320,7 @@ static int sync_node(void *ctx, const char *key)
 		struct node_seen *s = seen_of(c, name);
 		uint64_t age = mono_ms(c) - s->seen_ms;
 		const char *ready =
-			sm_json_get_str(ready_condition(node), "status");
+			sm_json_get_str(obj_condition(node, "Ready"), "status");
 		bool silent = age >= np->grace_ms;
 
 		if (silent && ready && strcmp(ready, "Unknown")) {
@@ -370,8 +355,8 @@ static void on_node(void *ctx, const struct store_event *ev)
 {
 	struct ctl *c = ctx;
 	const char *name = store_obj_name(ev->obj);
-	const char *hb =
-		sm_json_get_str(ready_condition(ev->obj), "lastHeartbeatTime");
+	const char *hb = sm_json_get_str(obj_condition(ev->obj, "Ready"),
+					 "lastHeartbeatTime");
 	struct node_seen *s = seen_of(c, name);
 
 	if (ev->type != STORE_DELETED && hb && strcmp(hb, s->heartbeat)) {

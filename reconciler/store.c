@@ -41,7 +41,7 @@
 #include "reconciler/store.h"
 #include "common/banned.h"
 
-#define DEFAULT_HISTORY 10000
+#define DEFAULT_HISTORY 1000
 /* generateName: Kubernetes keeps the prefix to 58 characters, plus 5. */
 #define GEN_PREFIX_MAX 58
 #define GEN_SUFFIX 5
