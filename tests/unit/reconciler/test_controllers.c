@@ -339,6 +339,27 @@ static void test_deleting_a_replicaset_collects_its_pods(void **state)
 	assert_int_equal(count(f, "Pod"), 0);
 }
 
+static void test_a_deleted_namespace_is_emptied_then_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_env e = env_of(f);
+
+	f->ctls[f->nr++] = ctl_gc_new(&e);
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+		  "\"metadata\":{\"name\":\"lab\"}}");
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+		  "\"metadata\":{\"name\":\"c\",\"namespace\":\"lab\"}}");
+	settle(f);
+	/* As the API server deletes a Namespace: marked, not removed. */
+	assert_int_equal(store_delete(f->store, "Namespace", "", "lab", true, 0,
+				      NULL, NULL, NULL, NULL, NULL),
+			 0);
+	assert_non_null(store_get(f->store, "Namespace", "", "lab"));
+	settle(f);
+	assert_null(store_get(f->store, "ConfigMap", "lab", "c"));
+	assert_null(store_get(f->store, "Namespace", "", "lab"));
+}
+
 #define NODE(name)                                                           \
 	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"   \
 	"\"" name                                                            \
@@ -427,6 +448,7 @@ int main(void)
 		T(test_replicaset_scaled_down_deletes_the_surplus),
 		T(test_deployment_rolls_from_v1_to_v2_through_replicasets),
 		T(test_deleting_a_replicaset_collects_its_pods),
+		T(test_a_deleted_namespace_is_emptied_then_removed),
 		T(test_scheduler_binds_pods_and_reports_when_none_fits),
 		T(test_a_silent_node_is_tainted_and_its_pods_evicted),
 #undef T
