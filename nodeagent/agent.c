@@ -149,6 +149,16 @@ struct pod_source {
 	void (*stop)(struct agent *a);
 };
 
+/* An Event the agent recorded, for counting its repeats. */
+#define AGENT_RECENT_EVENTS 128
+struct agent_event {
+	uint64_t key; /* hash of pod uid, reason and message */
+	uint64_t first_ns;
+	json_int_t count;
+	char ns[64];
+	char name[300];
+};
+
 struct agent {
 	uv_loop_t *loop;
 	const struct pod_source *src;
@@ -193,11 +203,19 @@ struct agent {
 	json_t *deleting; /* uid -> true: final DELETEs sent */
 	struct sm_http_request *version_req; /* Podman's version: health */
 	char *runtime_version;
+	/* Events recorded lately, to count repeats (joined mode). */
+	struct agent_event recent[AGENT_RECENT_EVENTS];
+	size_t next_recent;
 };
 
 static uint64_t now_ms(void)
 {
 	return sm_clock_monotonic_ns(&sm_clock_system) / 1000000;
+}
+
+static const char *meta_str(const json_t *o, const char *key)
+{
+	return sm_json_get_str(json_object_get(o, "metadata"), key);
 }
 
 static uint64_t wall_ns(void)
@@ -256,6 +274,86 @@ static void plog(struct apod *p, enum sm_log_level l, const char *fmt, ...)
 	va_end(ap);
 	sm_log_kv(l, COMPONENT, kv, "%s", sm_buf_cstr(&b));
 	sm_buf_release(&b);
+}
+
+static void event_sent(void *ctx, int status, json_t *body, const char *error)
+{
+	/* Events are best effort, as the kubelet's. */
+	if (error)
+		sm_log(SM_LOG_DEBUG, COMPONENT, "event: %s", error);
+}
+
+/*
+ * Records an Event about pod p as a kubelet does (source kubelet, host
+ * the node), when joined to a server; it is logged in any mode. The same
+ * reason and message within ten minutes bump the first one's count.
+ */
+static void pevent(struct apod *p, bool warning, const char *reason,
+		   const char *fmt, ...) SM_PRINTF(4, 5);
+static void pevent(struct apod *p, bool warning, const char *reason,
+		   const char *fmt, ...)
+{
+	struct agent *a = p->a;
+	struct sm_buf msg = SM_BUF_INIT(4096), key = SM_BUF_INIT(8192);
+	const char *ns = meta_str(p->pod, "namespace");
+	const char *name = meta_str(p->pod, "name");
+	uint64_t now = wall_ns(), h;
+	char stamp[SM_TIME_RFC3339_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	sm_buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	plog(p, warning ? SM_LOG_WARN : SM_LOG_INFO, "%s: %s", reason,
+	     sm_buf_cstr(&msg));
+	if (!a->kube || !ns || !name)
+		goto out;
+	sm_time_rfc3339(now, 0, stamp, sizeof(stamp));
+	sm_buf_addf(&key, "%s\n%s\n%s", p->uid, reason, sm_buf_cstr(&msg));
+	h = sm_hash_fnv1a(key.buf, key.len);
+	for (size_t i = 0; i < AGENT_RECENT_EVENTS; i++) {
+		struct agent_event *e = &a->recent[i];
+		char *path;
+
+		if (e->key != h || now - e->first_ns > 600ULL * 1000000000ULL)
+			continue;
+		json_t *patch = json_pack("{s:I, s:s}", "count", ++e->count,
+					  "lastTimestamp", stamp);
+		path = xasprintf("/api/v1/namespaces/%s/events/%s", e->ns,
+				 e->name);
+		kube_request(a->kube, "PATCH", path, patch,
+			     "application/merge-patch+json", 0, event_sent, a,
+			     NULL);
+		free(path);
+		json_decref(patch);
+		goto out;
+	}
+	struct agent_event *e = &a->recent[a->next_recent];
+	a->next_recent = (a->next_recent + 1) % AGENT_RECENT_EVENTS;
+	e->key = h;
+	e->first_ns = now;
+	e->count = 1;
+	snprintf(e->ns, sizeof(e->ns), "%s", ns);
+	snprintf(e->name, sizeof(e->name), "%.200s.%016llx", name,
+		 (unsigned long long)(h ^ now));
+	json_t *ev = json_pack(
+		"{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, "
+		"s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, s:s, s:s}",
+		"apiVersion", "v1", "kind", "Event", "metadata", "name",
+		e->name, "namespace", ns, "involvedObject", "kind", "Pod",
+		"apiVersion", "v1", "namespace", ns, "name", name, "uid",
+		p->uid, "type", warning ? "Warning" : "Normal", "reason",
+		reason, "message", sm_buf_cstr(&msg), "source", "component",
+		"kubelet", "host", a->node, "firstTimestamp", stamp,
+		"lastTimestamp", stamp, "count", 1, "reportingComponent",
+		"kubelet", "reportingInstance", a->node);
+	char *path = xasprintf("/api/v1/namespaces/%s/events", ns);
+	kube_request(a->kube, "POST", path, ev, NULL, 0, event_sent, a, NULL);
+	free(path);
+	json_decref(ev);
+out:
+	sm_buf_release(&msg);
+	sm_buf_release(&key);
 }
 
 static void set_str(char **dst, const char *src)
@@ -711,7 +809,8 @@ static void image_pulled(void *ctx, const struct podman_reply *r)
 	c = &p->ctrs[p->next];
 	image = sm_json_get_str(c->spec, "image");
 	if (r->ok) {
-		plog(p, SM_LOG_INFO, "pulled image %s", image);
+		pevent(p, false, "Pulled", "Successfully pulled image \"%s\"",
+		       image);
 		image_ready(p, c, true);
 		return;
 	}
@@ -730,6 +829,7 @@ static void image_pulled(void *ctx, const struct podman_reply *r)
 			image, r->error);
 	set_waiting(c, c->pull_failures ? "ImagePullBackOff" : "ErrImagePull",
 		    msg);
+	pevent(p, true, c->pull_failures ? "BackOff" : "Failed", "%s", msg);
 	c->pull_failures++;
 	retry_later(p, msg);
 	free(msg);
@@ -746,7 +846,7 @@ static void image_pull(struct actr *c, enum podman_pull_policy policy)
 		char *msg = xasprintf("pulling image \"%s\"", image);
 
 		set_waiting(c, "ContainerCreating", msg);
-		plog(p, SM_LOG_INFO, "pulling image %s", image);
+		pevent(p, false, "Pulling", "Pulling image \"%s\"", image);
 		free(msg);
 	}
 	p->inflight++;
@@ -995,6 +1095,10 @@ static void ctr_terminated(struct actr *c, const json_t *st, int exit_code)
 				c->name, p->key);
 
 			set_waiting(c, "CrashLoopBackOff", msg);
+			pevent(p, true, "BackOff",
+			       "Back-off restarting failed container %s in pod "
+			       "%s",
+			       c->name, meta_str(p->pod, "name"));
 			free(msg);
 		}
 	}
@@ -1104,6 +1208,7 @@ static void ctr_started(void *ctx, const struct podman_reply *r)
 		return;
 	}
 	recovered(p);
+	pevent(p, false, "Started", "Started container %s", c->name);
 	/* A restart needs no inspection: the image is the same. */
 	if (c->image_id && p->step == STEP_RUNNING) {
 		ctr_running(c, NULL);
@@ -1295,14 +1400,18 @@ static void probe_result(struct actr *c, int k, bool ok)
 		break;
 	case PROBE_READINESS:
 		c->ready = pr->verdict;
-		plog(p, SM_LOG_INFO, "container %s is %sready", c->name,
-		     c->ready ? "" : "not ");
+		if (c->ready)
+			plog(p, SM_LOG_INFO, "container %s is ready", c->name);
+		else
+			pevent(p, true, "Unhealthy",
+			       "Readiness probe failed: container %s", c->name);
 		break;
 	case PROBE_LIVENESS:
-		plog(p, SM_LOG_WARN,
-		     "container %s failed its liveness probe: "
-		     "restarting it",
-		     c->name);
+		pevent(p, true, "Unhealthy",
+		       "Liveness probe failed: container %s", c->name);
+		pevent(p, false, "Killing",
+		       "Container %s failed liveness probe, will be restarted",
+		       c->name);
 		c->restart_on_exit = true;
 		c->stopping = true;
 		p->inflight++;
@@ -1989,7 +2098,8 @@ static void reconcile(struct agent *a)
 		    strcmp(sm_json_get_str(json_object_get(want, "metadata"),
 					   "uid"),
 			   p->uid)) {
-			plog(p, SM_LOG_INFO, "no longer wanted: removing");
+			pevent(p, false, "Killing", "Stopping pod %s",
+			       meta_str(p->pod, "name"));
 			p->step = STEP_DELETE;
 			p->retry_at_ms = 0;
 		}
@@ -2284,11 +2394,6 @@ static const struct pod_source folder_source = {
  * deletionGracePeriodSeconds, then the agent deletes it for good, as a
  * kubelet does.
  */
-
-static const char *meta_str(const json_t *o, const char *key)
-{
-	return sm_json_get_str(json_object_get(o, "metadata"), key);
-}
 
 static void pod_deleted(void *ctx, int status, json_t *body, const char *error)
 {
