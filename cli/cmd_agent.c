@@ -20,17 +20,32 @@
 
 static const char agent_help[] =
 	"usage: stuurman agent --node NAME --pod-manifests DIR [options]\n"
+	"       stuurman agent --node NAME --server URL --token-file F\n"
+	"                      --ca-file F --node-ip ADDR [options]\n"
 	"\n"
-	"Runs one node: every Pod in DIR (ConfigMaps and Secrets there serve\n"
-	"their references) becomes a Podman pod, restarted by its\n"
-	"restartPolicy, probed, and reported in DATA/nodes/NAME/pods/.\n"
-	"Changes to DIR are followed. Stopping the agent leaves the pods\n"
-	"running; started again, it adopts them.\n"
+	"Runs one node. With --pod-manifests, every Pod in DIR (ConfigMaps\n"
+	"and Secrets there serve their references) becomes a Podman pod,\n"
+	"restarted by its restartPolicy, probed, and reported in\n"
+	"DATA/nodes/NAME/pods/; changes to DIR are followed. With --server,\n"
+	"the node joins a control plane as a kubelet does: it registers its\n"
+	"Node, heartbeats, runs the pods the server binds to it, writes\n"
+	"their status, and serves its API over HTTPS to the server only.\n"
+	"Stopping the agent leaves the pods running; started again, it\n"
+	"adopts them.\n"
 	"\n"
 	"  --node NAME           the node's name (required)\n"
 	"  --pod-manifests DIR   static pods, as kubelet's staticPodPath\n"
-	"  --node-ip ADDR        address for hostPorts (default 127.0.0.1;\n"
-	"                        nodes on one machine use 127.0.1.1, ...)\n"
+	"  --server URL          join the API server at URL\n"
+	"                        (https://127.0.0.1:6443)\n"
+	"  --token-file F        the node token (the server's DATA/pki/\n"
+	"                        node-token)\n"
+	"  --ca-file F           the server's CA (DATA/pki/ca.crt)\n"
+	"  --heartbeat S         how often the Node's Ready condition is\n"
+	"                        renewed (default 0.5; Kubernetes: 10)\n"
+	"  --node-ip ADDR        the node's address: hostPorts, the node API\n"
+	"                        and the Node's InternalIP (default\n"
+	"                        127.0.0.1; nodes on one machine use\n"
+	"                        127.0.1.1, 127.0.1.2, ...)\n"
 	"  --podman-socket PATH  a running Podman service; without it the\n"
 	"                        agent starts its own in DATA (and stops it)\n"
 	"  --data DIR            data directory (default /var/lib/stuurman\n"
@@ -45,17 +60,16 @@ static const char agent_help[] =
 	"  --api-listen ADDR:PORT\n"
 	"                        the node's API (logs, pods, healthz); "
 	"default\n"
-	"                        NODE_IP:10250 as a kubelet, none to disable\n"
+	"                        NODE_IP:10250 as a kubelet, none to disable;\n"
+	"                        HTTPS with the node token when joined\n"
 	"  --backoff-initial S   first crash-loop delay in seconds (default "
 	"1)\n"
 	"  --backoff-max S       longest crash-loop delay (default 60;\n"
 	"                        Kubernetes uses 10 and 300)\n"
 	"  --cpu N --memory Q --max-pods N\n"
-	"                        the node's allocatable (recorded for the\n"
-	"                        scheduler of the control plane)\n"
-	"  --server URL --token-file F --ca-file F\n"
-	"                        join a control plane (comes with `stuurman\n"
-	"                        server`, not in this version)\n";
+	"                        the node's capacity and allocatable in its\n"
+	"                        Node (default: the machine's CPUs and\n"
+	"                        memory, 110 pods)\n";
 
 struct agent_run {
 	uv_loop_t *loop;
@@ -157,6 +171,34 @@ static int parse_seconds(const char *s, uint64_t *ms)
 	return 0;
 }
 
+/* The node token from its file, without surrounding white space. */
+static int read_token(const char *path, char **out)
+{
+	struct sm_buf b = SM_BUF_INIT(4096);
+	char *t, *e;
+	int r = sm_buf_read_file(&b, path);
+
+	if (r) {
+		fprintf(stderr, "stuurman agent: %s: %s\n", path,
+			r == -EMSGSIZE ? "too large for a token"
+				       : strerror(-r));
+		sm_buf_release(&b);
+		return r;
+	}
+	t = (char *)sm_buf_cstr(&b);
+	t += strspn(t, " \t\r\n");
+	e = t + strcspn(t, " \t\r\n");
+	*e = '\0';
+	if (!*t) {
+		fprintf(stderr, "stuurman agent: %s: holds no token\n", path);
+		sm_buf_release(&b);
+		return -EINVAL;
+	}
+	*out = xstrdup(t);
+	sm_buf_release(&b);
+	return 0;
+}
+
 int cmd_agent(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -175,13 +217,15 @@ int cmd_agent(int argc, char **argv)
 		{ "server", required_argument, NULL, 'S' },
 		{ "token-file", required_argument, NULL, 'T' },
 		{ "ca-file", required_argument, NULL, 'C' },
+		{ "heartbeat", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_run r = { 0 };
 	struct backoff b = BACKOFF_INIT;
 	struct sm_err err = SM_ERR_INIT;
-	char *data = NULL;
+	char *data = NULL, *token = NULL;
+	const char *token_file = NULL;
 	const char **registries = NULL;
 	size_t nr_registries = 0;
 	uv_loop_t loop;
@@ -242,20 +286,33 @@ int cmd_agent(int argc, char **argv)
 			}
 			break;
 		case 'c':
+			r.cfg.cpu = optarg;
+			break;
 		case 'm':
+			r.cfg.memory = optarg;
+			break;
 		case 'P':
-			/* Allocatable: reported to the control plane later. */
+			r.cfg.max_pods = optarg;
 			break;
 		case 'S':
+			r.cfg.server = optarg;
+			break;
 		case 'T':
+			token_file = optarg;
+			break;
 		case 'C':
-			rc = cli_usage_error(
-				"agent",
-				"--server, --token-file and --ca-file "
-				"join a control plane, which comes with "
-				"`stuurman server` (not in this "
-				"version); use --pod-manifests DIR");
-			goto out;
+			r.cfg.ca_file = optarg;
+			break;
+		case 'H':
+			if (parse_seconds(optarg, &r.cfg.heartbeat_ms) ||
+			    !r.cfg.heartbeat_ms) {
+				rc = cli_usage_error("agent",
+						     "--heartbeat: expected "
+						     "seconds, got \"%s\"",
+						     optarg);
+				goto out;
+			}
+			break;
 		case 'h':
 			fputs(agent_help, stdout);
 			goto out;
@@ -264,10 +321,24 @@ int cmd_agent(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!r.cfg.node || !r.cfg.pod_manifests) {
-		rc = cli_usage_error("agent", "--node NAME and --pod-manifests "
-					      "DIR are required");
+	if (!r.cfg.node || (!r.cfg.pod_manifests == !r.cfg.server)) {
+		rc = cli_usage_error("agent",
+				     "--node NAME and either --pod-manifests "
+				     "DIR or --server URL are required");
 		goto out;
+	}
+	if (r.cfg.server) {
+		if (!token_file || !r.cfg.ca_file || !r.cfg.node_ip) {
+			rc = cli_usage_error("agent",
+					     "--server needs --token-file F, "
+					     "--ca-file F and --node-ip ADDR");
+			goto out;
+		}
+		if (read_token(token_file, &token)) {
+			rc = 1;
+			goto out;
+		}
+		r.cfg.token = token;
 	}
 	if (!data && !(data = podman_service_default_data_dir(&err))) {
 		cli_print_diags(&err, stderr, 0);
@@ -309,5 +380,6 @@ out:
 	sm_err_release(&err);
 	free(registries);
 	free(data);
+	free(token);
 	return rc;
 }

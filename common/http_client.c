@@ -491,6 +491,12 @@ static int setup_easy(struct sm_http_request *r,
 		      CURLE_OK;
 		ok &= curl_easy_setopt(e, CURLOPT_CAPATH, NULL) == CURLE_OK;
 	}
+	if (o->insecure_skip_verify) {
+		ok &= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L) ==
+		      CURLE_OK;
+		ok &= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L) ==
+		      CURLE_OK;
+	}
 	if (o->timeout_ms)
 		ok &= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
 				       (long)o->timeout_ms) == CURLE_OK;

@@ -32,6 +32,7 @@
 #ifndef SM_HTTP_CLIENT_H
 #define SM_HTTP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -93,6 +94,13 @@ struct sm_http_request_opts {
 	 * certificate and name are always verified.
 	 */
 	const char *ca_file;
+	/*
+	 * HTTPS without verifying the peer's certificate or name: only for
+	 * the API server's calls to node agents, whose self-signed
+	 * certificates Kubernetes' API server does not verify either. The
+	 * traffic is encrypted, not authenticated.
+	 */
+	bool insecure_skip_verify;
 	/* Sent as "Authorization: Bearer <token>" when not NULL. */
 	const char *bearer_token;
 	/* Request body, sent with its length; NULL for none. */

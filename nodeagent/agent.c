@@ -28,11 +28,14 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/strmap.h"
+#include "common/x509.h"
 #include "common/xalloc.h"
 #include "manifests/canonical.h"
 #include "manifests/load.h"
 #include "nodeagent/agent.h"
 #include "nodeagent/agent_api.h"
+#include "nodeagent/kube.h"
+#include "nodeagent/node.h"
 #include "nodeagent/podman.h"
 #include "nodeagent/podspec.h"
 #include "nodeagent/registry.h"
@@ -109,6 +112,8 @@ struct apod {
 	bool kick; /* a request landed: step again this loop turn */
 	uint64_t start_ns;
 	char *status_text; /* last status written */
+	bool status_dirty; /* status_text not yet sent to the API server */
+	struct kube_call *status_call; /* its PATCH in flight, or NULL */
 	char *phase; /* last phase logged */
 	/* Condition transition times, by condition. */
 	bool cond[4];
@@ -124,8 +129,39 @@ struct load_result {
 	int r;
 };
 
+/*
+ * Where the desired pods come from: a folder or an API server. Both feed
+ * a->desired (key -> pod with its uid) and call reconcile(); the runtime
+ * below them is the same.
+ */
+struct pod_source {
+	const char *name;
+	int (*start)(struct agent *a);
+	void (*tick)(struct agent *a, uint64_t now);
+	/* A ConfigMap or Secret a pod references (borrowed), or NULL. */
+	const json_t *(*lookup)(struct agent *a, const char *kind,
+				const char *ns, const char *name);
+	/* p's status changed (p->status_text, p->status_dirty). */
+	void (*status)(struct apod *p);
+	/* p's Podman pod is gone for good; p is freed after this. */
+	void (*gone)(struct apod *p);
+	/* From agent_free(), before the pods are freed. */
+	void (*stop)(struct agent *a);
+};
+
+/* An Event the agent recorded, for counting its repeats. */
+#define AGENT_RECENT_EVENTS 128
+struct agent_event {
+	uint64_t key; /* hash of pod uid, reason and message */
+	uint64_t first_ns;
+	json_int_t count;
+	char ns[64];
+	char name[300];
+};
+
 struct agent {
 	uv_loop_t *loop;
+	const struct pod_source *src;
 	struct agent_config cfg; /* strings owned below */
 	char *node, *node_ip, *manifests, *socket, *data_dir;
 	char *status_dir, *volume_root;
@@ -158,11 +194,28 @@ struct agent {
 	struct probe_run *runs; /* probes in flight */
 	struct agent_api *api; /* the node's own API, or NULL */
 	char *api_listen;
+	/* Joined mode */
+	char *server, *token, *ca_file, *kube_socket, *cpu, *memory, *max_pods;
+	struct kube_client *kube;
+	struct node *nodeobj;
+	struct kube_informer *inf_pods, *inf_cms, *inf_secrets;
+	bool desired_dirty; /* an informer changed: rebuild a->desired */
+	json_t *deleting; /* uid -> true: final DELETEs sent */
+	struct sm_http_request *version_req; /* Podman's version: health */
+	char *runtime_version;
+	/* Events recorded lately, to count repeats (joined mode). */
+	struct agent_event recent[AGENT_RECENT_EVENTS];
+	size_t next_recent;
 };
 
 static uint64_t now_ms(void)
 {
 	return sm_clock_monotonic_ns(&sm_clock_system) / 1000000;
+}
+
+static const char *meta_str(const json_t *o, const char *key)
+{
+	return sm_json_get_str(json_object_get(o, "metadata"), key);
 }
 
 static uint64_t wall_ns(void)
@@ -221,6 +274,86 @@ static void plog(struct apod *p, enum sm_log_level l, const char *fmt, ...)
 	va_end(ap);
 	sm_log_kv(l, COMPONENT, kv, "%s", sm_buf_cstr(&b));
 	sm_buf_release(&b);
+}
+
+static void event_sent(void *ctx, int status, json_t *body, const char *error)
+{
+	/* Events are best effort, as the kubelet's. */
+	if (error)
+		sm_log(SM_LOG_DEBUG, COMPONENT, "event: %s", error);
+}
+
+/*
+ * Records an Event about pod p as a kubelet does (source kubelet, host
+ * the node), when joined to a server; it is logged in any mode. The same
+ * reason and message within ten minutes bump the first one's count.
+ */
+static void pevent(struct apod *p, bool warning, const char *reason,
+		   const char *fmt, ...) SM_PRINTF(4, 5);
+static void pevent(struct apod *p, bool warning, const char *reason,
+		   const char *fmt, ...)
+{
+	struct agent *a = p->a;
+	struct sm_buf msg = SM_BUF_INIT(4096), key = SM_BUF_INIT(8192);
+	const char *ns = meta_str(p->pod, "namespace");
+	const char *name = meta_str(p->pod, "name");
+	uint64_t now = wall_ns(), h;
+	char stamp[SM_TIME_RFC3339_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	sm_buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	plog(p, warning ? SM_LOG_WARN : SM_LOG_INFO, "%s: %s", reason,
+	     sm_buf_cstr(&msg));
+	if (!a->kube || !ns || !name)
+		goto out;
+	sm_time_rfc3339(now, 0, stamp, sizeof(stamp));
+	sm_buf_addf(&key, "%s\n%s\n%s", p->uid, reason, sm_buf_cstr(&msg));
+	h = sm_hash_fnv1a(key.buf, key.len);
+	for (size_t i = 0; i < AGENT_RECENT_EVENTS; i++) {
+		struct agent_event *e = &a->recent[i];
+		char *path;
+
+		if (e->key != h || now - e->first_ns > 600ULL * 1000000000ULL)
+			continue;
+		json_t *patch = json_pack("{s:I, s:s}", "count", ++e->count,
+					  "lastTimestamp", stamp);
+		path = xasprintf("/api/v1/namespaces/%s/events/%s", e->ns,
+				 e->name);
+		kube_request(a->kube, "PATCH", path, patch,
+			     "application/merge-patch+json", 0, event_sent, a,
+			     NULL);
+		free(path);
+		json_decref(patch);
+		goto out;
+	}
+	struct agent_event *e = &a->recent[a->next_recent];
+	a->next_recent = (a->next_recent + 1) % AGENT_RECENT_EVENTS;
+	e->key = h;
+	e->first_ns = now;
+	e->count = 1;
+	snprintf(e->ns, sizeof(e->ns), "%s", ns);
+	snprintf(e->name, sizeof(e->name), "%.200s.%016llx", name,
+		 (unsigned long long)(h ^ now));
+	json_t *ev = json_pack(
+		"{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, "
+		"s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, s:s, s:s}",
+		"apiVersion", "v1", "kind", "Event", "metadata", "name",
+		e->name, "namespace", ns, "involvedObject", "kind", "Pod",
+		"apiVersion", "v1", "namespace", ns, "name", name, "uid",
+		p->uid, "type", warning ? "Warning" : "Normal", "reason",
+		reason, "message", sm_buf_cstr(&msg), "source", "component",
+		"kubelet", "host", a->node, "firstTimestamp", stamp,
+		"lastTimestamp", stamp, "count", 1, "reportingComponent",
+		"kubelet", "reportingInstance", a->node);
+	char *path = xasprintf("/api/v1/namespaces/%s/events", ns);
+	kube_request(a->kube, "POST", path, ev, NULL, 0, event_sent, a, NULL);
+	free(path);
+	json_decref(ev);
+out:
+	sm_buf_release(&msg);
+	sm_buf_release(&key);
 }
 
 static void set_str(char **dst, const char *src)
@@ -454,6 +587,9 @@ static void report(struct apod *p)
 	free(path);
 	free(p->status_text);
 	p->status_text = text;
+	p->status_dirty = true;
+	if (p->a->src->status)
+		p->a->src->status(p);
 out:
 	json_decref(st);
 	json_decref(obj);
@@ -501,11 +637,8 @@ static const json_t *lookup(void *ctx, const char *kind, const char *ns,
 			    const char *name)
 {
 	struct agent *a = ctx;
-	char *key = xasprintf("%s/%s/%s", kind, ns, name);
-	const json_t *o = sm_strmap_get(&a->objects, key);
 
-	free(key);
-	return o;
+	return a->src->lookup(a, kind, ns, name);
 }
 
 static void podspec_setup(struct apod *p, struct podspec_ctx *pc, char *voldir)
@@ -676,7 +809,8 @@ static void image_pulled(void *ctx, const struct podman_reply *r)
 	c = &p->ctrs[p->next];
 	image = sm_json_get_str(c->spec, "image");
 	if (r->ok) {
-		plog(p, SM_LOG_INFO, "pulled image %s", image);
+		pevent(p, false, "Pulled", "Successfully pulled image \"%s\"",
+		       image);
 		image_ready(p, c, true);
 		return;
 	}
@@ -695,6 +829,7 @@ static void image_pulled(void *ctx, const struct podman_reply *r)
 			image, r->error);
 	set_waiting(c, c->pull_failures ? "ImagePullBackOff" : "ErrImagePull",
 		    msg);
+	pevent(p, true, c->pull_failures ? "BackOff" : "Failed", "%s", msg);
 	c->pull_failures++;
 	retry_later(p, msg);
 	free(msg);
@@ -711,7 +846,7 @@ static void image_pull(struct actr *c, enum podman_pull_policy policy)
 		char *msg = xasprintf("pulling image \"%s\"", image);
 
 		set_waiting(c, "ContainerCreating", msg);
-		plog(p, SM_LOG_INFO, "pulling image %s", image);
+		pevent(p, false, "Pulling", "Pulling image \"%s\"", image);
 		free(msg);
 	}
 	p->inflight++;
@@ -960,6 +1095,10 @@ static void ctr_terminated(struct actr *c, const json_t *st, int exit_code)
 				c->name, p->key);
 
 			set_waiting(c, "CrashLoopBackOff", msg);
+			pevent(p, true, "BackOff",
+			       "Back-off restarting failed container %s in pod "
+			       "%s",
+			       c->name, meta_str(p->pod, "name"));
 			free(msg);
 		}
 	}
@@ -1069,6 +1208,7 @@ static void ctr_started(void *ctx, const struct podman_reply *r)
 		return;
 	}
 	recovered(p);
+	pevent(p, false, "Started", "Started container %s", c->name);
 	/* A restart needs no inspection: the image is the same. */
 	if (c->image_id && p->step == STEP_RUNNING) {
 		ctr_running(c, NULL);
@@ -1260,14 +1400,18 @@ static void probe_result(struct actr *c, int k, bool ok)
 		break;
 	case PROBE_READINESS:
 		c->ready = pr->verdict;
-		plog(p, SM_LOG_INFO, "container %s is %sready", c->name,
-		     c->ready ? "" : "not ");
+		if (c->ready)
+			plog(p, SM_LOG_INFO, "container %s is ready", c->name);
+		else
+			pevent(p, true, "Unhealthy",
+			       "Readiness probe failed: container %s", c->name);
 		break;
 	case PROBE_LIVENESS:
-		plog(p, SM_LOG_WARN,
-		     "container %s failed its liveness probe: "
-		     "restarting it",
-		     c->name);
+		pevent(p, true, "Unhealthy",
+		       "Liveness probe failed: container %s", c->name);
+		pevent(p, false, "Killing",
+		       "Container %s failed liveness probe, will be restarted",
+		       c->name);
 		c->restart_on_exit = true;
 		c->stopping = true;
 		p->inflight++;
@@ -1954,7 +2098,8 @@ static void reconcile(struct agent *a)
 		    strcmp(sm_json_get_str(json_object_get(want, "metadata"),
 					   "uid"),
 			   p->uid)) {
-			plog(p, SM_LOG_INFO, "no longer wanted: removing");
+			pevent(p, false, "Killing", "Stopping pod %s",
+			       meta_str(p->pod, "name"));
 			p->step = STEP_DELETE;
 			p->retry_at_ms = 0;
 		}
@@ -2124,8 +2269,7 @@ static void on_tick(uv_timer_t *t)
 		}
 		return;
 	}
-	if (!a->loading && (a->reload_now || now >= a->next_reload_ms))
-		start_reload(a);
+	a->src->tick(a, now);
 	while (sm_strmap_next(&a->pods, &it, &key, &v)) {
 		struct apod *p = v;
 
@@ -2160,6 +2304,8 @@ static void on_tick(uv_timer_t *t)
 			unlink(path);
 			free(path);
 		}
+		if (a->src->gone)
+			a->src->gone(p);
 		apod_free(p);
 		sm_strmap_release(&a->pods, NULL);
 		a->pods = keep;
@@ -2190,6 +2336,10 @@ static void on_check(uv_check_t *h)
 			continue;
 		p->kick = false;
 		step(p, now);
+		/* Joined, a change reaches the API server without a tick. */
+		if (a->src->status && p->step != STEP_GONE &&
+		    p->step != STEP_DELETE)
+			report(p);
 	}
 }
 
@@ -2199,6 +2349,358 @@ static void on_watch(uv_fs_event_t *h, const char *name, int events, int status)
 
 	a->reload_now = true;
 }
+
+/* Pod source: the folder */
+
+static int folder_start(struct agent *a)
+{
+	if (!uv_fs_event_init(a->loop, &a->watch)) {
+		a->watch.data = a;
+		a->watch_inited = true;
+		a->handles++;
+		a->watching = !uv_fs_event_start(&a->watch, on_watch,
+						 a->manifests, 0);
+	}
+	return 0;
+}
+
+static void folder_tick(struct agent *a, uint64_t now)
+{
+	if (!a->loading && (a->reload_now || now >= a->next_reload_ms))
+		start_reload(a);
+}
+
+static const json_t *folder_lookup(struct agent *a, const char *kind,
+				   const char *ns, const char *name)
+{
+	char *key = xasprintf("%s/%s/%s", kind, ns, name);
+	const json_t *o = sm_strmap_get(&a->objects, key);
+
+	free(key);
+	return o;
+}
+
+static const struct pod_source folder_source = {
+	.name = "folder",
+	.start = folder_start,
+	.tick = folder_tick,
+	.lookup = folder_lookup,
+};
+
+/*
+ * Pod source: the API server. The pods informer is the desired set (the
+ * pods bound to this node, with the server's uids); a pod marked for
+ * deletion is not desired: its containers stop within its
+ * deletionGracePeriodSeconds, then the agent deletes it for good, as a
+ * kubelet does.
+ */
+
+static void pod_deleted(void *ctx, int status, json_t *body, const char *error)
+{
+	struct agent *a = ctx;
+
+	if (error && status != 404) {
+		sm_log(SM_LOG_WARN, COMPONENT, "deleting a pod: %s", error);
+		/* Asked again at the next rebuild. */
+		json_object_clear(a->deleting);
+	}
+}
+
+/* The final DELETE of a pod whose containers are gone. */
+static void delete_for_good(struct agent *a, const json_t *pod)
+{
+	const char *uid = meta_str(pod, "uid");
+	char *path;
+	json_t *body;
+
+	if (!uid || json_object_get(a->deleting, uid))
+		return;
+	json_object_set_new(a->deleting, uid, json_true());
+	path = xasprintf("/api/v1/namespaces/%s/pods/%s",
+			 meta_str(pod, "namespace"), meta_str(pod, "name"));
+	body = json_pack("{s:i, s:{s:s}}", "gracePeriodSeconds", 0,
+			 "preconditions", "uid", uid);
+	sm_log(SM_LOG_INFO, COMPONENT, "pod %s/%s: stopped, deleting it",
+	       meta_str(pod, "namespace"), meta_str(pod, "name"));
+	kube_request(a->kube, "DELETE", path, body, NULL, 0, pod_deleted, a,
+		     NULL);
+	json_decref(body);
+	free(path);
+}
+
+/* The desired set from the pods informer's cache. */
+static void server_rebuild(struct agent *a)
+{
+	json_t *cache = kube_informer_cache(a->inf_pods);
+	json_t *desired = json_object(), *pod;
+	const char *key, *uid;
+	void *tmp;
+
+	a->desired_dirty = false;
+	json_object_foreach (cache, key, pod) {
+		const char *dts = meta_str(pod, "deletionTimestamp");
+		struct apod *p = sm_strmap_get(&a->pods, key);
+
+		if (!meta_str(pod, "uid"))
+			continue;
+		if (!dts) {
+			json_object_set_new(desired, key, json_deep_copy(pod));
+			continue;
+		}
+		if (!p || strcmp(p->uid, meta_str(pod, "uid"))) {
+			/* Nothing of it runs here (any more): delete it. */
+			delete_for_good(a, pod);
+			continue;
+		}
+		/* It stops within its grace period. */
+		if (p->step < STEP_DELETE) {
+			json_t *grace = json_object_get(
+				json_object_get(pod, "metadata"),
+				"deletionGracePeriodSeconds");
+
+			if (json_is_integer(grace))
+				json_object_set(json_object_get(p->pod, "spec"),
+						"terminationGracePeriodSeconds",
+						grace);
+		}
+	}
+	/* Final DELETEs of pods that left the cache are done. */
+	json_object_foreach_safe (a->deleting, tmp, uid, pod) {
+		bool found = false;
+
+		json_object_foreach (cache, key, pod)
+			if (!strcmp(meta_str(pod, "uid") ?: "", uid))
+				found = true;
+		if (!found)
+			json_object_del(a->deleting, uid);
+	}
+	json_decref(a->desired);
+	a->desired = desired;
+	reconcile(a);
+}
+
+static void informer_changed(void *ctx)
+{
+	struct agent *a = ctx;
+
+	a->desired_dirty = true;
+}
+
+static void inf_added(void *ctx, const char *key, json_t *obj)
+{
+	informer_changed(ctx);
+}
+
+static void inf_updated(void *ctx, const char *key, json_t *old, json_t *obj)
+{
+	informer_changed(ctx);
+}
+
+static void inf_deleted(void *ctx, const char *key, json_t *obj)
+{
+	informer_changed(ctx);
+}
+
+static const struct kube_informer_ops informer_ops = { inf_added, inf_updated,
+						       inf_deleted,
+						       informer_changed };
+
+/* Podman's version, read every 2 s: a health check and nodeInfo. */
+static void version_done(void *ctx, const struct sm_http_response *r)
+{
+	struct agent *a = ctx;
+	json_t *v = NULL;
+	const char *ver;
+
+	a->version_req = NULL;
+	if (!r->error && r->status == 200)
+		v = json_loadb(r->body, r->len, 0, NULL);
+	ver = sm_json_get_str(v, "Version");
+	if (ver) {
+		char *rv = xasprintf("podman://%s", ver);
+
+		node_set_runtime(a->nodeobj, rv);
+		node_set_ready(a->nodeobj, true, NULL, NULL);
+		free(rv);
+	} else {
+		char *msg = xasprintf("container runtime is down: %s",
+				      r->error ? r->error : "no version");
+
+		node_set_ready(a->nodeobj, false, "KubeletNotReady", msg);
+		free(msg);
+	}
+	json_decref(v);
+}
+
+static void check_podman(struct agent *a)
+{
+	struct sm_http_request_opts o = { 0 };
+
+	if (a->version_req || !a->pm)
+		return;
+	o.url = "http://d/v4.0.0/libpod/version";
+	o.unix_socket = a->socket;
+	o.timeout_ms = 5000;
+	o.on_done = version_done;
+	o.ctx = a;
+	if (sm_http_request_start(a->http, &o, &a->version_req))
+		a->version_req = NULL;
+}
+
+static int server_start(struct agent *a)
+{
+	struct kube_config kc = { a->server, a->token, a->ca_file,
+				  a->kube_socket };
+	struct node_info ni = { .name = a->node,
+				.node_ip = a->node_ip,
+				.cpu = a->cpu,
+				.memory = a->memory,
+				.pods = a->max_pods,
+				.api_port =
+					a->api ? agent_api_port(a->api) : 0 };
+	char *path;
+
+	a->kube = kube_client_new(a->loop, &kc);
+	if (!a->kube)
+		return -ENOMEM;
+	a->nodeobj = node_new(a->kube, a->loop, &ni, a->cfg.heartbeat_ms);
+	path = xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s",
+			 a->node);
+	a->inf_pods =
+		kube_informer_new(a->kube, a->loop, path, &informer_ops, a);
+	free(path);
+	a->inf_cms = kube_informer_new(a->kube, a->loop, "/api/v1/configmaps",
+				       &informer_ops, a);
+	a->inf_secrets = kube_informer_new(a->kube, a->loop, "/api/v1/secrets",
+					   &informer_ops, a);
+	check_podman(a);
+	return 0;
+}
+
+static void server_tick(struct agent *a, uint64_t now)
+{
+	if (a->ticks % 20 == 0)
+		check_podman(a);
+	/* Rebuilt on changes, and every 2 s for DELETEs that failed. */
+	if (!kube_informer_synced(a->inf_pods) ||
+	    !kube_informer_synced(a->inf_cms) ||
+	    !kube_informer_synced(a->inf_secrets))
+		return;
+	if (a->desired_dirty || a->ticks % 20 == 0)
+		server_rebuild(a);
+}
+
+static const json_t *server_lookup(struct agent *a, const char *kind,
+				   const char *ns, const char *name)
+{
+	struct kube_informer *inf = !strcmp(kind, "ConfigMap") ? a->inf_cms
+				    : !strcmp(kind, "Secret")  ? a->inf_secrets
+							       : NULL;
+	char *key;
+	const json_t *o;
+
+	if (!inf)
+		return NULL;
+	key = xasprintf("%s/%s", ns, name);
+	o = kube_informer_get(inf, key);
+	free(key);
+	return o;
+}
+
+static void status_written(void *ctx, int status, json_t *body,
+			   const char *error)
+{
+	struct apod *p = ctx;
+
+	p->status_call = NULL;
+	if (error) {
+		/* 404: the pod is gone from the server; its DELETE is seen. */
+		if (status != 404)
+			plog(p, SM_LOG_WARN, "writing status: %s", error);
+		p->status_dirty = status != 404;
+		return;
+	}
+	if (p->status_dirty)
+		p->a->src->status(p);
+}
+
+/*
+ * The pod's status as a JSON merge patch of status: fields the agent no
+ * longer reports (message) are set to null, lists are replaced whole.
+ */
+static void server_status(struct apod *p)
+{
+	json_t *obj, *st, *body;
+	char *path;
+
+	if (p->status_call || !p->status_dirty || !p->status_text)
+		return;
+	obj = json_loads(p->status_text, 0, NULL);
+	st = json_object_get(obj, "status");
+	if (!st) {
+		json_decref(obj);
+		return;
+	}
+	if (!json_object_get(st, "message"))
+		json_object_set_new(st, "message", json_null());
+	body = json_pack("{s:O}", "status", st);
+	path = xasprintf("/api/v1/namespaces/%s/pods/%s/status",
+			 meta_str(p->pod, "namespace"),
+			 meta_str(p->pod, "name"));
+	p->status_dirty = false;
+	if (kube_request(p->a->kube, "PATCH", path, body,
+			 "application/merge-patch+json", 0, status_written, p,
+			 &p->status_call)) {
+		p->status_call = NULL;
+		p->status_dirty = true;
+	}
+	json_decref(body);
+	json_decref(obj);
+	free(path);
+}
+
+static void server_gone(struct apod *p)
+{
+	struct agent *a = p->a;
+	json_t *pod = kube_informer_get(a->inf_pods, p->key);
+
+	kube_request_cancel(p->status_call);
+	p->status_call = NULL;
+	if (pod && meta_str(pod, "deletionTimestamp") &&
+	    !strcmp(meta_str(pod, "uid") ?: "", p->uid))
+		delete_for_good(a, pod);
+}
+
+static void server_stop(struct agent *a)
+{
+	size_t it = 0;
+	void *v;
+
+	while (sm_strmap_next(&a->pods, &it, NULL, &v)) {
+		struct apod *p = v;
+
+		kube_request_cancel(p->status_call);
+		p->status_call = NULL;
+	}
+	node_free(a->nodeobj);
+	kube_informer_free(a->inf_pods);
+	kube_informer_free(a->inf_cms);
+	kube_informer_free(a->inf_secrets);
+	kube_client_free(a->kube);
+	a->nodeobj = NULL;
+	a->inf_pods = a->inf_cms = a->inf_secrets = NULL;
+	a->kube = NULL;
+}
+
+static const struct pod_source server_source = {
+	.name = "server",
+	.start = server_start,
+	.tick = server_tick,
+	.lookup = server_lookup,
+	.status = server_status,
+	.gone = server_gone,
+	.stop = server_stop,
+};
 
 /* Life */
 
@@ -2213,11 +2715,17 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 		sm_error(err, NULL, "agent: --node NAME is required");
 		return NULL;
 	}
-	if (!cfg->pod_manifests || !cfg->data_dir ||
+	if ((!cfg->pod_manifests && !cfg->server) || !cfg->data_dir ||
 	    (!cfg->podman_socket && !cfg->podman_ops)) {
 		sm_error(err, NULL,
-			 "agent: --pod-manifests DIR, a Podman "
-			 "socket and a data dir are required");
+			 "agent: --pod-manifests DIR or --server URL, a "
+			 "Podman socket and a data dir are required");
+		return NULL;
+	}
+	if (cfg->pod_manifests && cfg->server) {
+		sm_error(err, NULL,
+			 "agent: --pod-manifests and --server exclude each "
+			 "other: a joined node gets its pods from the server");
 		return NULL;
 	}
 	/* The network rule holds whoever builds the config. */
@@ -2247,7 +2755,19 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 	a->cfg = *cfg;
 	a->node = xstrdup(cfg->node);
 	a->node_ip = xstrdup(cfg->node_ip ? cfg->node_ip : "127.0.0.1");
-	a->manifests = xstrdup(cfg->pod_manifests);
+	a->manifests = cfg->pod_manifests ? xstrdup(cfg->pod_manifests) : NULL;
+	a->src = cfg->server ? &server_source : &folder_source;
+	a->server = cfg->server ? xstrdup(cfg->server) : NULL;
+	a->token = cfg->token ? xstrdup(cfg->token) : NULL;
+	a->ca_file = cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
+	a->kube_socket = cfg->kube_socket ? xstrdup(cfg->kube_socket) : NULL;
+	a->cpu = cfg->cpu ? xstrdup(cfg->cpu) : NULL;
+	a->memory = cfg->memory ? xstrdup(cfg->memory) : NULL;
+	a->max_pods = cfg->max_pods ? xstrdup(cfg->max_pods) : NULL;
+	a->cfg.server = a->cfg.token = a->cfg.ca_file = NULL;
+	a->cfg.kube_socket = a->cfg.cpu = a->cfg.memory = NULL;
+	a->cfg.max_pods = a->cfg.pod_manifests = NULL;
+	a->deleting = json_object();
 	a->socket = xstrdup(cfg->podman_socket ? cfg->podman_socket
 					       : "(podman ops of a test)");
 	a->data_dir = xstrdup(cfg->data_dir);
@@ -2319,11 +2839,59 @@ static json_t *api_pods(void *ctx)
 			 "PodList", "metadata", "items", items);
 }
 
+/*
+ * The node API's certificate when joined: self-signed for the node IP and
+ * name, made once in DATA/nodes/NODE/pki (the key 0600). The API server
+ * does not verify it, as Kubernetes' does not verify kubelets' by default.
+ */
+static int serving_cert(struct agent *a, char **cert, char **key)
+{
+	char *dir = xasprintf("%s/nodes/%s/pki", a->data_dir, a->node);
+	struct sm_buf c = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	struct sm_buf k = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char *ip = xasprintf("IP:%s", a->node_ip);
+	char *dns = xasprintf("DNS:%s", a->node);
+	const char *sans[] = { ip, dns };
+	int r;
+
+	*cert = xasprintf("%s/agent.crt", dir);
+	*key = xasprintf("%s/agent.key", dir);
+	if (!access(*cert, R_OK) && !access(*key, R_OK)) {
+		r = 0;
+		goto out;
+	}
+	if ((r = mkdir_p(dir, 0700)))
+		goto fail;
+	if ((r = sm_x509_self_signed(a->node, sans, 2, 3650, &c, &k)))
+		goto fail;
+	/* The key first: a certificate on disk always has its key. */
+	if ((r = write_file(*key, k.buf, k.len, 0600)) ||
+	    (r = write_file(*cert, c.buf, c.len, 0644)))
+		goto fail;
+	sm_log(SM_LOG_INFO, COMPONENT,
+	       "made the node API's certificate %s for %s", *cert, a->node_ip);
+	goto out;
+fail:
+	sm_log(SM_LOG_ERROR, COMPONENT,
+	       "cannot make the node API's "
+	       "certificate in %s: %s",
+	       dir, strerror(-r));
+out:
+	free(dir);
+	free(ip);
+	free(dns);
+	sm_buf_release(&c);
+	sm_buf_release(&k);
+	return r;
+}
+
 int agent_start(struct agent *a)
 {
+	int rc;
+
 	sm_log(SM_LOG_INFO, COMPONENT,
 	       "node %s (ip %s): pods from %s, Podman at %s", a->node,
-	       a->node_ip, a->manifests, a->socket);
+	       a->node_ip, a->manifests ? a->manifests : a->server, a->socket);
 	if (strcmp(a->api_listen, "none") && !a->pm) {
 		sm_log(SM_LOG_ERROR, COMPONENT,
 		       "the node API needs the real Podman client: "
@@ -2332,10 +2900,23 @@ int agent_start(struct agent *a)
 	}
 	if (strcmp(a->api_listen, "none")) {
 		struct agent_api_source src = { api_container_id, api_pods, a };
+		struct agent_api_tls tls = { 0 };
 		struct sm_err err = SM_ERR_INIT;
-		int r = agent_api_start(a->loop, a->api_listen, a->pm, &src,
-					&a->api, &err);
+		char *cert = NULL, *key = NULL;
+		int r = 0;
 
+		if (a->server) {
+			r = serving_cert(a, &cert, &key);
+			tls.cert_file = cert;
+			tls.key_file = key;
+			tls.token = a->token;
+		}
+		if (!r)
+			r = agent_api_start(a->loop, a->api_listen, a->pm, &src,
+					    a->server ? &tls : NULL, &a->api,
+					    &err);
+		free(cert);
+		free(key);
 		if (r) {
 			sm_log(SM_LOG_ERROR, COMPONENT,
 			       "the node API cannot listen on %s: %s (choose "
@@ -2345,16 +2926,12 @@ int agent_start(struct agent *a)
 			sm_err_release(&err);
 			return r;
 		}
-		sm_log(SM_LOG_INFO, COMPONENT, "node API on http://%s:%d",
-		       a->node_ip, agent_api_port(a->api));
+		sm_log(SM_LOG_INFO, COMPONENT, "node API on %s://%s:%d",
+		       a->server ? "https" : "http", a->node_ip,
+		       agent_api_port(a->api));
 	}
-	if (!uv_fs_event_init(a->loop, &a->watch)) {
-		a->watch.data = a;
-		a->watch_inited = true;
-		a->handles++;
-		a->watching = !uv_fs_event_start(&a->watch, on_watch,
-						 a->manifests, 0);
-	}
+	if ((rc = a->src->start(a)))
+		return rc;
 	uv_check_start(&a->check, on_check);
 	return uv_timer_start(&a->tick, on_tick, 0, TICK_MS);
 }
@@ -2383,6 +2960,9 @@ void agent_free(struct agent *a)
 			run->a->ops->exec_cancel(run->exec);
 		run->exec = NULL;
 	}
+	/* The API server's requests and the Node's heartbeat end first. */
+	if (a->src->stop)
+		a->src->stop(a);
 	/* Cancels every Podman request: none of our callbacks run again. */
 	podman_free(a->pm);
 	/* The same for HTTP probes; TCP probes close and free themselves. */
@@ -2413,6 +2993,15 @@ void agent_free(struct agent *a)
 	free(a->node);
 	free(a->node_ip);
 	free(a->manifests);
+	free(a->server);
+	free(a->token);
+	free(a->ca_file);
+	free(a->kube_socket);
+	free(a->cpu);
+	free(a->memory);
+	free(a->max_pods);
+	free(a->runtime_version);
+	json_decref(a->deleting);
 	free(a->socket);
 	free(a->data_dir);
 	free(a->api_listen);

@@ -4,14 +4,22 @@
  * restartPolicy with crash-loop backoff, runs their probes and reports their
  * status as Kubernetes does.
  *
- * Where pods come from: for now a folder of manifests (kubelet's
- * staticPodPath): every Pod in it runs on this node, ConfigMaps and Secrets
- * in it serve the pods' references, and changes to the folder are followed.
- * The control-plane issue adds pods from the API server.
+ * Where pods come from, a "pod source" inside the agent (both share the
+ * runtime):
+ * - a folder of manifests (kubelet's staticPodPath): every Pod in it runs
+ *   on this node, ConfigMaps and Secrets in it serve the pods' references,
+ *   and changes to the folder are followed;
+ * - an API server the agent joins (server set): it registers its Node and
+ *   heartbeats (node.h), watches the pods with spec.nodeName=NODE and the
+ *   ConfigMaps and Secrets (informers, kube.h), writes each pod's status
+ *   (PATCH pods/NAME/status), stops pods marked for deletion within their
+ *   deletionGracePeriodSeconds and then deletes them for good, and serves
+ *   its own API over HTTPS, to the node token only.
  *
  * Status: each pod's status (phase, conditions, containerStatuses) is
  * written as JSON to STATUS_DIR/<namespace>_<name>.json (atomically, on
- * every change), and transitions are logged.
+ * every change), and transitions are logged; joined, it also goes to the
+ * API server.
  *
  * Everything runs on the caller's libuv loop: Podman calls are asynchronous,
  * manifests are read on the thread pool. One housekeeping timer drives
@@ -47,7 +55,16 @@ struct agent;
 struct agent_config {
 	const char *node; /* node name (required) */
 	const char *node_ip; /* hostPorts are published here */
-	const char *pod_manifests; /* static pod folder (required for now) */
+	const char *pod_manifests; /* static pod folder, or NULL with server */
+	/*
+	 * Joined mode: the API server's URL ("https://127.0.0.1:6443"), the
+	 * node token (the string, not its file) and the server's CA file.
+	 * kube_socket is for tests: a unix socket that stands for the server.
+	 */
+	const char *server, *token, *ca_file, *kube_socket;
+	/* The Node's allocatable; NULL: the machine's CPUs, MemTotal, 110. */
+	const char *cpu, *memory, *max_pods;
+	uint64_t heartbeat_ms; /* 0: 500 */
 	const char *podman_socket; /* Podman service socket (or podman_ops) */
 	const char *data_dir; /* volumes and status live under it */
 	struct backoff backoff; /* crash-loop backoff knobs */

@@ -5,9 +5,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
 #include "common/http_server.h"
+#include "common/tls.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -23,6 +25,8 @@ struct log_stream {
 
 struct agent_api {
 	struct sm_http_server *server;
+	struct sm_tls_server *tls; /* NULL: plain HTTP */
+	char *token; /* the bearer token asked for, or NULL */
 	struct podman *pm;
 	struct agent_api_source src;
 	struct log_stream *streams;
@@ -204,13 +208,37 @@ static void serve_logs(struct agent_api *api, const struct sm_http_req *req,
 	free(since);
 }
 
+/* "Bearer <token>" with the right token, compared in constant time. */
+static bool bearer_ok(const char *header, const char *token)
+{
+	size_t n = strlen(token), given;
+	unsigned char diff = 0;
+
+	if (!header || strncasecmp(header, "Bearer ", 7))
+		return false;
+	header += 7;
+	given = strlen(header);
+	if (given != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(header[i] ^ token[i]);
+	return diff == 0;
+}
+
 static void handle(void *ctx, const struct sm_http_req *req,
 		   struct sm_http_resp *resp)
 {
 	struct agent_api *api = ctx;
 	static const char logs[] = "/containerLogs/";
 
-	if (strcmp(req->method, "GET")) {
+	if (api->token && strcmp(req->path, "/healthz") &&
+	    !bearer_ok(sm_http_req_header(req, "Authorization"), api->token)) {
+		sm_http_resp_add_header(resp, "WWW-Authenticate",
+					"Bearer realm=\"stuurman node\"");
+		send_text(resp, 401,
+			  "Unauthorized: this node answers its API server "
+			  "only (Authorization: Bearer <node token>)\n");
+	} else if (strcmp(req->method, "GET")) {
 		send_text(resp, 405, "only GET is served here\n");
 	} else if (!strcmp(req->path, "/healthz")) {
 		send_text(resp, 200, "ok");
@@ -230,7 +258,8 @@ static void handle(void *ctx, const struct sm_http_req *req,
 }
 
 int agent_api_start(uv_loop_t *loop, const char *listen, struct podman *pm,
-		    const struct agent_api_source *src, struct agent_api **out,
+		    const struct agent_api_source *src,
+		    const struct agent_api_tls *tls, struct agent_api **out,
 		    struct sm_err *err)
 {
 	struct agent_api *api = xcalloc(1, sizeof(*api));
@@ -243,8 +272,21 @@ int agent_api_start(uv_loop_t *loop, const char *listen, struct podman *pm,
 
 	api->pm = pm;
 	api->src = *src;
+	if (tls) {
+		r = sm_tls_server_new(tls->cert_file, tls->key_file, &api->tls,
+				      err);
+		if (r) {
+			free(api);
+			return r;
+		}
+		o.transport = &sm_tls_transport;
+		o.tctx = api->tls;
+		api->token = tls->token ? xstrdup(tls->token) : NULL;
+	}
 	r = sm_http_server_start(loop, &o, &api->server, err);
 	if (r) {
+		sm_tls_server_free(api->tls);
+		free(api->token);
 		free(api);
 		return r;
 	}
@@ -278,6 +320,11 @@ void agent_api_free(struct agent_api *api)
 		}
 	}
 	sm_http_server_free(api->server);
+	/* OpenSSL keeps the context while connections still close. */
+	sm_tls_server_free(api->tls);
+	api->tls = NULL;
+	free(api->token);
+	api->token = NULL;
 	/*
 	 * Streams still tied to a response are freed by its gone callback;
 	 * the last of them frees api.

@@ -18,7 +18,9 @@
 #include "reconciler/fieldsel.h"
 
 struct sm_err;
+struct sm_http_client;
 struct api_watch;
+struct api_log;
 
 #define API_MAX_COUNTERS 32
 
@@ -39,6 +41,10 @@ struct apiserver {
 	size_t nr_counters;
 	struct api_watch *watches; /* open watch streams, a list */
 	size_t nr_watches;
+	/* api_log.c: the node token for agents, and logs being proxied. */
+	char *kubelet_token;
+	struct sm_http_client *kubelet_http;
+	struct api_log *logs;
 };
 
 /*
@@ -83,9 +89,24 @@ void api__send_store_error(struct sm_http_resp *resp,
 			   const struct api_resource *r, const char *name,
 			   int rc, const struct sm_err *err);
 
+/*
+ * api_table.c: whether c asked for a Table (kubectl get), a new Table for
+ * r (with column definitions when definitions), and one row per object.
+ */
+bool api__wants_table(const struct api_call *c);
+json_t *api__table_new(const struct api_resource *r, bool definitions,
+		       const char *rv);
+void api__table_add(json_t *table, const struct api_resource *r,
+		    const json_t *obj, uint64_t now_ns);
+
 /* api_watch.c: starts a watch stream for c (answers errors itself). */
 void api__watch(struct api_call *c);
 /* Ends every watch stream (server shutdown). */
 void api__watch_stop_all(struct apiserver *a);
+
+/* api_log.c: GET pods/NAME/log, proxied to the pod's node agent. */
+void api__pod_log(struct api_call *c);
+/* Ends every proxied log and frees what api_log.c keeps (shutdown). */
+void api__log_stop_all(struct apiserver *a);
 
 #endif

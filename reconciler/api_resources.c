@@ -21,7 +21,7 @@ static const struct api_resource resources[] = {
 	  true,
 	  { "po" },
 	  true,
-	  API_SUB_STATUS | API_SUB_BINDING },
+	  API_SUB_STATUS | API_SUB_BINDING | API_SUB_LOG },
 	{ "services",
 	  "service",
 	  "Service",
@@ -191,6 +191,7 @@ static const struct subres subresources[] = {
 	{ API_SUB_STATUS, "status", { "get", "patch", "update" } },
 	{ API_SUB_SCALE, "scale", { "get", "patch", "update" } },
 	{ API_SUB_BINDING, "binding", { "create" } },
+	{ API_SUB_LOG, "log", { "get" } },
 };
 
 #define NR_SUBRES (sizeof(subresources) / sizeof(subresources[0]))
@@ -355,10 +356,11 @@ static json_t *aggregated_group(const char *group)
 
 	for (size_t i = 0; i < NR_RESOURCES; i++) {
 		const struct api_resource *r = &resources[i];
-		json_t *subs = json_array();
+		json_t *subs;
 
 		if (strcmp(r->group, group))
 			continue;
+		subs = json_array();
 		for (size_t k = 0; k < NR_SUBRES; k++) {
 			const struct subres *s = &subresources[k];
 			const char *sg, *sv, *sk;

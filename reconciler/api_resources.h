@@ -18,6 +18,7 @@ enum {
 	API_SUB_STATUS = 1u << 0,
 	API_SUB_SCALE = 1u << 1,
 	API_SUB_BINDING = 1u << 2,
+	API_SUB_LOG = 1u << 3, /* pods/log, from the node (api_log.c) */
 };
 
 struct api_resource {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/http_server.h"
 #include "common/json.h"
@@ -38,6 +39,9 @@ struct api_watch {
 	struct sm_http_resp *resp; /* NULL once ended or gone */
 	struct store_watch *w;
 	struct api_filter f;
+	const struct api_resource *res;
+	bool table; /* kubectl get -w: each object as a one-row Table */
+	bool defs_sent;
 	uv_timer_t timer;
 	struct api_watch *prev, *next;
 };
@@ -100,7 +104,18 @@ static void timed_out(uv_timer_t *t)
 /* Sends one event line; a failed write ends the watch. */
 static void send_event(struct api_watch *w, const char *type, const json_t *obj)
 {
-	json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
+	json_t *ev;
+
+	if (w->table && strcmp(type, "ERROR")) {
+		json_t *t = api__table_new(w->res, !w->defs_sent, NULL);
+
+		api__table_add(t, w->res, obj,
+			       sm_clock_realtime_ns(w->a->clock));
+		w->defs_sent = true;
+		ev = json_pack("{s:s, s:o}", "type", type, "object", t);
+	} else {
+		ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
+	}
 	char *line = json_dumps(ev, JSON_COMPACT);
 	size_t len = strlen(line);
 
@@ -195,6 +210,8 @@ void api__watch(struct api_call *c)
 		rv = store_rv(a->store);
 	w->a = a;
 	w->resp = c->resp;
+	w->res = c->res;
+	w->table = api__wants_table(c);
 	uv_timer_init(a->loop, &w->timer);
 	w->timer.data = w;
 	w->next = a->watches;

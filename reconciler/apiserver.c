@@ -448,6 +448,20 @@ static void do_list(struct api_call *c)
 	api_resource_api_version(c->res, av, sizeof(av));
 	snprintf(kind, sizeof(kind), "%sList", c->res->kind);
 	snprintf(rv, sizeof(rv), "%" PRIu64, store_rv(c->a->store));
+	if (api__wants_table(c)) {
+		json_t *t = api__table_new(c->res, true, rv);
+		uint64_t now = sm_clock_realtime_ns(c->a->clock);
+		size_t i;
+		json_t *o;
+
+		json_array_foreach (l.items, i, o)
+			api__table_add(t, c->res, o, now);
+		api__send_json(c->resp, 200, t, NULL);
+		json_decref(t);
+		json_decref(l.items);
+		api__filter_release(&f);
+		return;
+	}
 	json_t *list = json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", kind,
 				 "apiVersion", av, "metadata",
 				 "resourceVersion", rv, "items", l.items);
@@ -470,8 +484,19 @@ static void do_get(struct api_call *c)
 {
 	const json_t *obj = get_or_404(c);
 
-	if (obj)
+	if (obj && api__wants_table(c) && !c->sub) {
+		json_t *t = api__table_new(
+			c->res, true,
+			sm_json_get_str(json_object_get(obj, "metadata"),
+					"resourceVersion"));
+
+		api__table_add(t, c->res, obj,
+			       sm_clock_realtime_ns(c->a->clock));
+		api__send_json(c->resp, 200, t, NULL);
+		json_decref(t);
+	} else if (obj) {
 		api__send_json(c->resp, 200, obj, NULL);
+	}
 }
 
 /* Writes obj through the store and answers code with the result. */
@@ -1093,6 +1118,11 @@ static void do_resource(struct api_call *c)
 			ok = !strcmp(m, "POST");
 			if (ok)
 				do_binding(c);
+		} else if (!strcmp(c->sub, "log") &&
+			   (c->res->sub & API_SUB_LOG)) {
+			ok = get;
+			if (ok)
+				api__pod_log(c);
 		} else {
 			api__send_status(c->resp, 404, "NotFound", NULL,
 					 "the server could not find the "
@@ -1457,10 +1487,12 @@ int apiserver_start(uv_loop_t *loop, const struct apiserver_opts *o,
 	a->authn = o->authn;
 	a->authn_ctx = o->authn_ctx;
 	a->clock = o->clock ? o->clock : &sm_clock_system;
+	a->kubelet_token = o->kubelet_token ? xstrdup(o->kubelet_token) : NULL;
 	rc = ensure_namespaces(a->store, err);
 	if (rc == 0)
 		rc = sm_http_server_start(loop, &ho, &a->http, err);
 	if (rc < 0) {
+		free(a->kubelet_token);
 		free(a);
 		return rc;
 	}
@@ -1484,6 +1516,7 @@ void apiserver_free(struct apiserver *a)
 	if (!a)
 		return;
 	api__watch_stop_all(a);
+	api__log_stop_all(a);
 	sm_http_server_free(a->http);
 	free(a);
 }

@@ -60,6 +60,8 @@ struct apiserver_opts {
 	api_authn_fn authn;
 	void *authn_ctx;
 	const struct sm_clock *clock; /* NULL: the system clock */
+	/* The node token, sent to agents for pods/log; NULL: no logs. */
+	const char *kubelet_token;
 	size_t max_body; /* 0: 3 MiB, as Kubernetes */
 };
 

@@ -121,11 +121,15 @@ static void push_ready(struct controller *c, struct key_state *s)
 		c->head = c->nr = 0;
 	} else if (c->head > 1024 && c->head * 2 > c->nr) {
 		memmove(c->fifo, c->fifo + c->head,
-			(c->nr - c->head) * sizeof(*c->fifo));
+			(c->nr - c->head) * sizeof(struct key_state *));
 		c->nr -= c->head;
 		c->head = 0;
 	}
-	SM_ALLOC_GROW(c->fifo, c->nr + 1, c->alloc);
+	if (c->nr == c->alloc) {
+		c->alloc = c->alloc ? 2 * c->alloc : 16;
+		c->fifo = xrealloc(c->fifo,
+				   c->alloc * sizeof(struct key_state *));
+	}
 	c->fifo[c->nr++] = s;
 	if (!c->freed)
 		uv_idle_start(&c->idle, on_idle);
@@ -171,7 +175,13 @@ void controller_queue_after(struct controller *c, const char *key,
 	if (s->due_ms && s->due_ms <= due)
 		return;
 	if (!s->due_ms) {
-		SM_ALLOC_GROW(c->delayed, c->nr_delayed + 1, c->alloc_delayed);
+		if (c->nr_delayed == c->alloc_delayed) {
+			c->alloc_delayed =
+				c->alloc_delayed ? 2 * c->alloc_delayed : 16;
+			c->delayed = xrealloc(
+				c->delayed,
+				c->alloc_delayed * sizeof(struct key_state *));
+		}
 		c->delayed[c->nr_delayed++] = s;
 	}
 	s->due_ms = due;

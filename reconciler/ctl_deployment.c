@@ -46,7 +46,7 @@ static int collect_one(void *ctx, const json_t *obj)
 
 	if (!obj_is_controlled_by(obj, c->d))
 		return 0;
-	s->objs = xrealloc(s->objs, (s->nr + 1) * sizeof(*s->objs));
+	s->objs = xrealloc(s->objs, (s->nr + 1) * sizeof(const json_t *));
 	s->rs = xrealloc(s->rs, (s->nr + 1) * sizeof(*s->rs));
 	s->objs[s->nr] = obj;
 	rollout_rs_from_json(&s->rs[s->nr], obj, c->hash);
@@ -258,7 +258,7 @@ static int sync_deployment(void *ctx, const char *key)
 		have_new |= s.rs[i].is_new;
 	}
 	if (!have_new) {
-		s.objs = xrealloc(s.objs, (s.nr + 1) * sizeof(*s.objs));
+		s.objs = xrealloc(s.objs, (s.nr + 1) * sizeof(const json_t *));
 		s.rs = xrealloc(s.rs, (s.nr + 1) * sizeof(*s.rs));
 		s.objs[s.nr] = NULL;
 		memset(&s.rs[s.nr], 0, sizeof(s.rs[s.nr]));

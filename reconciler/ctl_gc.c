@@ -257,6 +257,11 @@ static int sync_ns(void *ctx, const char *key)
 	collect_orphans(c, ns, all);
 	expire_events(c, all);
 	if (nsobj && obj_is_terminating(nsobj)) {
+		json_t *phase = json_pack("{s:s}", "phase", "Terminating");
+
+		/* What `kubectl get ns` shows while it empties. */
+		ctl__update_status(c, nsobj, phase);
+		json_decref(phase);
 		json_decref(all);
 		all = objects_in(c, ns);
 		empty_namespace(c, ns, all, key);

@@ -55,21 +55,6 @@ static uint64_t mono_ms(const struct ctl *c)
 	return sm_clock_monotonic_ns(c->env.clock) / 1000000;
 }
 
-static const json_t *ready_condition(const json_t *node)
-{
-	json_t *conds = sm_json_get_path(node, "status.conditions");
-	size_t i;
-	json_t *c;
-
-	json_array_foreach (conds, i, c) {
-		const char *t = sm_json_get_str(c, "type");
-
-		if (t && !strcmp(t, "Ready"))
-			return c;
-	}
-	return NULL;
-}
-
 static struct node_seen *seen_of(struct ctl *c, const char *name)
 {
 	struct node_priv *np = c->priv;
@@ -168,6 +153,57 @@ static void set_unknown(struct ctl *c, const json_t *node, const char *now)
  * toleration without tolerationSeconds), else seconds (default_s when the
  * pod has no toleration for it).
  */
+struct not_ready {
+	struct ctl *c;
+	const char *node;
+	const char *now;
+};
+
+/* Sets a pod's Ready and ContainersReady conditions to False. */
+static int pod_not_ready(void *ctx, const json_t *pod)
+{
+	struct not_ready *nr = ctx;
+	const char *n =
+		sm_json_get_str(json_object_get(pod, "spec"), "nodeName");
+	json_t *st, *conds, *cond;
+	size_t i;
+
+	if (!n || strcmp(n, nr->node) || !pod_is_active(pod))
+		return 0;
+	st = json_deep_copy(json_object_get(pod, "status"));
+	conds = json_object_get(st, "conditions");
+	json_array_foreach (conds, i, cond) {
+		const char *t = sm_json_get_str(cond, "type");
+		const char *v = sm_json_get_str(cond, "status");
+
+		if (!t ||
+		    (strcmp(t, "Ready") && strcmp(t, "ContainersReady")) ||
+		    (v && !strcmp(v, "False")))
+			continue;
+		json_object_set_new(cond, "status", json_string("False"));
+		json_object_set_new(cond, "reason",
+				    json_string("NodeNotReady"));
+		json_object_set_new(cond, "lastTransitionTime",
+				    json_string(nr->now));
+	}
+	ctl__update_status(nr->c, pod, st);
+	json_decref(st);
+	return 0;
+}
+
+/*
+ * Nothing vouches for the pods of a silent node any more: they are not
+ * Ready (so no Service sends them traffic), as Kubernetes' node lifecycle
+ * controller marks them. Their agent sets them right when it is back.
+ */
+static void mark_pods_not_ready(struct ctl *c, const char *node,
+				const char *now)
+{
+	struct not_ready nr = { c, node, now };
+
+	store_list(c->env.store, "Pod", NULL, pod_not_ready, &nr);
+}
+
 static int64_t tolerates_s(const json_t *pod, const char *key,
 			   int64_t default_s, bool *tolerated)
 {
@@ -284,7 +320,7 @@ static int sync_node(void *ctx, const char *key)
 		struct node_seen *s = seen_of(c, name);
 		uint64_t age = mono_ms(c) - s->seen_ms;
 		const char *ready =
-			sm_json_get_str(ready_condition(node), "status");
+			sm_json_get_str(obj_condition(node, "Ready"), "status");
 		bool silent = age >= np->grace_ms;
 
 		if (silent && ready && strcmp(ready, "Unknown")) {
@@ -293,6 +329,7 @@ static int sync_node(void *ctx, const char *key)
 			       "Ready=Unknown, tainted unreachable",
 			       name, (unsigned long long)age);
 			set_unknown(c, node, now);
+			mark_pods_not_ready(c, name, now);
 			events_record(
 				c->events, node, EVENT_NORMAL, "NodeNotReady",
 				"Node %s status is now: NodeNotReady", name);
@@ -318,8 +355,8 @@ static void on_node(void *ctx, const struct store_event *ev)
 {
 	struct ctl *c = ctx;
 	const char *name = store_obj_name(ev->obj);
-	const char *hb =
-		sm_json_get_str(ready_condition(ev->obj), "lastHeartbeatTime");
+	const char *hb = sm_json_get_str(obj_condition(ev->obj, "Ready"),
+					 "lastHeartbeatTime");
 	struct node_seen *s = seen_of(c, name);
 
 	if (ev->type != STORE_DELETED && hb && strcmp(hb, s->heartbeat)) {

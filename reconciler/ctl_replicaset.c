@@ -223,11 +223,12 @@ static int sync_rs(void *ctx, const char *key)
 		}
 	} else if (have > want) {
 		size_t n = json_array_size(active);
-		const json_t **order = calloc(n ? n : 1, sizeof(*order));
+		const json_t **order =
+			calloc(n ? n : 1, sizeof(const json_t *));
 
 		for (i = 0; i < n; i++)
 			order[i] = json_array_get(active, i);
-		qsort(order, n, sizeof(*order), delete_first);
+		qsort(order, n, sizeof(const json_t *), delete_first);
 		for (int64_t k = 0; k < have - want; k++) {
 			events_record(c->events, rs, EVENT_NORMAL,
 				      "SuccessfulDelete", "Deleted pod: %s",

@@ -42,9 +42,9 @@ bool pod_is_active(const json_t *pod)
 	return !obj_is_terminating(pod) && !pod_is_terminal(pod);
 }
 
-static const json_t *condition(const json_t *pod, const char *type)
+const json_t *obj_condition(const json_t *obj, const char *type)
 {
-	json_t *conds = sm_json_get_path(pod, "status.conditions");
+	json_t *conds = sm_json_get_path(obj, "status.conditions");
 	size_t i;
 	json_t *c;
 
@@ -59,7 +59,7 @@ static const json_t *condition(const json_t *pod, const char *type)
 
 bool pod_is_ready(const json_t *pod)
 {
-	const char *s = sm_json_get_str(condition(pod, "Ready"), "status");
+	const char *s = sm_json_get_str(obj_condition(pod, "Ready"), "status");
 
 	return s && !strcmp(s, "True");
 }
@@ -67,7 +67,7 @@ bool pod_is_ready(const json_t *pod)
 bool pod_is_available(const json_t *pod, int64_t min_ready_s, uint64_t now_ns,
 		      uint64_t *wait_ms)
 {
-	const json_t *c = condition(pod, "Ready");
+	const json_t *c = obj_condition(pod, "Ready");
 	const char *since = sm_json_get_str(c, "lastTransitionTime");
 	uint64_t t, need = min_ready_s > 0 ? (uint64_t)min_ready_s : 0;
 

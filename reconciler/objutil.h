@@ -17,6 +17,8 @@ struct store;
 struct sm_err;
 
 const char *obj_uid(const json_t *obj);
+/* The status.conditions entry of type, or NULL. */
+const json_t *obj_condition(const json_t *obj, const char *type);
 /* metadata.deletionTimestamp is set. */
 bool obj_is_terminating(const json_t *obj);
 

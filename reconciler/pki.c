@@ -31,6 +31,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/x509.h"
 #include "common/xalloc.h"
 #include "reconciler/pki.h"
 #include "common/banned.h"
@@ -40,8 +41,6 @@
 #define CERT_DAYS 365
 /* A serving certificate this close to its end is made again. */
 #define RENEW_BEFORE_DAYS 30
-/* Certificates start an hour back, for clocks of joining machines. */
-#define BACKDATE_SECONDS 3600
 #define TOKEN_BYTES 32
 #define TOKEN_MAX 512
 #define FILE_MAX (1u << 20)
@@ -390,20 +389,15 @@ static int load_key(const char *path, EVP_PKEY **out, struct sm_err *err)
 static int key_write(const struct pki *p, const char *path, EVP_PKEY *k,
 		     struct sm_err *err)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data = NULL;
-	long len;
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	int ret;
 
-	if (!bio ||
-	    !PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL)) {
-		BIO_free(bio);
-		ERR_clear_error();
+	if (sm_x509_key_pem(k, &b)) {
+		sm_buf_release(&b);
 		return sm_error(err, NULL, "pki: encoding \"%s\" failed", path);
 	}
-	len = BIO_get_mem_data(bio, &data);
-	ret = write_atomic(p, path, data, (size_t)len, 0600, err);
-	BIO_free(bio);
+	ret = write_atomic(p, path, b.buf, b.len, 0600, err);
+	sm_buf_release(&b);
 	return ret;
 }
 
@@ -411,143 +405,18 @@ static int key_write(const struct pki *p, const char *path, EVP_PKEY *k,
 static int cert_write(const struct pki *p, const char *path, X509 *x,
 		      char **pem, struct sm_err *err)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *data = NULL;
-	long len;
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 	int ret;
 
-	if (!bio || !PEM_write_bio_X509(bio, x)) {
-		BIO_free(bio);
-		ERR_clear_error();
+	if (sm_x509_cert_pem(x, &b)) {
+		sm_buf_release(&b);
 		return sm_error(err, NULL, "pki: encoding \"%s\" failed", path);
 	}
-	len = BIO_get_mem_data(bio, &data);
-	ret = write_atomic(p, path, data, (size_t)len, 0644, err);
+	ret = write_atomic(p, path, b.buf, b.len, 0644, err);
 	if (ret == 0 && pem)
-		*pem = xstrndup(data, (size_t)len);
-	BIO_free(bio);
+		*pem = xstrndup(b.buf, b.len);
+	sm_buf_release(&b);
 	return ret;
-}
-
-static int add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
-{
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-	int ok = ext && X509_add_ext(x, ext, -1);
-
-	X509_EXTENSION_free(ext);
-	return ok ? 0 : -EINVAL;
-}
-
-static int add_sans(X509 *x, const struct sans *s)
-{
-	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-	size_t i;
-	int ok = gens != NULL;
-
-	for (i = 0; ok && i < s->n; i++) {
-		GENERAL_NAME *g = GENERAL_NAME_new();
-		const char *v = s->v[i];
-
-		if (!g) {
-			ok = 0;
-			break;
-		}
-		if (strncmp(v, "IP:", 3) == 0) {
-			ASN1_OCTET_STRING *ip = a2i_IPADDRESS(v + 3);
-
-			if (ip)
-				GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
-			ok = ip != NULL;
-		} else {
-			ASN1_IA5STRING *d = ASN1_IA5STRING_new();
-
-			ok = d && ASN1_STRING_set(d, v + 4, -1);
-			if (d && ok)
-				GENERAL_NAME_set0_value(g, GEN_DNS, d);
-			else
-				ASN1_IA5STRING_free(d);
-		}
-		if (!ok || !sk_GENERAL_NAME_push(gens, g)) {
-			GENERAL_NAME_free(g);
-			ok = 0;
-		}
-	}
-	if (ok)
-		ok = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
-				       X509V3_ADD_DEFAULT) == 1;
-	GENERAL_NAMES_free(gens);
-	return ok ? 0 : -EINVAL;
-}
-
-/*
- * A certificate for key, named cn, signed by issuer and issuer_key (the
- * certificate itself and key when issuer is NULL): a CA when sans is
- * NULL, else a serving certificate for sans.
- */
-static X509 *cert_make(const char *cn, EVP_PKEY *key, X509 *issuer,
-		       EVP_PKEY *issuer_key, long days, const struct sans *sans)
-{
-	unsigned char serial[16];
-	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
-	BIGNUM *bn = NULL;
-	X509V3_CTX v3;
-	bool ok = x && name;
-
-	ok = ok && RAND_bytes(serial, sizeof(serial)) == 1;
-	if (ok) {
-		serial[0] &= 0x7f; /* positive */
-		serial[0] |= 0x01; /* and never zero */
-		bn = BN_bin2bn(serial, sizeof(serial), NULL);
-		ok = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
-	}
-	ok = ok && X509_set_version(x, X509_VERSION_3);
-	ok = ok && X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-					      (const unsigned char *)"stuurman",
-					      -1, -1, 0);
-	ok = ok &&
-	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					(const unsigned char *)cn, -1, -1, 0);
-	ok = ok && X509_set_subject_name(x, name);
-	ok = ok && X509_set_issuer_name(
-			   x, issuer ? X509_get_subject_name(issuer) : name);
-	ok = ok && X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECONDS);
-	ok = ok && X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL);
-	ok = ok && X509_set_pubkey(x, key);
-	if (ok) {
-		X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-		if (!sans) {
-			ok = add_ext(x, &v3, NID_basic_constraints,
-				     "critical,CA:TRUE") == 0 &&
-			     add_ext(x, &v3, NID_key_usage,
-				     "critical,digitalSignature,keyCertSign,"
-				     "cRLSign") == 0 &&
-			     add_ext(x, &v3, NID_subject_key_identifier,
-				     "hash") == 0;
-		} else {
-			ok = add_ext(x, &v3, NID_basic_constraints,
-				     "critical,CA:FALSE") == 0 &&
-			     add_ext(x, &v3, NID_key_usage,
-				     "critical,digitalSignature") == 0 &&
-			     add_ext(x, &v3, NID_ext_key_usage, "serverAuth") ==
-				     0 &&
-			     add_ext(x, &v3, NID_subject_key_identifier,
-				     "hash") == 0 &&
-			     add_ext(x, &v3, NID_authority_key_identifier,
-				     "keyid:always") == 0 &&
-			     add_sans(x, sans) == 0;
-		}
-	}
-	ok = ok &&
-	     X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0;
-	BN_free(bn);
-	X509_NAME_free(name);
-	ERR_clear_error();
-	if (!ok) {
-		X509_free(x);
-		return NULL;
-	}
-	return x;
 }
 
 /* The CA. */
@@ -559,8 +428,9 @@ static int ca_make(struct pki *p, X509 **ca, EVP_PKEY **ca_key,
 	int ret;
 
 	snprintf(cn, sizeof(cn), "stuurman-ca@%lld", (long long)time(NULL));
-	*ca_key = EVP_EC_gen("P-256");
-	*ca = *ca_key ? cert_make(cn, *ca_key, NULL, NULL, CA_DAYS, NULL)
+	*ca_key = sm_x509_key_new();
+	*ca = *ca_key ? sm_x509_cert_make(cn, *ca_key, NULL, NULL, CA_DAYS,
+					  NULL, 0)
 		      : NULL;
 	ERR_clear_error();
 	if (!*ca)
@@ -667,8 +537,9 @@ static int cert_ensure(struct pki *p, X509 *ca, EVP_PKEY *ca_key,
 		tighten(p->key_path);
 		return 0;
 	}
-	key = EVP_EC_gen("P-256");
-	x = key ? cert_make("stuurman", key, ca, ca_key, CERT_DAYS, want)
+	key = sm_x509_key_new();
+	x = key ? sm_x509_cert_make("stuurman", key, ca, ca_key, CERT_DAYS,
+				    (const char *const *)want->v, want->n)
 		: NULL;
 	ERR_clear_error();
 	if (!x) {

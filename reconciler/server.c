@@ -135,6 +135,7 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 		.tctx = s->tls,
 		.authn = authn,
 		.authn_ctx = s,
+		.kubelet_token = s->pki.node_token,
 	};
 	if ((rc = apiserver_start(loop, &ao, &s->api, err)) < 0)
 		goto fail;

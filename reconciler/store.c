@@ -41,7 +41,7 @@
 #include "reconciler/store.h"
 #include "common/banned.h"
 
-#define DEFAULT_HISTORY 10000
+#define DEFAULT_HISTORY 1000
 /* generateName: Kubernetes keeps the prefix to 58 characters, plus 5. */
 #define GEN_PREFIX_MAX 58
 #define GEN_SUFFIX 5
@@ -579,7 +579,9 @@ static void sorted_view(struct kind *k)
 	for (size_t i = 0; i < k->cap; i++)
 		if (k->slots[i])
 			k->sorted[n++] = k->slots[i];
-	qsort(k->sorted, n, sizeof(struct entry *), cmp_entry);
+	/* An empty kind has no array yet: qsort must not see NULL. */
+	if (n)
+		qsort(k->sorted, n, sizeof(struct entry *), cmp_entry);
 	k->sorted_ok = true;
 }
 

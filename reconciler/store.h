@@ -56,7 +56,10 @@ struct store_watch;
 struct store_opts {
 	/* The journal's directory; NULL keeps everything in memory only. */
 	const char *dir;
-	/* Watch events kept for resuming watches (0: 10000). */
+	/*
+	 * Watch events kept per kind for resuming watches (0: 1000; an
+	 * event holds both versions of its object, so this is memory).
+	 */
 	size_t history;
 	/* Journal size that triggers a snapshot (0: journal.h's default). */
 	size_t snapshot_bytes;

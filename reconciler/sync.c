@@ -156,14 +156,14 @@ int sync_apply(struct store *s, const json_t *objects, const char *source,
 	       struct sync_result *r, struct sm_err *err)
 {
 	size_t n = json_array_size(objects), i;
-	const json_t **order = xcalloc(n ? n : 1, sizeof(*order));
+	const json_t **order = xcalloc(n ? n : 1, sizeof(const json_t *));
 	struct sm_strmap wanted = SM_STRMAP_INIT;
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
 	for (i = 0; i < n; i++)
 		order[i] = json_array_get(objects, i);
-	qsort(order, n, sizeof(*order), by_order);
+	qsort(order, n, sizeof(const json_t *), by_order);
 	for (i = 0; i < n; i++) {
 		const json_t *want = order[i];
 		const char *kind = store_obj_kind(want);

@@ -105,8 +105,21 @@ check "agent: the message says loopback only" \
 	grep -q 'registry-insecure "10.1.2.3:5000": only a registry on loopback' "$work/err"
 status "agent: a malformed registry is a usage error" 2 "$bin" agent \
 	--node n1 --pod-manifests "$work" --registry-insecure 127.0.0.1:http
+# Joining a server: the credentials and the node IP are required, and a
+# joined node takes no folder of pods.
+status "agent: --server without its files is a usage error" 2 "$bin" agent \
+	--node n1 --server https://127.0.0.1:6443
+check "agent: the message names what --server needs" \
+	grep -q -- '--server needs --token-file F, --ca-file F and --node-ip ADDR' "$work/err"
+status "agent: --server and --pod-manifests together are a usage error" 2 \
+	"$bin" agent --node n1 --server https://127.0.0.1:6443 --pod-manifests "$work"
+echo "" >"$work/empty-token"
+status "agent: an empty token file is refused" 1 "$bin" agent --node n1 \
+	--server https://127.0.0.1:6443 --token-file "$work/empty-token" \
+	--ca-file "$work/empty-token" --node-ip 127.0.1.1
 status "agent --help" 0 "$bin" agent --help
 check "agent --help names --registry-insecure" grep -q -- '--registry-insecure HOST:PORT' "$work/out"
+check "agent --help names --server" grep -q -- '--server URL' "$work/out"
 
 # up, down, get and delete: argument errors, before anything starts.
 status "up --help" 0 "$bin" up --help

@@ -3,7 +3,10 @@
  * fake Podman given through the agent's ops table (podman.h): adoption of
  * what runs after a restart, removal of what is no longer wanted, status
  * mapping (Kubernetes' phase, state, reason, exit code, readiness) and exec
- * probes with their timeout.
+ * probes with their timeout; joined to a fake API server (a unix socket
+ * that answers as stuurman's does), the pods come from it, their status
+ * goes back to it, and a pod marked for deletion is stopped and deleted
+ * for good.
  *
  * The fake is a small Podman: pods and containers in JSON, answers as the
  * reference says Podman 4.3 gives them (409 for a pod name taken, 500 "that
@@ -32,6 +35,7 @@
 #include "common/xalloc.h"
 #include "nodeagent/agent.h"
 #include "nodeagent/podman.h"
+#include "tests/unit/common/http_test_server.h"
 #include "common/banned.h"
 
 #define NODE "n1"
@@ -920,6 +924,174 @@ static void test_an_exec_liveness_probe_past_its_timeout_restarts(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/*
+ * A fake API server for the joined agent: the Node's requests are
+ * accepted, the pods of n1 are the one pod "web" (uid u-web), and once
+ * api.delete is set the watch says it is being deleted.
+ */
+struct fake_api {
+	bool delete;
+	bool deleted; /* the final DELETE came */
+	char delete_body[128];
+	json_t *last_status; /* the last PATCH of web's status */
+	int node_posts;
+};
+
+static struct fake_api A;
+
+static const char web_pod_json[] =
+	"{\"metadata\":{\"namespace\":\"default\",\"name\":\"web\","
+	"\"uid\":\"u-web\",\"resourceVersion\":\"%d\"%s},\"spec\":{"
+	"\"nodeName\":\"" NODE "\",\"containers\":[{\"name\":\"app\","
+	"\"image\":\"busybox:1.36\",\"command\":[\"sleep\",\"1000\"]}]}}";
+
+static void api_reply(struct tconn *c, int status, const char *body)
+{
+	tconn_reply(c, status, "application/json", body, strlen(body));
+	tconn_end(c);
+}
+
+static void api_handler(void *ctx, struct tconn *c, const struct treq *r)
+{
+	static const char pods[] = "/api/v1/pods?fieldSelector=spec.nodeName"
+				   "%3D" NODE;
+	char buf[1024], pod[768];
+	bool watch = strstr(r->target, "watch=true") != NULL;
+
+	if (!strcmp(r->method, "POST") && !strcmp(r->target, "/api/v1/nodes")) {
+		A.node_posts++;
+		api_reply(c, 201, "{}");
+	} else if (!strncmp(r->target, "/api/v1/nodes/", 14)) {
+		api_reply(c, 200, "{}");
+	} else if (!strcmp(r->method, "PATCH") &&
+		   !strcmp(r->target,
+			   "/api/v1/namespaces/default/pods/web/status")) {
+		json_decref(A.last_status);
+		A.last_status = json_loadb(r->body, r->body_len, 0, NULL);
+		api_reply(c, 200, "{}");
+	} else if (!strcmp(r->method, "DELETE") &&
+		   !strcmp(r->target, "/api/v1/namespaces/default/pods/web")) {
+		A.deleted = true;
+		snprintf(A.delete_body, sizeof(A.delete_body), "%.*s",
+			 (int)r->body_len, r->body);
+		api_reply(c, 200, "{}");
+	} else if (!strncmp(r->target, pods, sizeof(pods) - 1) && !watch) {
+		snprintf(pod, sizeof(pod), web_pod_json, 5, "");
+		snprintf(buf, sizeof(buf),
+			 "{\"kind\":\"PodList\",\"metadata\":{"
+			 "\"resourceVersion\":\"5\"},\"items\":[%s]}",
+			 pod);
+		api_reply(c, 200, buf);
+	} else if (!strncmp(r->target, pods, sizeof(pods) - 1)) {
+		tconn_chunked_head(c, 200, "application/json");
+		if (A.delete) {
+			snprintf(pod, sizeof(pod), web_pod_json, 6,
+				 ",\"deletionTimestamp\":\"2026-11-26T01:00:"
+				 "00Z\""
+				 ",\"deletionGracePeriodSeconds\":0");
+			snprintf(buf, sizeof(buf),
+				 "{\"type\":\"MODIFIED\",\"object\":%s}\n",
+				 pod);
+			tconn_chunk(c, 0, buf, strlen(buf));
+		}
+		/* The stream ends after a while: the informer watches again. */
+		tconn_chunk(c, 50, "", 0);
+		tconn_end(c);
+	} else if (!watch) {
+		api_reply(c, 200,
+			  "{\"kind\":\"List\",\"metadata\":{"
+			  "\"resourceVersion\":\"5\"},\"items\":[]}");
+	} else {
+		tconn_chunked_head(c, 200, "application/json");
+		tconn_chunk(c, 50, "", 0);
+		tconn_end(c);
+	}
+}
+
+static const char *api_phase(void)
+{
+	return sm_json_get_str(json_object_get(A.last_status, "status"),
+			       "phase");
+}
+
+static void run_until_flag(struct fixture *f, bool (*done)(void))
+{
+	uv_timer_t t;
+	uint64_t deadline = uv_now(&f->loop) + WAIT_MS;
+
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, tick, 20, 20);
+	while (!done() && uv_now(&f->loop) < deadline)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static bool api_running(void)
+{
+	return api_phase() && !strcmp(api_phase(), "Running");
+}
+
+static bool api_deleted(void)
+{
+	return A.deleted;
+}
+
+static void
+test_a_joined_agent_runs_the_servers_pods_and_deletes_them(void **state)
+{
+	struct fixture *f = *state;
+	struct tsrv *srv;
+	struct agent_config cfg = {
+		.node = NODE,
+		.node_ip = "127.0.0.1",
+		.server = "http://api",
+		.token = "node-token",
+		.data_dir = f->data,
+		.backoff = BACKOFF_INIT,
+		.api_listen = "none",
+		.heartbeat_ms = 50,
+		.podman_ops = &fake_ops,
+		.podman_ctx = &F,
+	};
+	struct sm_err err = SM_ERR_INIT;
+	const json_t *cs;
+
+	memset(&A, 0, sizeof(A));
+	srv = tsrv_start(&f->loop, api_handler, NULL);
+	cfg.kube_socket = tsrv_path(srv);
+	f->agent = agent_new(&f->loop, &cfg, &err);
+	assert_non_null(f->agent);
+	assert_int_equal(agent_start(f->agent), 0);
+	run_until_flag(f, api_running);
+	assert_true(api_running());
+	assert_int_equal(A.node_posts, 1);
+	/* The pod runs under the server's uid; its status went back. */
+	assert_int_equal(F.pod_creates, 1);
+	assert_string_equal(
+		sm_json_get_str(sm_json_get_path(
+					json_object_get(F.pods, "stuurman_" NODE
+								"_default_web"),
+					"Labels"),
+				"stuurman.io/uid"),
+		"u-web");
+	cs = json_array_get(
+		sm_json_get_path(A.last_status, "status.containerStatuses"), 0);
+	assert_string_equal(sm_json_get_str(cs, "name"), "app");
+	assert_true(json_is_true(json_object_get(cs, "ready")));
+	assert_true(json_is_null(
+		sm_json_get_path(A.last_status, "status.message")));
+	/* Marked for deletion: stopped, removed, then deleted for good. */
+	A.delete = true;
+	run_until_flag(f, api_deleted);
+	assert_true(A.deleted);
+	assert_true(removed("stuurman_" NODE "_default_web"));
+	assert_non_null(strstr(A.delete_body, "\"gracePeriodSeconds\":0"));
+	agent_stop(f);
+	tsrv_stop(srv);
+	json_decref(A.last_status);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +1100,7 @@ int main(void)
 		T(test_exit_1_under_never_is_failed_with_reason_error),
 		T(test_running_state_and_ready_follows_an_exec_probe),
 		T(test_an_exec_liveness_probe_past_its_timeout_restarts),
+		T(test_a_joined_agent_runs_the_servers_pods_and_deletes_them),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

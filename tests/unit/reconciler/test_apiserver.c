@@ -396,6 +396,33 @@ static void test_list_filters_by_label_and_field_selectors(void **state)
 	assert_int_equal(f->status, 400);
 }
 
+static void test_kubectl_get_gets_a_table_with_kubernetes_columns(void **state)
+{
+	struct fixture *f = *state;
+	const char *accept =
+		"Authorization: Bearer admin\r\nAccept: "
+		"application/json;as=Table;v=v1;g=meta.k8s.io,application/"
+		"json;as=Table;v=v1beta1;g=meta.k8s.io,application/json\r\n";
+
+	req(f, "POST", "/api/v1/namespaces/default/pods", NULL,
+	    POD("a", "{\"app\":\"web\"}"));
+	req(f, "GET", "/api/v1/namespaces/default/pods", accept, NULL);
+	assert_int_equal(f->status, 200);
+	assert_string_equal(str_at(f->body, "kind"), "Table");
+	json_t *defs = json_object_get(f->body, "columnDefinitions");
+	assert_string_equal(str_at(json_array_get(defs, 0), "name"), "Name");
+	assert_string_equal(str_at(json_array_get(defs, 2), "name"), "Status");
+	json_t *row = json_array_get(json_object_get(f->body, "rows"), 0);
+	json_t *cells = json_object_get(row, "cells");
+	assert_string_equal(json_string_value(json_array_get(cells, 0)), "a");
+	assert_string_equal(json_string_value(json_array_get(cells, 1)), "0/1");
+	assert_string_equal(json_string_value(json_array_get(cells, 2)),
+			    "Pending");
+	assert_string_equal(str_at(row, "object.metadata.labels.app"), "web");
+	req(f, "GET", "/api/v1/namespaces/default/pods/a", accept, NULL);
+	assert_int_equal(json_array_size(json_object_get(f->body, "rows")), 1);
+}
+
 static void test_binding_sets_the_node_once(void **state)
 {
 	struct fixture *f = *state;
@@ -620,6 +647,7 @@ int main(void)
 		T(test_an_update_with_a_stale_resource_version_is_409),
 		T(test_scale_patch_sets_replicas_and_answers_a_scale),
 		T(test_list_filters_by_label_and_field_selectors),
+		T(test_kubectl_get_gets_a_table_with_kubernetes_columns),
 		T(test_binding_sets_the_node_once),
 		T(test_deleting_a_bound_pod_marks_it_and_an_unbound_one_goes),
 		T(test_a_node_token_may_not_write_deployments),

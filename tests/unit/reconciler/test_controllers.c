@@ -339,6 +339,27 @@ static void test_deleting_a_replicaset_collects_its_pods(void **state)
 	assert_int_equal(count(f, "Pod"), 0);
 }
 
+static void test_a_deleted_namespace_is_emptied_then_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_env e = env_of(f);
+
+	f->ctls[f->nr++] = ctl_gc_new(&e);
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+		  "\"metadata\":{\"name\":\"lab\"}}");
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+		  "\"metadata\":{\"name\":\"c\",\"namespace\":\"lab\"}}");
+	settle(f);
+	/* As the API server deletes a Namespace: marked, not removed. */
+	assert_int_equal(store_delete(f->store, "Namespace", "", "lab", true, 0,
+				      NULL, NULL, NULL, NULL, NULL),
+			 0);
+	assert_non_null(store_get(f->store, "Namespace", "", "lab"));
+	settle(f);
+	assert_null(store_get(f->store, "ConfigMap", "lab", "c"));
+	assert_null(store_get(f->store, "Namespace", "", "lab"));
+}
+
 #define NODE(name)                                                           \
 	"{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"   \
 	"\"" name                                                            \
@@ -377,10 +398,12 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 
 	f->ctls[f->nr++] = ctl_node_new(&e, 2000, 1000);
 	create(f, NODE("node-1"));
-	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
-		  "\"name\":\"a\",\"namespace\":\"default\"},\"spec\":{"
-		  "\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"m\","
-		  "\"image\":\"x\"}]},\"status\":{\"phase\":\"Running\"}}");
+	create(f,
+	       "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
+	       "\"name\":\"a\",\"namespace\":\"default\"},\"spec\":{"
+	       "\"nodeName\":\"node-1\",\"containers\":[{\"name\":\"m\","
+	       "\"image\":\"x\"}]},\"status\":{\"phase\":\"Running\","
+	       "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
 	settle(f);
 	const json_t *n = store_get(f->store, "Node", "", "node-1");
 	assert_null(sm_json_get_path(n, "spec.taints"));
@@ -397,7 +420,16 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 				       0),
 			"status"),
 		"Unknown");
-	/* The pod goes after the eviction timeout. */
+	/* Its pod is no longer Ready, and goes after the eviction timeout. */
+	assert_string_equal(
+		sm_json_get_str(
+			json_array_get(
+				sm_json_get_path(store_get(f->store, "Pod",
+							   "default", "a"),
+						 "status.conditions"),
+				0),
+			"status"),
+		"False");
 	assert_null(sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
 				     "metadata.deletionTimestamp"));
 	f->clock.realtime_ns += 2 * NS_PER_S;
@@ -416,6 +448,7 @@ int main(void)
 		T(test_replicaset_scaled_down_deletes_the_surplus),
 		T(test_deployment_rolls_from_v1_to_v2_through_replicasets),
 		T(test_deleting_a_replicaset_collects_its_pods),
+		T(test_a_deleted_namespace_is_emptied_then_removed),
 		T(test_scheduler_binds_pods_and_reports_when_none_fits),
 		T(test_a_silent_node_is_tainted_and_its_pods_evicted),
 #undef T
