@@ -1127,7 +1127,8 @@ static void supervise_tick(struct up *u)
 
 static void print_not_ready(struct up *u)
 {
-	say("stuurman up: not ready after %.0f s: %s", up_seconds(u),
+	say("stuurman up: not ready after %.0f s (--timeout): %s",
+	    (double)u->timeout_ms / 1000.0,
 	    u->last_progress ? u->last_progress : "no answer from the API");
 	say("the logs: %s/", u->logs);
 	if (!u->ci)
