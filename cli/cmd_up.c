@@ -295,7 +295,7 @@ struct up {
 	struct child *agents;
 	struct workload *work;
 	size_t nr_work;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t tick;
 	enum phase phase;
 	int stop_stage; /* 0 agents, 1 server, 2 podman, 3 done */
@@ -534,6 +534,7 @@ static void close_all(struct up *u)
 	if (!uv_is_closing((uv_handle_t *)&u->sigint)) {
 		uv_close((uv_handle_t *)&u->sigint, NULL);
 		uv_close((uv_handle_t *)&u->sigterm, NULL);
+		uv_close((uv_handle_t *)&u->sighup, NULL);
 	}
 	kubecli_free(u->kube);
 	u->kube = NULL;
@@ -1558,9 +1559,13 @@ int cmd_up(int argc, char **argv)
 	u.t0 = uv_now(&loop);
 	uv_signal_init(&loop, &u.sigint);
 	uv_signal_init(&loop, &u.sigterm);
-	u.sigint.data = u.sigterm.data = &u;
+	uv_signal_init(&loop, &u.sighup);
+	u.sigint.data = u.sigterm.data = u.sighup.data = &u;
 	uv_signal_start(&u.sigint, on_signal, SIGINT);
 	uv_signal_start(&u.sigterm, on_signal, SIGTERM);
+	/* A closed terminal: the children, in sessions of their own, would
+	 * not hear of it; stop them as on Ctrl-C. */
+	uv_signal_start(&u.sighup, on_signal, SIGHUP);
 	uv_timer_init(&loop, &u.tick);
 	u.tick.data = &u;
 	say("stuurman up: %d nodes, manifests %s, data %s", u.nodes,
