@@ -255,6 +255,17 @@ enum phase {
 };
 
 struct up;
+struct child;
+
+/*
+ * Setting the taint on a lost node, or (lift) taking away the one an
+ * earlier up set, once its agent runs again.
+ */
+struct fence {
+	struct up *up;
+	struct child *c;
+	bool lift;
+};
 
 struct child {
 	struct up *up;
@@ -266,6 +277,7 @@ struct child {
 	bool running, closed;
 	bool fenced, fence_busy, told_containers;
 	bool lift_checked; /* a taint of an earlier run looked for */
+	struct fence fence; /* the one fencing call in flight (fence_busy) */
 };
 
 /* A Deployment or StatefulSet the manifests hold. */
@@ -274,6 +286,14 @@ struct workload {
 	char *progress; /* "2/3" at the last poll */
 	bool ready;
 };
+
+struct poll_req {
+	struct up *u;
+	json_t **slot;
+};
+
+/* The lists api_poll() fills. */
+enum { L_NODES, L_DEPLOYS, L_SETS, L_PODS, L_SERVICES, L_NR };
 
 struct up {
 	uv_loop_t *loop;
@@ -302,6 +322,7 @@ struct up {
 	uint64_t stage_deadline;
 	int polls; /* API calls in flight */
 	json_t *nodes_list, *deploys, *sets, *pods, *services;
+	struct poll_req preq[L_NR]; /* one call in flight per list */
 	char *last_progress;
 	bool killed;
 	int status; /* the exit status */
@@ -815,11 +836,6 @@ static void print_summary(struct up *u)
 
 /* API polling: every answer lands in one of the lists above. */
 
-struct poll_req {
-	struct up *u;
-	json_t **slot;
-};
-
 static void on_poll(void *ctx, const struct kubecli_reply *r)
 {
 	struct poll_req *q = ctx;
@@ -829,7 +845,6 @@ static void on_poll(void *ctx, const struct kubecli_reply *r)
 		json_decref(*q->slot);
 		*q->slot = json_incref((json_t *)r->json);
 	}
-	free(q);
 	if (--u->polls > 0 || u->phase == PHASE_STOP)
 		return;
 	if (u->phase == PHASE_WAIT && check_ready(u)) {
@@ -846,16 +861,14 @@ static void on_poll(void *ctx, const struct kubecli_reply *r)
 	}
 }
 
-static void api_poll(struct up *u, const char *path, json_t **slot)
+static void api_poll(struct up *u, int which, const char *path, json_t **slot)
 {
-	struct poll_req *q = xcalloc(1, sizeof(*q));
+	struct poll_req *q = &u->preq[which];
 
 	q->u = u;
 	q->slot = slot;
-	if (kubecli_request(u->kube, "GET", path, NULL, NULL, on_poll, q)) {
-		free(q);
+	if (kubecli_request(u->kube, "GET", path, NULL, NULL, on_poll, q))
 		return;
-	}
 	u->polls++;
 }
 
@@ -948,16 +961,6 @@ static void server_tick(struct up *u)
 
 /* Fencing a lost node. */
 
-/*
- * Setting the taint on a lost node, or (lift) taking away the one an
- * earlier up set, once its agent runs again.
- */
-struct fence {
-	struct up *up;
-	struct child *c;
-	bool lift;
-};
-
 static void fence_done(void *ctx, const struct kubecli_reply *r)
 {
 	struct fence *f = ctx;
@@ -979,7 +982,6 @@ static void fence_done(void *ctx, const struct kubecli_reply *r)
 		    "retry",
 		    f->c->name, r->status, msg ? ": " : "", msg ? msg : "");
 	}
-	free(f);
 }
 
 static void fence_node(void *ctx, const struct kubecli_reply *r)
@@ -995,7 +997,6 @@ static void fence_node(void *ctx, const struct kubecli_reply *r)
 		if (f->lift && r->status == 404)
 			f->c->lift_checked = true;
 		f->c->fence_busy = false;
-		free(f);
 		return;
 	}
 	taints = json_deep_copy(sm_json_get_path(r->json, "spec.taints"));
@@ -1010,7 +1011,6 @@ static void fence_node(void *ctx, const struct kubecli_reply *r)
 		f->c->lift_checked = true;
 		f->c->fence_busy = false;
 		json_decref(taints);
-		free(f);
 		return;
 	}
 	if (f->lift) {
@@ -1038,7 +1038,6 @@ static void fence_node(void *ctx, const struct kubecli_reply *r)
 				      "application/merge-patch+json", patch,
 				      fence_done, f)) {
 		f->c->fence_busy = false;
-		free(f);
 	}
 	json_decref(patch);
 	free(path);
@@ -1053,7 +1052,6 @@ static void on_node_containers(void *ctx, const struct podman_reply *r)
 
 	if (!r->ok || !u->kube || u->phase == PHASE_STOP) {
 		f->c->fence_busy = false;
-		free(f);
 		return;
 	}
 	if (n) {
@@ -1064,13 +1062,11 @@ static void on_node_containers(void *ctx, const struct podman_reply *r)
 			    f->c->name, n);
 		f->c->told_containers = true;
 		f->c->fence_busy = false;
-		free(f);
 		return;
 	}
 	path = xasprintf("/api/v1/nodes/%s", f->c->name);
 	if (kubecli_request(u->kube, "GET", path, NULL, NULL, fence_node, f)) {
 		f->c->fence_busy = false;
-		free(f);
 	}
 	free(path);
 }
@@ -1085,7 +1081,7 @@ static void lift_tick(struct up *u)
 
 		if (!c->running || c->lift_checked || c->fence_busy)
 			continue;
-		f = xcalloc(1, sizeof(*f));
+		f = &c->fence;
 		f->up = u;
 		f->c = c;
 		f->lift = true;
@@ -1094,7 +1090,6 @@ static void lift_tick(struct up *u)
 		if (kubecli_request(u->kube, "GET", path, NULL, NULL,
 				    fence_node, f)) {
 			c->fence_busy = false;
-			free(f);
 		}
 		free(path);
 	}
@@ -1110,16 +1105,16 @@ static void supervise_tick(struct up *u)
 
 		if (c->running || c->fenced || c->fence_busy)
 			continue;
-		f = xcalloc(1, sizeof(*f));
+		f = &c->fence;
 		f->up = u;
 		f->c = c;
+		f->lift = false;
 		label = xasprintf(NODE_LABEL "=%s", c->name);
 		filters = json_pack("{s:[s]}", "label", label);
 		c->fence_busy = true;
 		if (podman_container_list(u->podman, false, filters,
 					  on_node_containers, f)) {
 			c->fence_busy = false;
-			free(f);
 		}
 		json_decref(filters);
 		free(label);
@@ -1166,15 +1161,18 @@ static void on_tick(uv_timer_t *t)
 		if (u->kube)
 			lift_tick(u);
 		if (!u->polls && u->kube) {
-			api_poll(u, "/api/v1/nodes", &u->nodes_list);
-			api_poll(u, "/apis/apps/v1/deployments", &u->deploys);
-			api_poll(u, "/apis/apps/v1/statefulsets", &u->sets);
+			api_poll(u, L_NODES, "/api/v1/nodes", &u->nodes_list);
+			api_poll(u, L_DEPLOYS, "/apis/apps/v1/deployments",
+				 &u->deploys);
+			api_poll(u, L_SETS, "/apis/apps/v1/statefulsets",
+				 &u->sets);
 		}
 		break;
 	case PHASE_SUMMARY:
 		if (!u->polls && u->kube) {
-			api_poll(u, "/api/v1/pods", &u->pods);
-			api_poll(u, "/api/v1/services", &u->services);
+			api_poll(u, L_PODS, "/api/v1/pods", &u->pods);
+			api_poll(u, L_SERVICES, "/api/v1/services",
+				 &u->services);
 		}
 		break;
 	case PHASE_RUN:
