@@ -41,7 +41,9 @@ static const char server_help[] =
 	"(default\n"
 	"                        2; Kubernetes uses 40)\n"
 	"  --eviction-timeout S  how long pods stay on an unreachable node\n"
-	"                        (default 1; Kubernetes uses 300)\n";
+	"                        (default 1; Kubernetes uses 300)\n"
+	"  --wait-for-nodes N    apply the manifests once N nodes are Ready\n"
+	"                        (at most 30 s later), so pods spread\n";
 
 struct server_run {
 	uv_loop_t *loop;
@@ -82,6 +84,7 @@ int cmd_server(int argc, char **argv)
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "node-grace", required_argument, NULL, 'g' },
 		{ "eviction-timeout", required_argument, NULL, 'e' },
+		{ "wait-for-nodes", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -129,6 +132,21 @@ int cmd_server(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 'w': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+
+			if (*end || n < 0 || n > 1000) {
+				rc = cli_usage_error(
+					"server",
+					"--wait-for-nodes: expected a number "
+					"of nodes, got \"%s\"",
+					optarg);
+				goto out;
+			}
+			so.wait_for_nodes = (unsigned)n;
+			break;
+		}
 		case 'h':
 			fputs(server_help, stdout);
 			goto out;

@@ -465,14 +465,19 @@ static int spawn(struct up *u, struct child *c, const char *const *args)
 
 static int start_server(struct up *u)
 {
-	const char *args[12] = { "server",    "--data",	 u->data,
-				 "--listen",  u->listen, "--manifests",
-				 u->manifests };
+	char nodes[16];
+	const char *args[14] = { "server",     "--data",
+				 u->data,      "--listen",
+				 u->listen,    "--manifests",
+				 u->manifests, "--wait-for-nodes",
+				 nodes };
 	int r;
 
+	/* The first pods spread over all nodes, not the first one up. */
+	snprintf(nodes, sizeof(nodes), "%u", (unsigned)u->nodes);
 	if (u->advertise) {
-		args[7] = "--advertise";
-		args[8] = u->advertise;
+		args[9] = "--advertise";
+		args[10] = u->advertise;
 	}
 	r = spawn(u, &u->server, args);
 	if (r) {

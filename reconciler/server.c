@@ -14,7 +14,9 @@
 #include "common/tls.h"
 #include "common/xalloc.h"
 #include "manifests/dirsource.h"
+#include "common/json.h"
 #include "reconciler/apiserver.h"
+#include "reconciler/objutil.h"
 #include "reconciler/controllers.h"
 #include "reconciler/pki.h"
 #include "reconciler/server.h"
@@ -35,6 +37,11 @@ struct server {
 	size_t nr_ctls;
 	struct dirsource *manifests;
 	char *manifests_dir;
+	unsigned wait_for_nodes;
+	uint64_t waited_ms;
+	uv_timer_t wait_timer;
+	bool waiting;
+	bool timer_open; /* the server's memory goes when it has closed */
 };
 
 static enum api_user authn(void *ctx, const char *authorization)
@@ -89,6 +96,48 @@ static void on_manifests(void *ctx, const json_t *objects,
 	       s->manifests_dir, r.created, r.configured, r.unchanged, r.pruned,
 	       r.skipped);
 	sm_err_release(&serr);
+}
+
+#define NODE_WAIT_STEP_MS 100
+#define NODE_WAIT_MAX_MS 30000
+
+static int count_ready(void *ctx, const json_t *node)
+{
+	const char *st =
+		sm_json_get_str(obj_condition(node, "Ready"), "status");
+
+	if (st && !strcmp(st, "True"))
+		(*(unsigned *)ctx)++;
+	return 0;
+}
+
+static void start_manifests(struct server *s)
+{
+	struct dirsource_opts d = { .dir = s->manifests_dir,
+				    .cb = on_manifests,
+				    .ctx = s };
+
+	s->manifests = dirsource_new(s->loop, &d);
+}
+
+/* Polls the Ready nodes until enough are there, or it is time anyway. */
+static void on_wait(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	unsigned ready = 0;
+
+	store_list(s->store, "Node", NULL, count_ready, &ready);
+	s->waited_ms += NODE_WAIT_STEP_MS;
+	if (ready < s->wait_for_nodes && s->waited_ms < NODE_WAIT_MAX_MS)
+		return;
+	if (ready < s->wait_for_nodes)
+		sm_log(SM_LOG_WARN, "server",
+		       "%u of %u nodes Ready after %d s: applying %s anyway",
+		       ready, s->wait_for_nodes, NODE_WAIT_MAX_MS / 1000,
+		       s->manifests_dir);
+	uv_timer_stop(t);
+	s->waiting = false;
+	start_manifests(s);
 }
 
 static int make_dir(const char *dir, struct sm_err *err)
@@ -152,12 +201,20 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 		ctl_node_new(&env, o->node_grace_ms, o->pod_eviction_ms);
 
 	if (o->manifests_dir) {
-		struct dirsource_opts d = { .dir = o->manifests_dir,
-					    .cb = on_manifests,
-					    .ctx = s };
-
 		s->manifests_dir = xstrdup(o->manifests_dir);
-		s->manifests = dirsource_new(loop, &d);
+		s->wait_for_nodes = o->wait_for_nodes;
+		if (!s->wait_for_nodes) {
+			start_manifests(s);
+		} else {
+			uv_timer_t *t = &s->wait_timer;
+
+			uv_timer_init(loop, t);
+			s->timer_open = true;
+			t->data = s;
+			s->waiting = true;
+			uv_timer_start(t, on_wait, NODE_WAIT_STEP_MS,
+				       NODE_WAIT_STEP_MS);
+		}
 	}
 	sm_log(SM_LOG_INFO, "server",
 	       "serving https://%s (data in %s; token in %s)", ao.listen,
@@ -178,6 +235,11 @@ int server_port(const struct server *s)
 	return apiserver_port(s->api);
 }
 
+static void server_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 void server_free(struct server *s)
 {
 	if (!s)
@@ -190,5 +252,9 @@ void server_free(struct server *s)
 	sm_tls_server_free(s->tls);
 	pki_release(&s->pki);
 	free(s->manifests_dir);
-	free(s);
+	s->manifests_dir = NULL;
+	if (s->timer_open)
+		uv_close((uv_handle_t *)&s->wait_timer, server_closed);
+	else
+		free(s);
 }

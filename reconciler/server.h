@@ -25,6 +25,12 @@ struct server_opts {
 	const char *const *advertise;
 	size_t nr_advertise;
 	const char *manifests_dir; /* NULL: no folder */
+	/*
+	 * Apply the manifests only once this many nodes are Ready (at most
+	 * 30 s later), so that the first pods spread over the nodes instead
+	 * of all landing on the first one to register. 0: at once.
+	 */
+	unsigned wait_for_nodes;
 	uint64_t node_grace_ms; /* 0: 2000 */
 	uint64_t pod_eviction_ms; /* 0: 1000 */
 	uint64_t resync_ms; /* 0: 30000 */
