@@ -323,6 +323,51 @@ test_deployment_rolls_from_v1_to_v2_through_replicasets(void **state)
 		"2");
 }
 
+static void
+test_editing_a_configmap_rolls_the_deployment_that_uses_it(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_env e = env_of(f);
+
+	f->ctls[f->nr++] = ctl_deployment_new(&e);
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+		  "\"metadata\":{\"name\":\"cfg\",\"namespace\":\"default\"},"
+		  "\"data\":{\"GREETING\":\"hallo\"}}");
+	create(f, "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\","
+		  "\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},"
+		  "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{"
+		  "\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":"
+		  "{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":"
+		  "\"main\",\"image\":\"x\",\"envFrom\":[{\"configMapRef\":"
+		  "{\"name\":\"cfg\"}}]}]}}}}");
+	settle(f);
+	assert_int_equal(count(f, "ReplicaSet"), 1);
+	/* A label on the ConfigMap changes nothing; its data does. */
+	json_t *cm = json_deep_copy(
+		store_get(f->store, "ConfigMap", "default", "cfg"));
+	json_object_set_new(json_object_get(cm, "metadata"), "labels",
+			    json_pack("{s:s}", "tier", "front"));
+	json_object_del(json_object_get(cm, "metadata"), "resourceVersion");
+	assert_int_equal(
+		store_update(f->store, cm, STORE_MAIN, NULL, NULL, NULL, NULL),
+		0);
+	settle(f);
+	assert_int_equal(count(f, "ReplicaSet"), 1);
+	json_object_set_new(json_object_get(cm, "data"), "GREETING",
+			    json_string("hoi"));
+	assert_int_equal(
+		store_update(f->store, cm, STORE_MAIN, NULL, NULL, NULL, NULL),
+		0);
+	json_decref(cm);
+	settle(f);
+	assert_int_equal(count(f, "ReplicaSet"), 2);
+	/* The Deployment's own spec was not touched. */
+	const json_t *d = store_get(f->store, "Deployment", "default", "web");
+	assert_int_equal(
+		json_integer_value(sm_json_get_path(d, "metadata.generation")),
+		1);
+}
+
 static void test_deleting_a_replicaset_collects_its_pods(void **state)
 {
 	struct fixture *f = *state;
@@ -447,6 +492,7 @@ int main(void)
 		T(test_replicaset_creates_owned_pods_and_replaces_a_deleted_one),
 		T(test_replicaset_scaled_down_deletes_the_surplus),
 		T(test_deployment_rolls_from_v1_to_v2_through_replicasets),
+		T(test_editing_a_configmap_rolls_the_deployment_that_uses_it),
 		T(test_deleting_a_replicaset_collects_its_pods),
 		T(test_a_deleted_namespace_is_emptied_then_removed),
 		T(test_scheduler_binds_pods_and_reports_when_none_fits),
