@@ -149,6 +149,8 @@ struct sm_http_server {
 	void *ctx;
 	const struct sm_http_transport_ops *tops;
 	void *tctx;
+	const char *(*error_body)(void *ctx, int status, const char *reason,
+				  struct sm_buf *body);
 	struct sm_http_conn *conns;
 	size_t nr_conns;
 };
@@ -443,16 +445,23 @@ static void conn_maybe_finish(struct sm_http_conn *c)
 static void conn_fail(struct sm_http_conn *c, int status)
 {
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
-	const char *text = reason(status);
+	struct sm_buf body = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	const char *text = reason(status), *ct = "text/plain";
 
 	sm_log(SM_LOG_DEBUG, LOG, "answering %d %s and closing", status, text);
 	c->keep_alive = false;
 	c->close_after_write = true;
+	if (c->srv->error_body)
+		ct = c->srv->error_body(c->srv->ctx, status, text, &body);
+	else
+		sm_buf_addf(&body, "%s\n", text);
 	sm_buf_addf(&b,
-		    "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
-		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
-		    status, text, strlen(text) + 1, text);
+		    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		    status, text, ct, body.len);
+	sm_buf_add(&b, body.buf, body.len);
 	conn_send(c, b.buf, b.len);
+	sm_buf_release(&body);
 	sm_buf_release(&b);
 	conn_maybe_finish(c);
 }
@@ -1216,6 +1225,7 @@ int sm_http_server_start(uv_loop_t *loop, const struct sm_http_server_opts *o,
 	s->handler = o->handler;
 	s->ctx = o->ctx;
 	s->tops = o->transport ? o->transport : &sm_http_transport_plain;
+	s->error_body = o->error_body;
 	s->tctx = o->tctx;
 	ret = listen_on(s, o->listen, o->backlog > 0 ? o->backlog : 128, err);
 	if (ret < 0) {

@@ -174,6 +174,13 @@ struct sm_http_server_opts {
 	/* NULL means sm_http_transport_plain; borrowed with tctx. */
 	const struct sm_http_transport_ops *transport;
 	void *tctx;
+	/*
+	 * The body of the answers the server gives by itself (400, 408,
+	 * 413, 431): appends it to body and returns its Content-Type
+	 * (static). NULL: the reason phrase as text/plain. Called with ctx.
+	 */
+	const char *(*error_body)(void *ctx, int status, const char *reason,
+				  struct sm_buf *body);
 };
 
 /*

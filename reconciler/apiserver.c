@@ -1443,6 +1443,38 @@ static void handle(void *ctx, const struct sm_http_req *req,
 			 "the server could not find the requested resource");
 }
 
+/* The server's own answers (413, 431, 400, 408) as Status objects. */
+static const char *error_status(void *ctx, int status, const char *reason,
+				struct sm_buf *body)
+{
+	static const struct {
+		int code;
+		const char *reason, *message;
+	} map[] = {
+		{ 413, "RequestEntityTooLarge",
+		  "the request body is larger than the server accepts" },
+		{ 431, "BadRequest", "the request headers are too large" },
+		{ 408, "Timeout", "the request took too long to arrive" },
+	};
+	const char *r = "BadRequest", *msg = "the request could not be read";
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].code == status) {
+			r = map[i].reason;
+			msg = map[i].message;
+		}
+	json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind",
+			       "Status", "apiVersion", "v1", "metadata",
+			       "status", "Failure", "message", msg, "reason", r,
+			       "code", status);
+	char *text = json_dumps(st, JSON_COMPACT);
+
+	sm_buf_adds(body, text);
+	free(text);
+	json_decref(st);
+	return "application/json";
+}
+
 /*
  * The namespaces every cluster has, made at start when missing (as
  * Kubernetes' system namespaces controller does).
@@ -1479,6 +1511,7 @@ int apiserver_start(uv_loop_t *loop, const struct apiserver_opts *o,
 		.ctx = a,
 		.transport = o->transport,
 		.tctx = o->tctx,
+		.error_body = error_status,
 	};
 	int rc;
 

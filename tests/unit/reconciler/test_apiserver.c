@@ -52,7 +52,9 @@ static int setup(void **state)
 	/* A short history, so that a watch from rv 1 is too old. */
 	struct store_opts so = { .history = 4 };
 	struct sm_err err = SM_ERR_INIT;
-	struct apiserver_opts ao = { .listen = "127.0.0.1:0", .authn = authn };
+	struct apiserver_opts ao = { .listen = "127.0.0.1:0",
+				     .authn = authn,
+				     .max_body = 64 << 10 };
 
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(store_open(&f->loop, &so, &f->store, &err), 0);
@@ -423,6 +425,21 @@ static void test_kubectl_get_gets_a_table_with_kubernetes_columns(void **state)
 	assert_int_equal(json_array_size(json_object_get(f->body, "rows")), 1);
 }
 
+static void test_an_oversized_body_is_413_as_a_status(void **state)
+{
+	struct fixture *f = *state;
+	char *big = calloc(1, 100 << 10);
+
+	memset(big, ' ', (100 << 10) - 1);
+	big[0] = '{';
+	big[(100 << 10) - 2] = '}';
+	req(f, "POST", "/api/v1/namespaces/default/configmaps", NULL, big);
+	assert_int_equal(f->status, 413);
+	assert_string_equal(str_at(f->body, "kind"), "Status");
+	assert_string_equal(str_at(f->body, "reason"), "RequestEntityTooLarge");
+	free(big);
+}
+
 static void test_binding_sets_the_node_once(void **state)
 {
 	struct fixture *f = *state;
@@ -648,6 +665,7 @@ int main(void)
 		T(test_scale_patch_sets_replicas_and_answers_a_scale),
 		T(test_list_filters_by_label_and_field_selectors),
 		T(test_kubectl_get_gets_a_table_with_kubernetes_columns),
+		T(test_an_oversized_body_is_413_as_a_status),
 		T(test_binding_sets_the_node_once),
 		T(test_deleting_a_bound_pod_marks_it_and_an_unbound_one_goes),
 		T(test_a_node_token_may_not_write_deployments),
