@@ -183,3 +183,23 @@ nodes_ready() {
 		"sorted(n['metadata']['name'] for n in d['items'] if ready(n))" \
 		"[$want]"
 }
+
+# cluster_podman_pods: "POD" for each Podman pod of this test's nodes
+# (pod ps -a: stopped ones too), sorted, one a line.
+cluster_podman_pods() {
+	"${p[@]}" pod ps --format \
+		'{{index .Labels "stuurman.io/node"}} {{index .Labels "stuurman.io/pod"}}' \
+		2>/dev/null | while read -r node pod; do
+		[ -n "${agent_ips[$node]:-}" ] && echo "$pod"
+	done | LC_ALL=C sort
+}
+
+# cluster_running CONTAINER: "NODE POD" for each running container named
+# CONTAINER (its pod's container name) on this test's nodes, one a line.
+cluster_running() {
+	"${p[@]}" ps --filter "label=stuurman.io/container=$1" --format \
+		'{{index .Labels "stuurman.io/node"}} {{index .Labels "stuurman.io/pod"}}' \
+		2>/dev/null | while read -r node pod; do
+		[ -n "${agent_ips[$node]:-}" ] && echo "$node $pod"
+	done
+}
