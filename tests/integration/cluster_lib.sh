@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for tests that run `stuurman server` with agents joined to it;
 # sourced, not run, after agent_lib.sh (check, eventually). Needs
 # SM_STUURMAN, SM_PODMAN_SOCKET, SM_TEST_ID and SM_TEST_TMP (run.sh).
@@ -16,7 +17,9 @@ p=(podman --url "unix://$sock")
 port=$((20000 + RANDOM % 9000))
 api=https://127.0.0.1:$port
 srv=$tmp/server
+# shellcheck disable=SC2034 # used by the tests that source this
 pods=/api/v1/namespaces/default/pods
+# shellcheck disable=SC2034
 kc=(kubectl --kubeconfig "$tmp/kubeconfig" --cache-dir "$tmp/kube-cache")
 server_pid=
 declare -A agent_pids=() # node -> pid, empty when stopped
@@ -39,6 +42,7 @@ stop_pid() { # stop_pid PID SIGNAL
 }
 
 # server_start [ARGS...]: starts the server on srv (again after a stop).
+# shellcheck disable=SC2120 # ARGS are optional
 server_start() {
 	"$bin" server --data "$srv" --listen "127.0.0.1:$port" "$@" \
 		>>"$tmp/server.log" 2>&1 &
