@@ -1281,6 +1281,8 @@ static void probe_result(struct actr *c, int k, bool ok)
 		return;
 	if (!probe_record(pr, ok, now_ms()))
 		return;
+	/* A verdict changes the status: it goes out this loop turn. */
+	p->kick = true;
 	switch (pr->kind) {
 	case PROBE_STARTUP:
 		c->started = true;
