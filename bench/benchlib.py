@@ -34,9 +34,12 @@ class Server:
         self.data = data
         self.port = port
         self.log = open(log, "a")
+        # SERVER_WRAP: a command to run the server under, e.g.
+        # "heaptrack -o FILE" (its memory figures are then the wrapper's).
+        wrap = os.environ.get("SERVER_WRAP", "").split()
         self.proc = subprocess.Popen(
-            [stuurman, "server", "--data", data, "--listen",
-             "127.0.0.1:%d" % port] + list(args),
+            wrap + [stuurman, "server", "--data", data, "--listen",
+                    "127.0.0.1:%d" % port] + list(args),
             stdout=self.log, stderr=self.log)
         t0 = time.monotonic()
         tok = os.path.join(data, "pki", "token")
@@ -77,8 +80,26 @@ class Server:
                                                  text[:200]))
         return json.loads(text) if text.startswith(b"{") else text
 
+    def server_pid(self):
+        """The server's own pid: the child that runs stuurman under a
+        SERVER_WRAP command, else the process started."""
+        todo = [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+                if argv[0].endswith(b"stuurman") and b"server" in argv:
+                    return pid
+                with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                    todo += [int(x) for x in f.read().split()]
+            except OSError:
+                pass
+        return self.proc.pid
+
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None:
+            os.kill(self.server_pid(), signal.SIGTERM)
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
