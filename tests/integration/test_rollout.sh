@@ -148,7 +148,9 @@ check "the undo rolls out" rollout
 check "$replicas pods run after the undo" eventually 30 running_is $replicas
 check "every pod answers v=1 again" eventually 10 all_answer 1
 
-# kill -9 of the server in the middle of a rollout to v2.
+# kill -9 of the server in the middle of a rollout to v2; minReadySeconds
+# (not part of the template) makes the rollout last long enough to catch.
+"${kc[@]}" patch deployment web -p '{"spec":{"minReadySeconds":3}}' >/dev/null
 "${kc[@]}" set image deployment/web \
 	bootcamp=gcr.io/google-samples/kubernetes-bootcamp:v2 >/dev/null
 mid_rollout() {
