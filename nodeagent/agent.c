@@ -1386,6 +1386,8 @@ static void probe_result(struct actr *c, int k, bool ok)
 		return;
 	if (!probe_record(pr, ok, now_ms()))
 		return;
+	/* A verdict changes the status: it goes out this loop turn. */
+	p->kick = true;
 	switch (pr->kind) {
 	case PROBE_STARTUP:
 		c->started = true;
@@ -2577,10 +2579,20 @@ static int server_start(struct agent *a)
 	return 0;
 }
 
+static void server_status(struct apod *p);
+
 static void server_tick(struct agent *a, uint64_t now)
 {
 	if (a->ticks % 20 == 0)
 		check_podman(a);
+	/* A status write that failed (the server down) goes again. */
+	if (a->ticks % 5 == 0) {
+		size_t it = 0;
+		void *v;
+
+		while (sm_strmap_next(&a->pods, &it, NULL, &v))
+			server_status(v);
+	}
 	/* Rebuilt on changes, and every 2 s for DELETEs that failed. */
 	if (!kube_informer_synced(a->inf_pods) ||
 	    !kube_informer_synced(a->inf_cms) ||

@@ -45,13 +45,18 @@ static uint64_t wall_ns(void)
 	return sm_clock_realtime_ns(&sm_clock_system);
 }
 
-static json_t *time_json(uint64_t ns)
+static json_t *time_json_p(uint64_t ns, int millis)
 {
 	char buf[SM_TIME_RFC3339_LEN];
 
-	if (sm_time_rfc3339(ns, 0, buf, sizeof(buf)))
+	if (sm_time_rfc3339(ns, millis, buf, sizeof(buf)))
 		return json_null();
 	return json_string(buf);
+}
+
+static json_t *time_json(uint64_t ns)
+{
+	return time_json_p(ns, 0);
 }
 
 /* The machine */
@@ -123,10 +128,16 @@ static json_t *condition(const char *type, bool status, const char *reason,
 			 const char *message, uint64_t beat_ns,
 			 uint64_t since_ns)
 {
+	/*
+	 * The beat with milliseconds: with whole seconds, two beats in one
+	 * second are the same write, which the store drops, so the control
+	 * plane would see a beat only once a second and call a node silent
+	 * after as little as grace - 1 s.
+	 */
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "type", type,
 			 "status", status ? "True" : "False", "reason", reason,
 			 "message", message, "lastHeartbeatTime",
-			 time_json(beat_ns), "lastTransitionTime",
+			 time_json_p(beat_ns, 1), "lastTransitionTime",
 			 time_json(since_ns));
 }
 

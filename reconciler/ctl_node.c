@@ -315,7 +315,11 @@ static int sync_node(void *ctx, const char *key)
 	char now[SM_TIME_RFC3339_LEN];
 	struct on_node o = { c, name, node, ctl__now_ns(c), 0 };
 
-	sm_time_rfc3339(o.now_ns, 0, now, sizeof(now));
+	/*
+	 * With milliseconds: the taints' timeAdded starts the eviction
+	 * timeout, which whole seconds would cut by up to 1 s of its 1 s.
+	 */
+	sm_time_rfc3339(o.now_ns, 1, now, sizeof(now));
 	if (node) {
 		struct node_seen *s = seen_of(c, name);
 		uint64_t age = mono_ms(c) - s->seen_ms;

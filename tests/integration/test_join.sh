@@ -19,85 +19,16 @@
 # Ends with "N passed, N failed"; exits 1 on any failure.
 set -uo pipefail
 
-bin=$SM_STUURMAN
-sock=$SM_PODMAN_SOCKET
-tmp=$SM_TEST_TMP
-p=(podman --url "unix://$sock")
 n1=$SM_TEST_ID-a
 n2=$SM_TEST_ID-b
-port=$((20000 + RANDOM % 9000))
-api=https://127.0.0.1:$port
-srv=$tmp/server
-server_pid=
-a1_pid=
-a2_pid=
 passed=0
 failed=0
 # shellcheck source=tests/integration/agent_lib.sh
 . "$(dirname "$0")/agent_lib.sh"
-
-if ! "$bin" server --help >/dev/null 2>&1; then
-	echo "this stuurman has no server command: skipped"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 77
-fi
-
-stop() { # stop PID SIGNAL
-	if [ -n "$1" ]; then
-		kill "-$2" "$1" 2>/dev/null
-		wait "$1" 2>/dev/null
-	fi
-}
-
-remove_node_pods() { # remove_node_pods NODE
-	local ids
-	ids=$("${p[@]}" pod ps -q --filter "label=stuurman.io/node=$1" 2>/dev/null)
-	if [ -n "$ids" ]; then
-		# shellcheck disable=SC2086
-		"${p[@]}" pod rm -f -t 0 $ids >/dev/null 2>&1
-	fi
-}
-
-cleanup() {
-	stop "$a1_pid" TERM
-	stop "$a2_pid" TERM
-	stop "$server_pid" TERM
-	# The agents' pods carry their node label, not the test's.
-	remove_node_pods "$n1"
-	remove_node_pods "$n2"
-}
-trap cleanup EXIT
-
-start_agent() { # start_agent NODE IP: its pid in agent_pid
-	"$bin" agent --node "$1" --server "$api" \
-		--token-file "$srv/pki/node-token" --ca-file "$srv/pki/ca.crt" \
-		--node-ip "$2" --api-listen "$2:$((port + 1))" \
-		--podman-socket "$sock" --data "$tmp/agent-$1" \
-		>>"$tmp/agent-$1.log" 2>&1 &
-	agent_pid=$!
-}
-
-# q PATH EXPR: a Python expression on the JSON at PATH (bound to d).
-q() {
-	curl -sf --cacert "$srv/pki/ca.crt" \
-		-H "Authorization: Bearer $(cat "$srv/pki/token")" "$api$1" |
-		python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-def ready(o):
-    return any(c["type"] == "Ready" and c["status"] == "True"
-               for c in o.get("status", {}).get("conditions", []))
-def live(pods):
-    return [p for p in pods["items"]
-            if not p["metadata"].get("deletionTimestamp")]
-print(eval(sys.argv[1]))' "$2"
-}
-
-is_q() { # is_q PATH EXPR WANT
-	[ "$(q "$1" "$2" 2>/dev/null)" = "$3" ]
-}
-
-pods=/api/v1/namespaces/default/pods
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$(dirname "$0")/cluster_lib.sh"
+cluster_require
+trap cluster_cleanup EXIT
 
 # Pods of the Deployment that are Running, Ready and not being deleted,
 # on node NODE (any node when empty): how many.
@@ -105,16 +36,12 @@ ready_pods() { # ready_pods [NODE]
 	q $pods "len([p for p in live(d) if ready(p) and p['status'].get('podIP') and p['status'].get('phase') == 'Running' and ('$1' == '' or p['spec'].get('nodeName') == '$1')])"
 }
 
-"$bin" server --data "$srv" --listen "127.0.0.1:$port" \
-	>>"$tmp/server.log" 2>&1 &
-server_pid=$!
+server_start
 check "the server writes its CA and tokens" \
 	eventually 10 test -s "$srv/pki/node-token"
 check "the server answers" eventually 10 q /version "d['major']"
-start_agent "$n1" 127.0.1.1
-a1_pid=$agent_pid
-start_agent "$n2" 127.0.1.2
-a2_pid=$agent_pid
+agent_start "$n1" 127.0.1.1
+agent_start "$n2" 127.0.1.2
 
 check "both nodes are Ready" eventually 20 is_q /api/v1/nodes \
 	"sorted(n['metadata']['name'] for n in d['items'] if ready(n))" \
@@ -137,10 +64,8 @@ cat >"$tmp/web.json" <<JSON
     "readinessProbe": {"httpGet": {"path": "/", "port": 8080},
                        "periodSeconds": 1}}]}}}}
 JSON
-check "the Deployment is created" curl -sf --cacert "$srv/pki/ca.crt" \
-	-H "Authorization: Bearer $(cat "$srv/pki/token")" \
-	-H "Content-Type: application/json" --data @"$tmp/web.json" \
-	-o /dev/null "$api/apis/apps/v1/namespaces/default/deployments"
+check "the Deployment is created" \
+	api_create /apis/apps/v1/namespaces/default/deployments "$tmp/web.json"
 check "its 2 pods are Running and Ready with a podIP" \
 	eventually 60 is_q $pods \
 	"len([p for p in live(d) if ready(p) and p['status'].get('podIP')])" 2
@@ -150,25 +75,7 @@ ip=$(q "$pods/$pod" "d['status']['podIP']")
 check "the pod answers on its IP" eventually 10 \
 	curl -sf "http://$ip:8080/" -o /dev/null
 
-# kubectl with a kubeconfig of pki's format (the CA as a file here).
-cat >"$tmp/kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: $api
-    certificate-authority: $srv/pki/ca.crt
-users:
-- name: test
-  user:
-    token: $(cat "$srv/pki/token")
-contexts:
-- name: test
-  context: {cluster: test, user: test, namespace: default}
-current-context: test
-YAML
-kc=(kubectl --kubeconfig "$tmp/kubeconfig" --cache-dir "$tmp/kube-cache")
+write_kubeconfig
 if command -v kubectl >/dev/null 2>&1; then
 	logs() { "${kc[@]}" logs "$pod" 2>&1; }
 	del() { "${kc[@]}" delete pod "$1" >/dev/null 2>&1; }
@@ -217,15 +124,8 @@ check "a replacement is Ready" eventually 30 is_q $pods \
 pod=$(q $pods "sorted(p['metadata']['name'] for p in live(d))[0]")
 node=$(q "$pods/$pod" "d['spec']['nodeName']")
 cid=$(q "$pods/$pod" "d['status']['containerStatuses'][0]['containerID']")
-if [ "$node" = "$n1" ]; then
-	stop "$a1_pid" TERM
-	start_agent "$n1" 127.0.1.1
-	a1_pid=$agent_pid
-else
-	stop "$a2_pid" TERM
-	start_agent "$n2" 127.0.1.2
-	a2_pid=$agent_pid
-fi
+agent_stop "$node" TERM
+agent_start "$node" "${agent_ips[$node]}"
 adopted() {
 	grep -q "adopted running pod" "$tmp/agent-$node.log" &&
 		is_q "$pods/$pod" \
@@ -237,16 +137,8 @@ check "a restarted agent adopts its pod (same container, no restart)" \
 
 # Node loss: the agent of the node with a pod dies with its containers.
 victim=$(q $pods "sorted(p['spec']['nodeName'] for p in live(d))[0]")
-if [ "$victim" = "$n1" ]; then
-	stop "$a1_pid" KILL
-	a1_pid=
-	other=$n2
-else
-	stop "$a2_pid" KILL
-	a2_pid=
-	other=$n1
-fi
-remove_node_pods "$victim"
+if [ "$victim" = "$n1" ]; then other=$n2; else other=$n1; fi
+agent_lose "$victim"
 check "the lost node becomes Unknown" eventually 15 is_q \
 	"/api/v1/nodes/$victim" \
 	"[c['status'] for c in d['status']['conditions'] if c['type'] == 'Ready'][0]" \
@@ -254,14 +146,9 @@ check "the lost node becomes Unknown" eventually 15 is_q \
 two_on_other() { [ "$(ready_pods "$other")" = 2 ]; }
 check "its pods are Ready on the other node" eventually 30 two_on_other
 
-cleanup
+cluster_cleanup
 trap - EXIT
-server_pid=
-a1_pid=
-a2_pid=
-left=$("${p[@]}" pod ps -q --filter "label=stuurman.io/node=$n1" 2>/dev/null)
-left+=$("${p[@]}" pod ps -q --filter "label=stuurman.io/node=$n2" 2>/dev/null)
-check "nothing of the nodes is left in Podman" test -z "$left"
+check "nothing of the nodes is left in Podman" test -z "$(cluster_leftovers)"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -935,6 +935,8 @@ struct fake_api {
 	char delete_body[128];
 	json_t *last_status; /* the last PATCH of web's status */
 	int node_posts;
+	bool status_down; /* web's status PATCHes get 503 */
+	int status_refused; /* how many did */
 };
 
 static struct fake_api A;
@@ -963,6 +965,12 @@ static void api_handler(void *ctx, struct tconn *c, const struct treq *r)
 		api_reply(c, 201, "{}");
 	} else if (!strncmp(r->target, "/api/v1/nodes/", 14)) {
 		api_reply(c, 200, "{}");
+	} else if (!strcmp(r->method, "PATCH") &&
+		   !strcmp(r->target,
+			   "/api/v1/namespaces/default/pods/web/status") &&
+		   A.status_down) {
+		A.status_refused++;
+		api_reply(c, 503, "{}");
 	} else if (!strcmp(r->method, "PATCH") &&
 		   !strcmp(r->target,
 			   "/api/v1/namespaces/default/pods/web/status")) {
@@ -1022,6 +1030,19 @@ static void run_until_flag(struct fixture *f, bool (*done)(void))
 	uv_timer_init(&f->loop, &t);
 	uv_timer_start(&t, tick, 20, 20);
 	while (!done() && uv_now(&f->loop) < deadline)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static void run_for(struct fixture *f, uint64_t ms)
+{
+	uv_timer_t t;
+	uint64_t deadline = uv_now(&f->loop) + ms;
+
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, tick, 20, 20);
+	while (uv_now(&f->loop) < deadline)
 		uv_run(&f->loop, UV_RUN_ONCE);
 	uv_close((uv_handle_t *)&t, NULL);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -1092,6 +1113,49 @@ test_a_joined_agent_runs_the_servers_pods_and_deletes_them(void **state)
 	json_decref(A.last_status);
 }
 
+/*
+ * The API server is away while the pod starts (its status writes fail)
+ * and back once the pod runs and nothing changes any more: the status
+ * still reaches it.
+ */
+static void
+test_a_status_write_that_failed_goes_again_without_a_change(void **state)
+{
+	struct fixture *f = *state;
+	struct tsrv *srv;
+	struct agent_config cfg = {
+		.node = NODE,
+		.node_ip = "127.0.0.1",
+		.server = "http://api",
+		.token = "node-token",
+		.data_dir = f->data,
+		.backoff = BACKOFF_INIT,
+		.api_listen = "none",
+		.heartbeat_ms = 50,
+		.podman_ops = &fake_ops,
+		.podman_ctx = &F,
+	};
+	struct sm_err err = SM_ERR_INIT;
+
+	memset(&A, 0, sizeof(A));
+	A.status_down = true;
+	srv = tsrv_start(&f->loop, api_handler, NULL);
+	cfg.kube_socket = tsrv_path(srv);
+	f->agent = agent_new(&f->loop, &cfg, &err);
+	assert_non_null(f->agent);
+	assert_int_equal(agent_start(f->agent), 0);
+	json_decref(run_until(f, "web", is_running, NULL));
+	run_for(f, 500); /* until nothing changes any more */
+	assert_true(A.status_refused >= 1);
+	assert_null(A.last_status);
+	A.status_down = false;
+	run_until_flag(f, api_running);
+	assert_true(api_running());
+	agent_stop(f);
+	tsrv_stop(srv);
+	json_decref(A.last_status);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1101,6 +1165,7 @@ int main(void)
 		T(test_running_state_and_ready_follows_an_exec_probe),
 		T(test_an_exec_liveness_probe_past_its_timeout_restarts),
 		T(test_a_joined_agent_runs_the_servers_pods_and_deletes_them),
+		T(test_a_status_write_that_failed_goes_again_without_a_change),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@
 #include "common/banned.h"
 
 #define NS_PER_S 1000000000ULL
+#define NS_PER_MS 1000000ULL
 
 struct fixture {
 	uv_loop_t loop;
@@ -452,8 +453,9 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 	settle(f);
 	const json_t *n = store_get(f->store, "Node", "", "node-1");
 	assert_null(sm_json_get_path(n, "spec.taints"));
-	/* 3 s of silence. */
+	/* 3 s of silence, ending 0.9 s into a second of the wall clock. */
 	f->clock.monotonic_ns += 3 * NS_PER_S;
+	f->clock.realtime_ns += 900 * NS_PER_MS;
 	controller_queue(ctl_queue(f->ctls[0]), "/node-1");
 	settle(f);
 	n = store_get(f->store, "Node", "", "node-1");
@@ -475,6 +477,12 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 				0),
 			"status"),
 		"False");
+	assert_null(sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
+				     "metadata.deletionTimestamp"));
+	/* 0.5 s later, in the next second, it is still there. */
+	f->clock.realtime_ns += 500 * NS_PER_MS;
+	controller_queue(ctl_queue(f->ctls[0]), "/node-1");
+	settle(f);
 	assert_null(sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
 				     "metadata.deletionTimestamp"));
 	f->clock.realtime_ns += 2 * NS_PER_S;
