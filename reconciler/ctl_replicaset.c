@@ -106,35 +106,35 @@ static json_t *pod_from(const json_t *rs)
 	return pod;
 }
 
-struct adopt {
+/* One pass over the namespace's pods: rs's own, and orphans it matches. */
+struct scan {
 	const json_t *rs;
 	const struct mf_selector *sel;
-	json_t *found;
+	json_t *owned;
+	json_t *orphans;
 };
 
-static int adoptable(void *ctx, const json_t *pod)
+static int scan_one(void *ctx, const json_t *pod)
 {
-	struct adopt *a = ctx;
+	struct scan *sc = ctx;
 
-	if (!obj_controller_ref(pod) && pod_is_active(pod) &&
-	    mf_selector_matches(a->sel,
-				sm_json_get_path(pod, "metadata.labels")))
-		json_array_append(a->found, (json_t *)pod);
+	if (obj_is_controlled_by(pod, sc->rs))
+		json_array_append(sc->owned, (json_t *)pod);
+	else if (!mf_selector_empty(sc->sel) && !obj_controller_ref(pod) &&
+		 pod_is_active(pod) &&
+		 mf_selector_matches(sc->sel,
+				     sm_json_get_path(pod, "metadata.labels")))
+		json_array_append(sc->orphans, (json_t *)pod);
 	return 0;
 }
 
 /* Gives orphans that match the selector an ownerReference to rs. */
-static void adopt_orphans(struct ctl *c, const json_t *rs,
-			  const struct mf_selector *sel)
+static void adopt(struct ctl *c, const json_t *rs, json_t *orphans)
 {
-	struct adopt a = { rs, sel, json_array() };
 	size_t i;
 	json_t *pod;
 
-	if (mf_selector_empty(sel))
-		goto out;
-	store_list(c->env.store, "Pod", store_obj_ns(rs), adoptable, &a);
-	json_array_foreach (a.found, i, pod) {
+	json_array_foreach (orphans, i, pod) {
 		json_t *p = json_deep_copy(pod);
 		json_t *meta = json_object_get(p, "metadata");
 		json_t *refs = json_object_get(meta, "ownerReferences");
@@ -149,8 +149,6 @@ static void adopt_orphans(struct ctl *c, const json_t *rs,
 			     NULL);
 		json_decref(p);
 	}
-out:
-	json_decref(a.found);
 }
 
 static bool labels_cover(const json_t *want, const json_t *have)
@@ -185,18 +183,27 @@ static int sync_rs(void *ctx, const char *key)
 		sm_err_release(&err);
 		return 0; /* invalid: nothing to do until it changes */
 	}
-	adopt_orphans(c, rs, &sel);
-	pods = ctl__owned_pods(c, rs);
+	struct scan sc = { rs, &sel, json_array(), json_array() };
+	bool changed = false;
+
+	store_list(c->env.store, "Pod", ns, scan_one, &sc);
+	pods = sc.owned;
+	adopt(c, rs, sc.orphans);
+	changed = json_array_size(sc.orphans) > 0;
+	json_decref(sc.orphans);
 	active = json_array();
 	json_array_foreach (pods, i, pod) {
-		if (pod_is_active(pod))
+		if (pod_is_active(pod)) {
 			json_array_append(active, pod);
-		else if (pod_is_terminal(pod) && !obj_is_terminating(pod))
+		} else if (pod_is_terminal(pod) && !obj_is_terminating(pod)) {
 			obj_delete(c->env.store, pod, NULL);
+			changed = true;
+		}
 	}
 	int64_t want = int_at(rs, "spec.replicas", 1);
 	int64_t have = (int64_t)json_array_size(active);
 
+	changed |= have != want;
 	if (have < want) {
 		for (int64_t k = have; k < want; k++) {
 			json_t *p = pod_from(rs);
@@ -239,8 +246,10 @@ static int sync_rs(void *ctx, const char *key)
 	}
 
 	/* Status, from the pods as they are now. */
-	json_decref(pods);
-	pods = ctl__owned_pods(c, rs);
+	if (changed) {
+		json_decref(pods);
+		pods = ctl__owned_pods(c, rs);
+	}
 	int64_t replicas = 0, labeled = 0, ready = 0, available = 0;
 	int64_t min_ready = int_at(rs, "spec.minReadySeconds", 0);
 	uint64_t now = ctl__now_ns(c), wait = 0, w;

@@ -25,6 +25,9 @@
 #include "common/banned.h"
 
 #define MAX_RECENT 512
+#define MAX_SIMILAR 256
+/* Kubernetes' EventAggregator: past 10 similar events, one combined. */
+#define SIMILAR_LIMIT 10
 #define SERIES_NS (600ULL * 1000000000ULL)
 
 struct recent {
@@ -35,6 +38,13 @@ struct recent {
 	uint64_t last_ns;
 };
 
+/* Events alike but for their message: about one object, one reason. */
+struct similar {
+	uint64_t key_hash;
+	uint64_t first_ns;
+	unsigned n;
+};
+
 struct events {
 	struct store *store;
 	const struct sm_clock *clock;
@@ -42,6 +52,8 @@ struct events {
 	char *component;
 	struct recent recent[MAX_RECENT];
 	size_t next;
+	struct similar similar[MAX_SIMILAR];
+	size_t next_similar;
 };
 
 struct events *events_new(struct store *s, const struct sm_clock *clock,
@@ -106,6 +118,35 @@ static bool bump(struct events *e, struct recent *r, uint64_t now,
 	return rc == 0;
 }
 
+/* Counts an event about obj of reason; true past SIMILAR_LIMIT. */
+static bool similar_over_limit(struct events *e, const json_t *obj,
+			       enum event_type type, const char *reason,
+			       uint64_t now)
+{
+	uint64_t h = key_of(obj, reason, type == EVENT_WARNING ? "W" : "N");
+	struct similar *free_slot = NULL;
+
+	for (size_t i = 0; i < MAX_SIMILAR; i++) {
+		struct similar *s = &e->similar[i];
+
+		if (s->key_hash != h)
+			continue;
+		if (now - s->first_ns > SERIES_NS) {
+			free_slot = s;
+			break;
+		}
+		return ++s->n > SIMILAR_LIMIT;
+	}
+	if (!free_slot) {
+		free_slot = &e->similar[e->next_similar];
+		e->next_similar = (e->next_similar + 1) % MAX_SIMILAR;
+	}
+	free_slot->key_hash = h;
+	free_slot->first_ns = now;
+	free_slot->n = 1;
+	return false;
+}
+
 void events_record(struct events *e, const json_t *obj, enum event_type type,
 		   const char *reason, const char *fmt, ...)
 {
@@ -122,7 +163,19 @@ void events_record(struct events *e, const json_t *obj, enum event_type type,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	sm_time_rfc3339(now, 0, stamp, sizeof(stamp));
-	uint64_t key = key_of(obj, reason, msg);
+	if (similar_over_limit(e, obj, type, reason, now)) {
+		/*
+		 * As Kubernetes' aggregator: the eleventh similar event in ten
+		 * minutes and those after it become one, counted.
+		 */
+		char combined[sizeof(msg)];
+
+		snprintf(combined, sizeof(combined),
+			 "(combined from similar events): %.980s", msg);
+		memcpy(msg, combined, sizeof(msg));
+	}
+	uint64_t key = key_of(obj, reason,
+			      strncmp(msg, "(combined", 9) ? msg : "combined");
 	/* Events of cluster-scoped objects live in "default". */
 	const char *evns = *ns ? ns : "default";
 

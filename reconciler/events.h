@@ -6,7 +6,11 @@
  * FailedScheduling, ...) and a message. The same event again within ten
  * minutes updates the first one's count and lastTimestamp instead of
  * adding one, as Kubernetes' event correlator does, so `describe` prints
- * "(x3 over 5m)" and a crash loop does not flood the store.
+ * "(x3 over 5m)" and a crash loop does not flood the store. As its
+ * aggregator does, more than ten events about one object with one reason
+ * but other messages within ten minutes (a ReplicaSet creating a thousand
+ * pods) go on as one counted event, "(combined from similar events):
+ * <the latest message>".
  *
  * Events are best effort: a failed write is logged and dropped, never an
  * error of the caller. The recorder keeps the names of recent events

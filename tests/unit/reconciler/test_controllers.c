@@ -226,6 +226,35 @@ test_replicaset_creates_owned_pods_and_replaces_a_deleted_one(void **state)
 			 3);
 }
 
+static int count_events(void *ctx, const json_t *ev)
+{
+	const char *r = sm_json_get_str(ev, "reason");
+
+	if (r && !strcmp(r, "SuccessfulCreate"))
+		(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void test_many_similar_events_are_combined_into_one(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_env e = env_of(f);
+	size_t n = 0;
+
+	f->ctls[f->nr++] = ctl_replicaset_new(&e);
+	create(f, "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
+		  "\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},"
+		  "\"spec\":{\"replicas\":30,\"selector\":{\"matchLabels\":{"
+		  "\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":"
+		  "{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":"
+		  "\"main\",\"image\":\"busybox\"}]}}}}");
+	settle(f);
+	assert_int_equal(count(f, "Pod"), 30);
+	store_list(f->store, "Event", "default", count_events, &n);
+	/* Ten events, then one combined event for the other twenty. */
+	assert_int_equal(n, 11);
+}
+
 static void test_replicaset_scaled_down_deletes_the_surplus(void **state)
 {
 	struct fixture *f = *state;
@@ -499,6 +528,7 @@ int main(void)
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 		T(test_replicaset_creates_owned_pods_and_replaces_a_deleted_one),
 		T(test_replicaset_scaled_down_deletes_the_surplus),
+		T(test_many_similar_events_are_combined_into_one),
 		T(test_deployment_rolls_from_v1_to_v2_through_replicasets),
 		T(test_editing_a_configmap_rolls_the_deployment_that_uses_it),
 		T(test_deleting_a_replicaset_collects_its_pods),
