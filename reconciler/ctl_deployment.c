@@ -54,19 +54,22 @@ static int collect_one(void *ctx, const json_t *obj)
 	return 0;
 }
 
-/* Pods of rs that have not finished (terminating ones count). */
-static int32_t running_pods(const struct ctl *c, const json_t *rs)
+/*
+ * Pods that have not finished (terminating ones count), by the uid of
+ * their controller, in one pass over the namespace (new object of
+ * integers).
+ */
+static int count_running(void *ctx, const json_t *pod)
 {
-	json_t *pods = ctl__owned_pods(c, rs), *p;
-	int32_t n = 0;
-	size_t i;
+	const char *uid = sm_json_get_str(obj_controller_ref(pod), "uid");
+	json_t *n;
 
-	json_array_foreach (pods, i, p) {
-		if (!pod_is_terminal(p))
-			n++;
-	}
-	json_decref(pods);
-	return n;
+	if (!uid || pod_is_terminal(pod))
+		return 0;
+	n = json_object_get(ctx, uid);
+	json_object_set_new(ctx, uid,
+			    json_integer(n ? json_integer_value(n) + 1 : 1));
+	return 0;
 }
 
 static void set_ann(json_t *obj, const char *key, const char *value)
@@ -253,10 +256,15 @@ static int sync_deployment(void *ctx, const char *key)
 	struct collect_rs col = { d, &s, hash };
 	store_list(c->env.store, "ReplicaSet", ns, collect_one, &col);
 	bool have_new = false;
+	json_t *running = json_object();
+	store_list(c->env.store, "Pod", ns, count_running, running);
 	for (size_t i = 0; i < s.nr; i++) {
-		s.rs[i].running = running_pods(c, s.objs[i]);
+		json_t *n = json_object_get(running, obj_uid(s.objs[i]));
+
+		s.rs[i].running = n ? (int32_t)json_integer_value(n) : 0;
 		have_new |= s.rs[i].is_new;
 	}
+	json_decref(running);
 	if (!have_new) {
 		s.objs = xrealloc(s.objs, (s.nr + 1) * sizeof(const json_t *));
 		s.rs = xrealloc(s.rs, (s.nr + 1) * sizeof(*s.rs));
