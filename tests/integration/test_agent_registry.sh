@@ -175,7 +175,7 @@ check "pulled: the registry was asked for it" \
 	manifest_asked demo/bootcamp v1
 check "pulled: its layers came from the registry" test \
 	"$(grep -c '"GET /v2/demo/bootcamp/blobs/' "$tmp/registry.log")" -ge 2
-check "pulled: the agent logged the pull" grep -q "pulled image $image" \
+check "pulled: the agent logged the pull" grep -q "Successfully pulled image .*$image" \
 	"$tmp/agent.log"
 check "pulled: status Running" eventually 10 is pulled 's["phase"]' Running
 
@@ -243,7 +243,7 @@ check "other registry: ImagePullBackOff" eventually 20 is other \
 check "other registry: the message says how to build or push it" is other \
 	'"podman build" in s["containerStatuses"][0]["state"]["waiting"]["message"] and "--registry-insecure" in s["containerStatuses"][0]["state"]["waiting"]["message"]' True
 check "other registry: never pulled" bash -c \
-	"! grep -qF 'pulling image $other' '$tmp/agent.log'"
+	"! grep -q 'Pulling image .*$other' '$tmp/agent.log'"
 
 stop_agent
 stop_registry
