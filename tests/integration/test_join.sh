@@ -75,6 +75,15 @@ ip=$(q "$pods/$pod" "d['status']['podIP']")
 check "the pod answers on its IP" eventually 10 \
 	curl -sf "http://$ip:8080/" -o /dev/null
 
+# Events, as kubectl describe shows them: the scheduler's and the kubelet's.
+events=/api/v1/namespaces/default/events
+check "the scheduler recorded Scheduled for the pod" eventually 10 is_q \
+	"$events?fieldSelector=involvedObject.name%3D$pod" \
+	"any(e['reason'] == 'Scheduled' and e['source']['component'] == 'default-scheduler' for e in d['items'])" True
+check "its agent recorded Started as the kubelet" eventually 10 is_q \
+	"$events?fieldSelector=involvedObject.name%3D$pod" \
+	"any(e['reason'] == 'Started' and e['source']['component'] == 'kubelet' for e in d['items'])" True
+
 write_kubeconfig
 if command -v kubectl >/dev/null 2>&1; then
 	logs() { "${kc[@]}" logs "$pod" 2>&1; }
