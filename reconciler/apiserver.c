@@ -771,6 +771,16 @@ static void do_delete(struct api_call *c)
 
 	if (delete_options(c, &o) < 0 || !(live = get_or_404(c)))
 		return;
+	if (!strcmp(c->res->kind, "Namespace") &&
+	    (!strcmp(c->name, "default") || !strcmp(c->name, "kube-system") ||
+	     !strcmp(c->name, "kube-public"))) {
+		api__send_status(c->resp, 403, "Forbidden",
+				 details_for(c->res, c->name),
+				 "namespaces \"%s\" is forbidden: this "
+				 "namespace may not be deleted",
+				 c->name);
+		return;
+	}
 	grace = o.grace;
 	bool g = graceful(c, live, &grace);
 	/*

@@ -488,6 +488,16 @@ test_deleting_a_bound_pod_marks_it_and_an_unbound_one_goes(void **state)
 	assert_int_equal(f->status, 404);
 }
 
+static void test_the_default_namespace_may_not_be_deleted(void **state)
+{
+	struct fixture *f = *state;
+
+	req(f, "DELETE", "/api/v1/namespaces/default", NULL, NULL);
+	assert_int_equal(f->status, 403);
+	req(f, "GET", "/api/v1/namespaces/default", NULL, NULL);
+	assert_int_equal(f->status, 200);
+}
+
 static void test_a_node_token_may_not_write_deployments(void **state)
 {
 	struct fixture *f = *state;
@@ -668,6 +678,7 @@ int main(void)
 		T(test_an_oversized_body_is_413_as_a_status),
 		T(test_binding_sets_the_node_once),
 		T(test_deleting_a_bound_pod_marks_it_and_an_unbound_one_goes),
+		T(test_the_default_namespace_may_not_be_deleted),
 		T(test_a_node_token_may_not_write_deployments),
 		T(test_merge_and_strategic_patches_change_the_object),
 		T(test_watch_sends_initial_state_then_changes_and_times_out),
