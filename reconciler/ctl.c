@@ -133,7 +133,11 @@ json_t *ctl__owned_pods(const struct ctl *c, const json_t *owner)
 {
 	struct owned o = { owner, json_array() };
 
-	store_list(c->env.store, "Pod", store_obj_ns(owner), owned_one, &o);
+	const char *uid = obj_uid(owner);
+
+	if (uid)
+		store_list_owned(c->env.store, "Pod", store_obj_ns(owner), uid,
+				 owned_one, &o);
 	return o.pods;
 }
 

@@ -55,9 +55,8 @@ static int collect_one(void *ctx, const json_t *obj)
 }
 
 /*
- * Pods that have not finished (terminating ones count), by the uid of
- * their controller, in one pass over the namespace (new object of
- * integers).
+ * Counts a pod that has not finished (terminating ones count) under the
+ * uid of its controller, in ctx (an object of integers).
  */
 static int count_running(void *ctx, const json_t *pod)
 {
@@ -254,10 +253,16 @@ static int sync_deployment(void *ctx, const char *key)
 			      json_is_integer(cc) ? &collisions : NULL,
 			      ctl__template_extra(c, d, extra_buf), hash);
 	struct collect_rs col = { d, &s, hash };
-	store_list(c->env.store, "ReplicaSet", ns, collect_one, &col);
+	if (obj_uid(d))
+		store_list_owned(c->env.store, "ReplicaSet", ns, obj_uid(d),
+				 collect_one, &col);
 	bool have_new = false;
 	json_t *running = json_object();
-	store_list(c->env.store, "Pod", ns, count_running, running);
+	for (size_t i = 0; i < s.nr; i++)
+		if (obj_uid(s.objs[i]))
+			store_list_owned(c->env.store, "Pod", ns,
+					 obj_uid(s.objs[i]), count_running,
+					 running);
 	for (size_t i = 0; i < s.nr; i++) {
 		json_t *n = json_object_get(running, obj_uid(s.objs[i]));
 

@@ -106,7 +106,7 @@ static json_t *pod_from(const json_t *rs)
 	return pod;
 }
 
-/* One pass over the namespace's pods: rs's own, and orphans it matches. */
+/* rs's own pods, and the orphans it matches (from the owner index). */
 struct scan {
 	const json_t *rs;
 	const struct mf_selector *sel;
@@ -186,7 +186,11 @@ static int sync_rs(void *ctx, const char *key)
 	struct scan sc = { rs, &sel, json_array(), json_array() };
 	bool changed = false;
 
-	store_list(c->env.store, "Pod", ns, scan_one, &sc);
+	/* Its own pods, and those with no controller (to adopt). */
+	if (obj_uid(rs))
+		store_list_owned(c->env.store, "Pod", ns, obj_uid(rs), scan_one,
+				 &sc);
+	store_list_owned(c->env.store, "Pod", ns, "", scan_one, &sc);
 	pods = sc.owned;
 	adopt(c, rs, sc.orphans);
 	changed = json_array_size(sc.orphans) > 0;

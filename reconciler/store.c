@@ -51,6 +51,14 @@ struct entry {
 	char *ns, *name;
 	uint64_t hash;
 	json_t *obj; /* the stored object: one reference, never modified */
+	char *owner; /* its controller's uid, "" when it has none */
+	size_t owner_pos; /* its place in that owner's set */
+};
+
+/* The entries of one controller (by uid), in no order. */
+struct owned {
+	struct entry **v;
+	size_t n, alloc;
 };
 
 struct hist {
@@ -63,6 +71,7 @@ struct kind {
 	char *name;
 	struct entry **slots; /* open addressing, linear probing */
 	size_t cap, nr;
+	struct sm_strmap owners; /* controller uid ("" for none) -> owned */
 	struct entry **sorted; /* by namespace, name; valid when sorted_ok */
 	size_t asorted;
 	bool sorted_ok;
@@ -497,6 +506,67 @@ static void slot_place(struct entry **slots, size_t cap, struct entry *e)
 	slots[i] = e;
 }
 
+/* The uid of obj's controller (ownerReference with controller true). */
+static const char *controller_uid(const json_t *obj)
+{
+	json_t *refs = json_object_get(json_object_get(obj, "metadata"),
+				       "ownerReferences");
+	size_t i;
+	json_t *r;
+
+	json_array_foreach (refs, i, r) {
+		if (json_is_true(json_object_get(r, "controller")))
+			return json_string_value(json_object_get(r, "uid"));
+	}
+	return NULL;
+}
+
+static void owner_link(struct kind *k, struct entry *e)
+{
+	const char *uid = controller_uid(e->obj);
+	struct owned *set;
+
+	e->owner = xstrdup(uid ? uid : "");
+	set = sm_strmap_get(&k->owners, e->owner);
+	if (!set) {
+		set = xcalloc(1, sizeof(*set));
+		sm_strmap_put(&k->owners, e->owner, set, NULL);
+	}
+	if (set->n == set->alloc) {
+		set->alloc = set->alloc ? 2 * set->alloc : 4;
+		set->v = xrealloc(set->v, set->alloc * sizeof(struct entry *));
+	}
+	e->owner_pos = set->n;
+	set->v[set->n++] = e;
+}
+
+static void owner_unlink(struct kind *k, struct entry *e)
+{
+	struct owned *set =
+		e->owner ? sm_strmap_get(&k->owners, e->owner) : NULL;
+
+	if (set) {
+		SM_BUG_ON(e->owner_pos >= set->n || set->v[e->owner_pos] != e);
+		set->v[e->owner_pos] = set->v[--set->n];
+		set->v[e->owner_pos]->owner_pos = e->owner_pos;
+	}
+	free(e->owner);
+	e->owner = NULL;
+}
+
+/* Replaces e's object (the reference is taken), keeping the index. */
+static void entry_set(struct kind *k, struct entry *e, json_t *obj)
+{
+	const char *was = e->owner;
+	const char *now = controller_uid(obj);
+
+	e->obj = obj;
+	if (!strcmp(was ? was : "", now ? now : ""))
+		return;
+	owner_unlink(k, e);
+	owner_link(k, e);
+}
+
 static struct entry *entry_add(struct kind *k, const char *ns, const char *name,
 			       json_t *obj)
 {
@@ -517,6 +587,7 @@ static struct entry *entry_add(struct kind *k, const char *ns, const char *name,
 	e->name = xstrdup(name);
 	e->hash = key_hash(ns, name);
 	e->obj = obj;
+	owner_link(k, e);
 	slot_place(k->slots, k->cap, e);
 	k->nr++;
 	k->sorted_ok = false;
@@ -553,6 +624,7 @@ static void entry_remove(struct kind *k, struct entry *e)
 	}
 	k->nr--;
 	k->sorted_ok = false;
+	owner_unlink(k, e);
 	entry_free(e);
 }
 
@@ -653,6 +725,31 @@ int store_list(const struct store *s, const char *kind, const char *ns,
 	objs = xmalloc(n * sizeof(json_t *));
 	for (size_t i = 0; i < n; i++)
 		objs[i] = json_incref(k->sorted[lo + i]->obj);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = each(ctx, objs[i]);
+	for (size_t i = 0; i < n; i++)
+		json_decref(objs[i]);
+	free(objs);
+	return rc;
+}
+
+int store_list_owned(const struct store *s, const char *kind, const char *ns,
+		     const char *owner_uid, store_each_cb each, void *ctx)
+{
+	struct kind *k = kind ? kind_get(s, kind) : NULL;
+	struct owned *set;
+	json_t **objs;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!k || !owner_uid || !(set = sm_strmap_get(&k->owners, owner_uid)) ||
+	    !set->n)
+		return 0;
+	/* As store_list: each may write, so hold every object first. */
+	objs = xmalloc(set->n * sizeof(json_t *));
+	for (size_t i = 0; i < set->n; i++)
+		if (!ns || !strcmp(set->v[i]->ns, ns))
+			objs[n++] = json_incref(set->v[i]->obj);
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = each(ctx, objs[i]);
 	for (size_t i = 0; i < n; i++)
@@ -1103,7 +1200,7 @@ static int commit(struct store *s, struct kind *k, struct entry *e,
 		p->ev.type = STORE_MODIFIED;
 		p->ev.old = e->obj; /* the entry's reference moves */
 		p->ev.obj = json_incref(nobj);
-		e->obj = nobj;
+		entry_set(k, e, nobj);
 	} else if (nobj) {
 		p->ev.type = STORE_ADDED;
 		p->ev.obj = json_incref(nobj);
@@ -1440,7 +1537,7 @@ static int on_replay(void *ctx, const struct journal_rec *rec)
 	e = entry_find(k, ns, name);
 	if (e) {
 		json_decref(e->obj);
-		e->obj = obj;
+		entry_set(k, e, obj);
 	} else {
 		entry_add(k, ns, name, obj);
 	}
@@ -1486,13 +1583,24 @@ int store_open(uv_loop_t *loop, const struct store_opts *o, struct store **out,
 	return 0;
 }
 
+static void owned_free(void *v)
+{
+	struct owned *set = v;
+
+	free(set->v);
+	free(set);
+}
+
 static void kind_free(void *v)
 {
 	struct kind *k = v;
 
 	for (size_t i = 0; i < k->cap; i++)
-		if (k->slots[i])
+		if (k->slots[i]) {
+			free(k->slots[i]->owner);
 			entry_free(k->slots[i]);
+		}
+	sm_strmap_release(&k->owners, owned_free);
 	for (size_t i = 0; i < k->ring_len; i++)
 		hist_release(ring_at(k, i));
 	for (size_t i = 0; i < k->nwatches; i++)

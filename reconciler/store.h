@@ -107,6 +107,15 @@ const json_t *store_get(const struct store *s, const char *kind, const char *ns,
 typedef int (*store_each_cb)(void *ctx, const json_t *obj);
 int store_list(const struct store *s, const char *kind, const char *ns,
 	       store_each_cb each, void *ctx);
+/*
+ * Like store_list(), for the objects of kind in ns (all when NULL) whose
+ * controller (the ownerReference with controller: true) has owner_uid, or
+ * that have no controller when owner_uid is "", from an index kept on
+ * every write: it costs what it finds, not the namespace's size. No
+ * particular order.
+ */
+int store_list_owned(const struct store *s, const char *kind, const char *ns,
+		     const char *owner_uid, store_each_cb each, void *ctx);
 /* Objects of kind in ns (all namespaces when NULL). */
 size_t store_count(const struct store *s, const char *kind, const char *ns);
 

@@ -217,6 +217,69 @@ static void test_objects_list_in_namespace_then_name_order(void **state)
 	assert_null(store_get(f->s, "Nope", "a", "x"));
 }
 
+static int count_one(void *ctx, const json_t *obj)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int owned(struct fx *f, const char *ns, const char *uid)
+{
+	int n = 0;
+
+	assert_int_equal(store_list_owned(f->s, "Pod", ns, uid, count_one, &n),
+			 0);
+	return n;
+}
+
+/* Creates ns/name controlled by uid (NULL: no controller). */
+static void create_owned(struct fx *f, const char *ns, const char *name,
+			 const char *uid)
+{
+	json_t *p = pod(ns, name, "nginx:1");
+
+	if (uid)
+		json_object_set_new(
+			json_object_get(p, "metadata"), "ownerReferences",
+			json_pack("[{s:s, s:s, s:s, s:b}, {s:s, s:s, s:s}]",
+				  "kind", "ReplicaSet", "name", "rs", "uid",
+				  uid, "controller", 1, "kind", "Other", "name",
+				  "o", "uid", "not-a-controller"));
+	assert_int_equal(store_create(f->s, p, NULL, NULL, NULL, NULL), 0);
+	json_decref(p);
+}
+
+static void
+test_the_owner_index_follows_creates_updates_and_deletes(void **state)
+{
+	struct fx *f = *state;
+
+	create_owned(f, "a", "p1", "u1");
+	create_owned(f, "a", "p2", "u1");
+	create_owned(f, "b", "p3", "u1");
+	create_owned(f, "a", "p4", NULL);
+	assert_int_equal(owned(f, NULL, "u1"), 3);
+	assert_int_equal(owned(f, "a", "u1"), 2);
+	assert_int_equal(owned(f, "a", ""), 1);
+	assert_int_equal(owned(f, NULL, "not-a-controller"), 0);
+	assert_int_equal(owned(f, NULL, "nobody"), 0);
+	/* p2 is adopted by u2: it moves between the sets. */
+	json_t *p2 = json_deep_copy(store_get(f->s, "Pod", "a", "p2"));
+	json_t *ref = json_array_get(
+		sm_json_get_path(p2, "metadata.ownerReferences"), 0);
+	json_object_set_new(ref, "uid", json_string("u2"));
+	assert_int_equal(
+		store_update(f->s, p2, STORE_MAIN, NULL, NULL, NULL, NULL), 0);
+	json_decref(p2);
+	assert_int_equal(owned(f, "a", "u1"), 1);
+	assert_int_equal(owned(f, "a", "u2"), 1);
+	assert_int_equal(store_delete(f->s, "Pod", "a", "p1", false, 0, NULL,
+				      NULL, NULL, NULL, NULL),
+			 0);
+	assert_int_equal(owned(f, NULL, "u1"), 1);
+	run(f);
+}
+
 static void test_cluster_scoped_objects_have_no_namespace(void **state)
 {
 	struct fx *f = *state;
@@ -1013,6 +1076,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_objects_list_in_namespace_then_name_order),
 		T(test_a_listing_callback_may_delete_what_it_sees),
+		T(test_the_owner_index_follows_creates_updates_and_deletes),
 		T(test_cluster_scoped_objects_have_no_namespace),
 		T(test_many_objects_survive_growth_and_removal),
 		T(test_create_sets_uid_rv_generation_and_timestamp),
