@@ -6,6 +6,7 @@
 #ifndef SM_CLI_H
 #define SM_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/err.h"
@@ -40,6 +41,12 @@ int cli_images_ensure(const char *sock, const char *indent);
 
 /* Prints every diagnostic of err to out, one line each, in file order. */
 void cli_print_diags(struct sm_err *err, FILE *out, int with_notes);
+
+/*
+ * Reads a duration in seconds ("1.5" or "1.5s") into *ms. Returns 0, or
+ * -EINVAL for anything else or a negative value.
+ */
+int cli_parse_seconds(const char *s, uint64_t *ms);
 
 /* "stuurman CMD: MSG" on stderr, then the hint to run --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

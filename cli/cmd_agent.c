@@ -158,19 +158,6 @@ static void service_ready(struct podman_service *s, int status,
 	run_agent(r);
 }
 
-static int parse_seconds(const char *s, uint64_t *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || (*end && strcmp(end, "s")) || v < 0)
-		return -EINVAL;
-	*ms = (uint64_t)(v * 1000);
-	return 0;
-}
-
 /* The node token from its file, without surrounding white space. */
 static int read_token(const char *path, char **out)
 {
@@ -267,7 +254,8 @@ int cmd_agent(int argc, char **argv)
 			registries[nr_registries++] = optarg;
 			break;
 		case 'b':
-			if (parse_seconds(optarg, &r.cfg.backoff.initial_ms)) {
+			if (cli_parse_seconds(optarg,
+					      &r.cfg.backoff.initial_ms)) {
 				rc = cli_usage_error("agent",
 						     "--backoff-initial: "
 						     "expected seconds, got "
@@ -277,7 +265,7 @@ int cmd_agent(int argc, char **argv)
 			}
 			break;
 		case 'B':
-			if (parse_seconds(optarg, &r.cfg.backoff.max_ms)) {
+			if (cli_parse_seconds(optarg, &r.cfg.backoff.max_ms)) {
 				rc = cli_usage_error("agent",
 						     "--backoff-max: expected "
 						     "seconds, got \"%s\"",
@@ -304,7 +292,7 @@ int cmd_agent(int argc, char **argv)
 			r.cfg.ca_file = optarg;
 			break;
 		case 'H':
-			if (parse_seconds(optarg, &r.cfg.heartbeat_ms) ||
+			if (cli_parse_seconds(optarg, &r.cfg.heartbeat_ms) ||
 			    !r.cfg.heartbeat_ms) {
 				rc = cli_usage_error("agent",
 						     "--heartbeat: expected "

@@ -62,19 +62,6 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 }
 
-static int seconds_ms(const char *s, uint64_t *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || (*end && strcmp(end, "s")) || v <= 0)
-		return -EINVAL;
-	*ms = (uint64_t)(v * 1000);
-	return 0;
-}
-
 int cmd_server(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -114,7 +101,7 @@ int cmd_server(int argc, char **argv)
 			so.manifests_dir = optarg;
 			break;
 		case 'g':
-			if (seconds_ms(optarg, &so.node_grace_ms)) {
+			if (cli_parse_seconds(optarg, &so.node_grace_ms)) {
 				rc = cli_usage_error("server",
 						     "--node-grace: expected "
 						     "seconds, got \"%s\"",
@@ -123,7 +110,7 @@ int cmd_server(int argc, char **argv)
 			}
 			break;
 		case 'e':
-			if (seconds_ms(optarg, &so.pod_eviction_ms)) {
+			if (cli_parse_seconds(optarg, &so.pod_eviction_ms)) {
 				rc = cli_usage_error(
 					"server",
 					"--eviction-timeout: expected seconds, "

@@ -1373,19 +1373,6 @@ static void up_release(struct up *u)
 	free(u->logs);
 }
 
-static int parse_seconds(const char *s, uint64_t *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || (*end && strcmp(end, "s")) || v < 0)
-		return -EINVAL;
-	*ms = (uint64_t)(v * 1000);
-	return 0;
-}
-
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
 	char *end;
@@ -1462,7 +1449,7 @@ int cmd_up(int argc, char **argv)
 			u.ci = true;
 			break;
 		case 't':
-			if (parse_seconds(optarg, &u.timeout_ms)) {
+			if (cli_parse_seconds(optarg, &u.timeout_ms)) {
 				up_release(&u);
 				return cli_usage_error("up",
 						       "--timeout: expected "

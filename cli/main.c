@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -79,6 +81,19 @@ static int cmd_help(int argc, char **argv)
 	help_argv[0] = argv[1];
 	optind = 0;
 	return c->run(2, help_argv);
+}
+
+int cli_parse_seconds(const char *s, uint64_t *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || (*end && strcmp(end, "s")) || v < 0)
+		return -EINVAL;
+	*ms = (uint64_t)(v * 1000);
+	return 0;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
