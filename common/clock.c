@@ -77,41 +77,82 @@ int sm_time_rfc3339(uint64_t ns, int millis, char *out, size_t len)
 	return 0;
 }
 
-int sm_time_parse_rfc3339(const char *s, uint64_t *ns)
+static int digits(const char **p, int n, int *out)
 {
-	struct tm tm = { 0 };
-	int n = 0;
-	uint64_t frac = 0, scale = 1000000000ULL;
-	time_t secs;
+	int v = 0;
 
-	if (!s ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n != 19)
-		return -EINVAL;
-	s += n;
-	if (*s == '.') {
-		s++;
-		if (*s < '0' || *s > '9')
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
 			return -EINVAL;
-		for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (**p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (y, m 1-12, d). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int sm_time_parse_rfc3339_sec(const char *s, int64_t *out, uint32_t *nsec)
+{
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	const char *p = s;
+	uint32_t frac = 0, scale = 1000000000u;
+
+	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
+	    *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != 't'))
+		return -EINVAL;
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) ||
+	    *p++ != ':' || digits(&p, 2, &sec))
+		return -EINVAL;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		for (; *p >= '0' && *p <= '9'; p++) {
 			if (scale > 1) {
 				scale /= 10;
-				frac += (uint64_t)(*s - '0') * scale;
+				frac += (uint32_t)(*p - '0') * scale;
 			}
 		}
 	}
-	if (strcmp(s, "Z") && strcmp(s, "+00:00"))
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '+' ? 1 : -1;
+		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om))
+			return -EINVAL;
+	} else {
 		return -EINVAL;
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-	    tm.tm_sec > 60 || tm.tm_year < 1970)
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60 || oh > 23 || om > 59)
 		return -EINVAL;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	secs = timegm(&tm);
-	if (secs < 0)
+	if (nsec)
+		*nsec = frac;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+	       sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+int sm_time_parse_rfc3339(const char *s, uint64_t *ns)
+{
+	int64_t sec;
+	uint32_t frac;
+
+	if (sm_time_parse_rfc3339_sec(s, &sec, &frac) < 0 || sec < 0)
 		return -EINVAL;
-	*ns = (uint64_t)secs * 1000000000ULL + frac;
+	*ns = (uint64_t)sec * 1000000000ULL + frac;
 	return 0;
 }

@@ -54,10 +54,13 @@ void sm_fake_clock_init(struct sm_fake_clock *f, uint64_t realtime_ns);
 int sm_time_rfc3339(uint64_t ns, int millis, char *out, size_t len);
 
 /*
- * Reads an RFC 3339 UTC time ("2026-11-25T21:58:54Z", fractions of a second
- * allowed, "+00:00" as well as "Z") into ns since the epoch. Returns 0 or
- * -EINVAL for anything else (other offsets included).
+ * Reads an RFC 3339 time ("2026-11-25T21:58:54Z", "...54.123Z",
+ * "...54+01:00"; 't' and 'z' as well) into seconds since the epoch (may be
+ * negative) and, when nsec is not NULL, the fraction in ns. Returns 0 or
+ * -EINVAL for anything else.
  */
+int sm_time_parse_rfc3339_sec(const char *s, int64_t *sec, uint32_t *nsec);
+/* The same as ns since the epoch; a time before 1970 is -EINVAL. */
 int sm_time_parse_rfc3339(const char *s, uint64_t *ns);
 
 #endif
