@@ -80,7 +80,7 @@ bool pod_is_available(const json_t *pod, int64_t min_ready_s, uint64_t now_ns,
 	if (!since || sm_time_parse_rfc3339(since, &t) < 0)
 		return false;
 	need = t + need * 1000000000ULL;
-	if (need <= now_ns)
+	if (need < now_ns) /* strictly, as Kubernetes' IsPodAvailable */
 		return true;
 	if (wait_ms)
 		*wait_ms = (need - now_ns + 999999) / 1000000;
