@@ -535,7 +535,7 @@ static enum job_result write_tree(struct job *j, git_repository *repo,
 	}
 	char suffix[9];
 
-	sm_rand_name_suffix(&sm_rand_system, suffix, sizeof(suffix));
+	sm_rand_name_suffix(&sm_rand_system, suffix, sizeof(suffix) - 1);
 	tmp = xasprintf("%s/.tmp-%s", j->rev_root, suffix);
 	if (mkdir_p(j->rev_root) < 0 || mkdir(tmp, 0755) < 0) {
 		sm_error(&j->err, NULL, "%s: %s", tmp, strerror(errno));
