@@ -50,6 +50,7 @@ struct job {
 	char *author_name, *author_email, *subject, *dir;
 	/* Scratch for the credentials callback. */
 	int cred_tries;
+	bool cred_err;
 };
 
 struct gitsource {
@@ -166,8 +167,10 @@ static int credentials(git_credential **out, const char *url,
 	if (!j->creds || j->cred_tries++ > 0)
 		return j->creds ? -1 : GIT_PASSTHROUGH;
 	f = fopen(j->creds, "re");
-	if (!f)
+	if (!f) {
+		j->cred_err = true;
 		return -1;
+	}
 	if (!fgets(line, sizeof(line), f))
 		line[0] = 0;
 	fclose(f);
@@ -210,14 +213,19 @@ static enum job_result fetch(struct job *j, git_repository *repo, git_buf *head)
 	}
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) <
 	    0) {
-		klass = git_klass();
-		if (j->cred_tries > 1 || (klass == GIT_ERROR_NET && j->creds &&
-					  strstr(git_msg(), "auth")))
+		const char *m = git_msg();
+
+		if (j->cred_err)
+			sm_error(&j->err, NULL,
+				 "%s: credentials file %s cannot be read",
+				 j->url, j->creds);
+		else if (j->cred_tries > 0 || strstr(m, "authentication") ||
+			 strstr(m, "401") || strstr(m, "403"))
 			sm_error(&j->err, NULL, "%s: authentication failed: %s",
-				 j->url, git_msg());
+				 j->url, m);
 		else
 			sm_error(&j->err, NULL, "%s: remote unreachable: %s",
-				 j->url, git_msg());
+				 j->url, m);
 		goto out;
 	}
 	if (git_remote_ls(&refs, &n, remote) < 0) {
