@@ -1,0 +1,911 @@
+/*
+ * gitsource.c: see gitsource.h.
+ *
+ * The clone is bare (no work tree): fetch connects, lists the remote's
+ * refs (to find its HEAD and to tell a deleted branch or an empty
+ * repository), downloads and updates the refs/remotes/origin/ refs. The tree is
+ * written from the object database, checked first (sizes without reading
+ * the blobs, symlinks, names) so a refused revision writes nothing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "common/xalloc.h"
+#include "reconciler/gitsource.h"
+
+#include "common/banned.h"
+
+#define DEBOUNCE_MS 50
+#define LOG "gitsource"
+
+enum job_result {
+	JOB_OK,
+	JOB_FAILED,
+	JOB_CORRUPT, /* the local clone is broken: clone again */
+};
+
+struct job {
+	uv_work_t work;
+	struct gitsource *gs;
+	/* In (copies). */
+	char *url, *branch, *revision, *path, *clone_dir, *rev_root, *creds;
+	char last_sha[GITSOURCE_SHA_LEN + 1];
+	uint64_t max_file;
+	/* Out. */
+	struct sm_err err;
+	bool ok;
+	struct gitsource_rev rev;
+	char *author_name, *author_email, *subject, *dir;
+	/* Scratch for the credentials callback. */
+	int cred_tries;
+	bool cred_err;
+};
+
+struct gitsource {
+	uv_loop_t *loop;
+	struct gitsource_opts o; /* strings owned */
+	char *clone_dir, *rev_root, *watch_dir;
+	uv_timer_t poll, debounce;
+	uv_fs_event_t watch_heads, watch_gitdir;
+	bool running, again, freed;
+	int refs;
+	char last_sha[GITSOURCE_SHA_LEN + 1];
+	char *last_err; /* the text of the last errors reported, or NULL */
+};
+
+static uv_once_t git_once = UV_ONCE_INIT;
+
+static void git_init(void)
+{
+	git_libgit2_init();
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? xstrdup(s) : NULL;
+}
+
+/* FNV-1a, 64 bits: names the clone folder of a URL. */
+static uint64_t url_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(p);
+	else
+		unlink(p);
+	return 0;
+}
+
+static void rm_rf(const char *p)
+{
+	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int mkdir_p(const char *path)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) && errno != EEXIST)
+			rc = -errno;
+		*s = '/';
+	}
+	if (!rc && mkdir(p, 0755) && errno != EEXIST)
+		rc = -errno;
+	free(p);
+	return rc;
+}
+
+static const char *git_msg(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message ? e->message : "unknown error";
+}
+
+static int git_klass(void)
+{
+	const git_error *e = git_error_last();
+
+	return e ? e->klass : GIT_ERROR_NONE;
+}
+
+/* Errors of the object database itself, as opposed to the network. */
+static bool local_damage(int klass)
+{
+	return klass == GIT_ERROR_ODB || klass == GIT_ERROR_ZLIB ||
+	       klass == GIT_ERROR_OBJECT || klass == GIT_ERROR_REPOSITORY ||
+	       klass == GIT_ERROR_INDEXER || klass == GIT_ERROR_REFERENCE ||
+	       klass == GIT_ERROR_CONFIG;
+}
+
+/*
+ * The credentials file is read here, at fetch time: "user:secret" for a
+ * user and password (or token), anything else is the path of an SSH key.
+ * One try only: a second call means the first was refused.
+ */
+static int credentials(git_credential **out, const char *url,
+		       const char *user_from_url, unsigned int allowed,
+		       void *payload)
+{
+	struct job *j = payload;
+	char line[4096];
+	FILE *f;
+	char *colon;
+	int rc = -1;
+
+	(void)url;
+	if (!j->creds || j->cred_tries++ > 0)
+		return j->creds ? -1 : GIT_PASSTHROUGH;
+	f = fopen(j->creds, "re");
+	if (!f) {
+		j->cred_err = true;
+		return -1;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	line[strcspn(line, "\r\n")] = 0;
+	colon = strchr(line, ':');
+	if (colon && (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)) {
+		*colon = 0;
+		rc = git_credential_userpass_plaintext_new(out, line,
+							   colon + 1);
+	} else if (!colon && line[0] && (allowed & GIT_CREDENTIAL_SSH_KEY)) {
+		rc = git_credential_ssh_key_new(
+			out, user_from_url ? user_from_url : "git", NULL, line,
+			NULL);
+	}
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
+
+/* Connects, lists, downloads and updates the tips; fills *head with the
+ * remote's HEAD branch ("refs/heads/x") when it has one. */
+static enum job_result fetch(struct job *j, git_repository *repo, git_buf *head)
+{
+	git_remote *remote = NULL;
+	git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
+	git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
+	const git_remote_head **refs;
+	size_t n;
+	char *wanted = NULL;
+	bool found = false;
+	enum job_result r = JOB_FAILED;
+	int klass;
+
+	cb.credentials = credentials;
+	cb.payload = j;
+	fo.callbacks = cb;
+	if (git_remote_lookup(&remote, repo, "origin") < 0) {
+		sm_error(&j->err, NULL, "clone of %s: no remote: %s", j->url,
+			 git_msg());
+		return JOB_CORRUPT;
+	}
+	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) <
+	    0) {
+		const char *m = git_msg();
+
+		if (j->cred_err)
+			sm_error(&j->err, NULL,
+				 "%s: credentials file %s cannot be read",
+				 j->url, j->creds);
+		else if (j->cred_tries > 0 || strstr(m, "authentication") ||
+			 strstr(m, "401") || strstr(m, "403"))
+			sm_error(&j->err, NULL, "%s: authentication failed: %s",
+				 j->url, m);
+		else
+			sm_error(&j->err, NULL, "%s: remote unreachable: %s",
+				 j->url, m);
+		goto out;
+	}
+	if (git_remote_ls(&refs, &n, remote) < 0) {
+		sm_error(&j->err, NULL, "%s: listing refs: %s", j->url,
+			 git_msg());
+		goto out;
+	}
+	if (n == 0) {
+		sm_error(&j->err, NULL,
+			 "%s: the repository is empty (no commits)", j->url);
+		goto out;
+	}
+	if (git_remote_default_branch(head, remote) < 0)
+		git_error_clear();
+	if (j->branch && !j->revision) {
+		wanted = xasprintf("refs/heads/%s", j->branch);
+		for (size_t i = 0; i < n; i++)
+			found |= !strcmp(refs[i]->name, wanted);
+		if (!found) {
+			sm_error(&j->err, NULL,
+				 "%s: branch \"%s\" does not exist on the "
+				 "remote",
+				 j->url, j->branch);
+			goto out;
+		}
+	}
+	if (git_remote_download(remote, NULL, &fo) < 0 ||
+	    git_remote_update_tips(remote, &cb, 0, GIT_REMOTE_DOWNLOAD_TAGS_ALL,
+				   "fetch") < 0) {
+		klass = git_klass();
+		sm_error(&j->err, NULL, "%s: fetch into %s failed: %s", j->url,
+			 j->clone_dir, git_msg());
+		if (local_damage(klass))
+			r = JOB_CORRUPT;
+		goto out;
+	}
+	if (git_remote_prune(remote, &cb) < 0)
+		git_error_clear();
+	r = JOB_OK;
+out:
+	free(wanted);
+	git_remote_disconnect(remote);
+	git_remote_free(remote);
+	return r;
+}
+
+static enum job_result open_clone(struct job *j, git_repository **repo)
+{
+	git_remote *remote = NULL;
+	struct stat st;
+
+	if (stat(j->clone_dir, &st) == 0) {
+		if (git_repository_open_bare(repo, j->clone_dir) == 0)
+			return JOB_OK;
+		sm_error(&j->err, NULL, "clone %s: cannot open: %s",
+			 j->clone_dir, git_msg());
+		return JOB_CORRUPT;
+	}
+	if (mkdir_p(j->clone_dir) < 0 ||
+	    git_repository_init(repo, j->clone_dir, 1) < 0 ||
+	    git_remote_create_with_fetchspec(
+		    &remote, *repo, "origin", j->url,
+		    "+refs/heads/*:refs/remotes/origin/*") < 0) {
+		sm_error(&j->err, NULL, "clone %s: cannot create: %s",
+			 j->clone_dir, git_msg());
+		git_repository_free(*repo);
+		*repo = NULL;
+		rm_rf(j->clone_dir);
+		return JOB_FAILED;
+	}
+	git_remote_free(remote);
+	return JOB_OK;
+}
+
+static int resolve(struct job *j, git_repository *repo, const char *head,
+		   git_oid *oid)
+{
+	const char *prefixes[] = { "refs/remotes/origin/", "refs/tags/" };
+	char *name;
+	git_object *obj = NULL;
+	git_reference *ref = NULL;
+	int rc;
+
+	if (!j->revision) {
+		const char *b = j->branch;
+
+		if (!b && head && !strncmp(head, "refs/heads/", 11))
+			b = head + 11;
+		if (!b)
+			return sm_error(&j->err, NULL,
+					"%s: the remote has no HEAD branch; "
+					"give a branch",
+					j->url);
+		name = xasprintf("refs/remotes/origin/%s", b);
+		rc = git_reference_name_to_id(oid, repo, name);
+		free(name);
+		if (rc < 0)
+			return sm_error(&j->err, NULL,
+					"%s: branch \"%s\" does not exist",
+					j->url, b);
+		return 0;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		name = xasprintf("%s%s", prefixes[i], j->revision);
+		rc = git_reference_lookup(&ref, repo, name);
+		free(name);
+		if (rc == 0) {
+			rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
+			git_reference_free(ref);
+			if (rc == 0)
+				goto found;
+		}
+	}
+	if (git_revparse_single(&obj, repo, j->revision) == 0) {
+		git_object *c = NULL;
+
+		rc = git_object_peel(&c, obj, GIT_OBJECT_COMMIT);
+		git_object_free(obj);
+		obj = c;
+		if (rc == 0)
+			goto found;
+	}
+	return sm_error(&j->err, NULL,
+			"%s: revision \"%s\" is no branch, tag or commit",
+			j->url, j->revision);
+found:
+	git_oid_cpy(oid, git_object_id(obj));
+	git_object_free(obj);
+	return 0;
+}
+
+struct walk {
+	struct job *j;
+	git_repository *repo;
+	const char *root; /* NULL: checking only */
+	bool damaged;
+	int rc;
+};
+
+static bool bad_name(const char *n)
+{
+	return !*n || !strcmp(n, ".") || !strcmp(n, "..") || strchr(n, '/') ||
+	       !strcmp(n, ".git");
+}
+
+static int write_blob(struct walk *w, const char *file, const git_tree_entry *e)
+{
+	git_blob *blob = NULL;
+	const char *data;
+	size_t len, off = 0;
+	int fd;
+	mode_t mode = git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB_EXECUTABLE
+			      ? 0755
+			      : 0644;
+
+	if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(e)) < 0) {
+		w->damaged = true;
+		return sm_error(&w->j->err, NULL, "%s: reading: %s", file,
+				git_msg());
+	}
+	data = git_blob_rawcontent(blob);
+	len = (size_t)git_blob_rawsize(blob);
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0) {
+		git_blob_free(blob);
+		return sm_error(&w->j->err, NULL, "%s: %s", file,
+				strerror(errno));
+	}
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	git_blob_free(blob);
+	if (off < len || close(fd) < 0)
+		return sm_error(&w->j->err, NULL, "%s: writing failed", file);
+	return 0;
+}
+
+static int walk_cb(const char *dir, const git_tree_entry *e, void *payload)
+{
+	struct walk *w = payload;
+	struct job *j = w->j;
+	const char *name = git_tree_entry_name(e);
+	git_filemode_t mode = git_tree_entry_filemode(e);
+	char *shown, *file = NULL;
+	int rc = 0;
+
+	shown = xasprintf("%s%s%s%s", j->path ? j->path : "",
+			  j->path ? "/" : "", dir, name);
+	if (bad_name(name)) {
+		rc = sm_error(&j->err, NULL, "%s: refused file name", shown);
+		goto out;
+	}
+	if (w->root)
+		file = xasprintf("%s/%s%s", w->root, dir, name);
+	switch (mode) {
+	case GIT_FILEMODE_TREE:
+		if (file && mkdir(file, 0755) < 0)
+			rc = sm_error(&j->err, NULL, "%s: %s", file,
+				      strerror(errno));
+		break;
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		if (!file) {
+			git_odb *odb = NULL;
+			size_t size = 0;
+			git_object_t type;
+
+			if (git_repository_odb(&odb, w->repo) < 0 ||
+			    git_odb_read_header(&size, &type, odb,
+						git_tree_entry_id(e)) < 0) {
+				w->damaged = true;
+				rc = sm_error(&j->err, NULL, "%s: reading: %s",
+					      shown, git_msg());
+			} else if (size > j->max_file) {
+				rc = sm_error(&j->err, NULL,
+					      "%s: file of %zu bytes is over "
+					      "the limit of %llu bytes",
+					      shown, size,
+					      (unsigned long long)j->max_file);
+			}
+			git_odb_free(odb);
+		} else {
+			rc = write_blob(w, file, e);
+		}
+		break;
+	case GIT_FILEMODE_LINK:
+		rc = sm_error(&j->err, NULL,
+			      "%s: symbolic links are refused in the source",
+			      shown);
+		break;
+	default:
+		break; /* submodules: left out */
+	}
+out:
+	free(shown);
+	free(file);
+	if (rc < 0) {
+		w->rc = rc;
+		return -1;
+	}
+	return 0;
+}
+
+/* Keeps `keep` and `prev` in rev_root, removes every other entry. */
+static void prune_revs(const char *rev_root, const char *keep, const char *prev)
+{
+	DIR *d = opendir(rev_root);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, keep) || !strcmp(de->d_name, prev))
+			continue;
+		char *p = xasprintf("%s/%s", rev_root, de->d_name);
+
+		rm_rf(p);
+		free(p);
+	}
+	closedir(d);
+}
+
+static enum job_result write_tree(struct job *j, git_repository *repo,
+				  git_commit *commit)
+{
+	git_tree *tree = NULL, *sub = NULL;
+	git_tree_entry *entry = NULL;
+	struct walk w = { .j = j, .repo = repo };
+	char *tmp = NULL;
+	struct stat st;
+	enum job_result r = JOB_FAILED;
+
+	j->dir = xasprintf("%s/%s", j->rev_root, j->rev.sha);
+	if (git_commit_tree(&tree, commit) < 0) {
+		sm_error(&j->err, NULL, "commit %s: reading its tree: %s",
+			 j->rev.short_sha, git_msg());
+		r = local_damage(git_klass()) ? JOB_CORRUPT : JOB_FAILED;
+		goto out;
+	}
+	if (j->path) {
+		if (git_tree_entry_bypath(&entry, tree, j->path) < 0 ||
+		    git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
+			sm_error(&j->err, NULL,
+				 "%s: path \"%s\" is not a folder in commit %s",
+				 j->url, j->path, j->rev.short_sha);
+			goto out;
+		}
+		if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) < 0) {
+			sm_error(&j->err, NULL, "%s: reading: %s", j->path,
+				 git_msg());
+			r = JOB_CORRUPT;
+			goto out;
+		}
+	}
+	/* Checked as a whole first: a refused revision writes nothing. */
+	if (git_tree_walk(sub ? sub : tree, GIT_TREEWALK_PRE, walk_cb, &w) <
+		    0 ||
+	    w.rc < 0) {
+		if (!w.rc)
+			sm_error(&j->err, NULL, "commit %s: walking: %s",
+				 j->rev.short_sha, git_msg());
+		r = w.damaged ? JOB_CORRUPT : JOB_FAILED;
+		goto out;
+	}
+	if (stat(j->dir, &st) == 0) {
+		r = JOB_OK; /* written before, complete (renamed in place) */
+		goto out;
+	}
+	char suffix[9];
+
+	sm_rand_name_suffix(&sm_rand_system, suffix, sizeof(suffix) - 1);
+	tmp = xasprintf("%s/.tmp-%s", j->rev_root, suffix);
+	if (mkdir_p(j->rev_root) < 0 || mkdir(tmp, 0755) < 0) {
+		sm_error(&j->err, NULL, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	w.root = tmp;
+	if (git_tree_walk(sub ? sub : tree, GIT_TREEWALK_PRE, walk_cb, &w) <
+		    0 ||
+	    w.rc < 0) {
+		if (!w.rc)
+			sm_error(&j->err, NULL, "commit %s: walking: %s",
+				 j->rev.short_sha, git_msg());
+		rm_rf(tmp);
+		r = w.damaged ? JOB_CORRUPT : JOB_FAILED;
+		goto out;
+	}
+	if (rename(tmp, j->dir) < 0) {
+		sm_error(&j->err, NULL, "%s: %s", j->dir, strerror(errno));
+		rm_rf(tmp);
+		goto out;
+	}
+	r = JOB_OK;
+out:
+	free(tmp);
+	git_tree_entry_free(entry);
+	git_tree_free(sub);
+	git_tree_free(tree);
+	return r;
+}
+
+static enum job_result run_once(struct job *j)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	git_buf head = { 0 };
+	git_oid oid, last;
+	const git_signature *a;
+	enum job_result r;
+
+	r = open_clone(j, &repo);
+	if (r != JOB_OK)
+		return r;
+	r = fetch(j, repo, &head);
+	if (r != JOB_OK)
+		goto out;
+	r = JOB_FAILED;
+	if (resolve(j, repo, head.ptr, &oid) < 0)
+		goto out;
+	if (git_commit_lookup(&commit, repo, &oid) < 0) {
+		sm_error(&j->err, NULL, "%s: reading commit: %s", j->url,
+			 git_msg());
+		r = JOB_CORRUPT;
+		goto out;
+	}
+	git_oid_tostr(j->rev.sha, sizeof(j->rev.sha), &oid);
+	memcpy(j->rev.short_sha, j->rev.sha, GITSOURCE_SHORT_LEN);
+	j->rev.short_sha[GITSOURCE_SHORT_LEN] = 0;
+	a = git_commit_author(commit);
+	j->author_name = xstrdup(a && a->name ? a->name : "");
+	j->author_email = xstrdup(a && a->email ? a->email : "");
+	j->rev.time = a ? (int64_t)a->when.time : 0;
+	const char *s = git_commit_summary(commit);
+
+	j->subject = xstrdup(s ? s : "");
+	if (j->last_sha[0] && strcmp(j->last_sha, j->rev.sha) &&
+	    git_oid_fromstr(&last, j->last_sha) == 0) {
+		int d = git_graph_descendant_of(repo, &oid, &last);
+
+		j->rev.rewritten = d == 0;
+		git_error_clear();
+		if (j->rev.rewritten)
+			sm_note(&j->err, NULL,
+				"%s: history was rewritten: %.7s is not an "
+				"ancestor of %s",
+				j->url, j->last_sha, j->rev.short_sha);
+	}
+	r = write_tree(j, repo, commit);
+out:
+	git_buf_dispose(&head);
+	git_commit_free(commit);
+	git_repository_free(repo);
+	return r;
+}
+
+static void clear_out(struct job *j)
+{
+	free(j->author_name);
+	free(j->author_email);
+	free(j->subject);
+	free(j->dir);
+	j->author_name = j->author_email = j->subject = j->dir = NULL;
+	memset(&j->rev, 0, sizeof(j->rev));
+}
+
+static void job_work(uv_work_t *w)
+{
+	struct job *j = w->data;
+	enum job_result r;
+
+	uv_once(&git_once, git_init);
+	r = run_once(j);
+	if (r == JOB_CORRUPT) {
+		struct sm_buf why = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+		for (size_t i = 0; i < j->err.nr; i++) {
+			if (i)
+				sm_buf_adds(&why, "; ");
+			sm_diag_format(&j->err.items[i], &why);
+		}
+		sm_log(SM_LOG_WARN, LOG,
+		       "clone %s is damaged (%s); removing it and cloning "
+		       "again",
+		       j->clone_dir, sm_buf_cstr(&why));
+		sm_buf_release(&why);
+		sm_err_release(&j->err);
+		sm_err_init(&j->err);
+		clear_out(j);
+		rm_rf(j->clone_dir);
+		r = run_once(j);
+		j->rev.recloned = true;
+		sm_note(&j->err, NULL,
+			"clone %s was damaged and was made again",
+			j->clone_dir);
+	}
+	j->ok = r == JOB_OK && !sm_err_failed(&j->err);
+	if (j->ok)
+		prune_revs(j->rev_root, j->rev.sha, j->last_sha);
+}
+
+static void release(struct gitsource *gs)
+{
+	if (--gs->refs)
+		return;
+	free((char *)gs->o.url);
+	free((char *)gs->o.branch);
+	free((char *)gs->o.revision);
+	free((char *)gs->o.path);
+	free((char *)gs->o.data_dir);
+	free((char *)gs->o.credentials_file);
+	free(gs->clone_dir);
+	free(gs->rev_root);
+	free(gs->watch_dir);
+	free(gs->last_err);
+	free(gs);
+}
+
+static void start_job(struct gitsource *gs);
+
+static void on_debounce(uv_timer_t *t)
+{
+	gitsource_fetch_now(t->data);
+}
+
+static void schedule_poll(struct gitsource *gs)
+{
+	uint64_t i = gs->o.interval_ms, span = i / 5;
+
+	if (span)
+		i = i - i / 10 +
+		    sm_rand_below(
+			    &sm_rand_system,
+			    (uint32_t)(span > UINT32_MAX ? UINT32_MAX : span));
+	uv_timer_start(&gs->poll, on_debounce, i, 0);
+}
+
+static void job_done(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	struct gitsource *gs = j->gs;
+	struct sm_buf text = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	gs->running = false;
+	if (gs->freed)
+		goto out;
+	if (status)
+		sm_error(&j->err, NULL, "%s: fetch was cancelled", gs->o.url);
+	if (j->ok && !status) {
+		if (strcmp(gs->last_sha, j->rev.sha) || gs->last_err) {
+			memcpy(gs->last_sha, j->rev.sha, sizeof(gs->last_sha));
+			free(gs->last_err);
+			gs->last_err = NULL;
+			j->rev.author_name = j->author_name;
+			j->rev.author_email = j->author_email;
+			j->rev.subject = j->subject;
+			j->rev.dir = j->dir;
+			gs->o.cb(gs->o.ctx, &j->rev, &j->err);
+		}
+	} else {
+		for (size_t i = 0; i < j->err.nr; i++) {
+			if (i)
+				sm_buf_adds(&text, "; ");
+			sm_diag_format(&j->err.items[i], &text);
+		}
+		if (!gs->last_err || strcmp(gs->last_err, sm_buf_cstr(&text))) {
+			free(gs->last_err);
+			gs->last_err = xstrdup(sm_buf_cstr(&text));
+			sm_log(SM_LOG_WARN, LOG, "%s", sm_buf_cstr(&text));
+			gs->o.cb(gs->o.ctx, NULL, &j->err);
+		}
+	}
+	if (!gs->freed) {
+		if (gs->again)
+			start_job(gs);
+		else
+			schedule_poll(gs);
+	}
+out:
+	sm_buf_release(&text);
+	clear_out(j);
+	sm_err_release(&j->err);
+	free(j->url);
+	free(j->branch);
+	free(j->revision);
+	free(j->path);
+	free(j->clone_dir);
+	free(j->rev_root);
+	free(j->creds);
+	free(j);
+	release(gs);
+}
+
+static void start_job(struct gitsource *gs)
+{
+	struct job *j;
+
+	if (gs->running) {
+		gs->again = true;
+		return;
+	}
+	gs->again = false;
+	gs->running = true;
+	uv_timer_stop(&gs->poll);
+	j = xcalloc(1, sizeof(*j));
+	j->gs = gs;
+	j->url = xstrdup(gs->o.url);
+	j->branch = dup_or_null(gs->o.branch);
+	j->revision = dup_or_null(gs->o.revision);
+	j->path = dup_or_null(gs->o.path);
+	j->clone_dir = xstrdup(gs->clone_dir);
+	j->rev_root = xstrdup(gs->rev_root);
+	j->creds = dup_or_null(gs->o.credentials_file);
+	j->max_file = gs->o.max_file;
+	memcpy(j->last_sha, gs->last_sha, sizeof(j->last_sha));
+	sm_err_init(&j->err);
+	j->work.data = j;
+	gs->refs++;
+	uv_queue_work(gs->loop, &j->work, job_work, job_done);
+}
+
+void gitsource_fetch_now(struct gitsource *gs)
+{
+	if (gs && !gs->freed)
+		start_job(gs);
+}
+
+static void on_ref_change(uv_fs_event_t *h, const char *name, int events,
+			  int status)
+{
+	struct gitsource *gs = h->data;
+
+	(void)events;
+	(void)status;
+	if (h == &gs->watch_gitdir &&
+	    (!name || strncmp(name, "packed-refs", 11)))
+		return;
+	uv_timer_start(&gs->debounce, on_debounce, DEBOUNCE_MS, 0);
+}
+
+/* The git folder of a local repository URL, or NULL. */
+static char *local_git_dir(const char *url)
+{
+	const char *p = url;
+	char *dotgit;
+	struct stat st;
+
+	if (!strncmp(url, "file://", 7))
+		p = url + 7;
+	else if (strstr(url, "://") || url[0] != '/')
+		return NULL;
+	dotgit = xasprintf("%s/.git", p);
+	if (stat(dotgit, &st) == 0 && S_ISDIR(st.st_mode))
+		return dotgit;
+	free(dotgit);
+	return xstrdup(p);
+}
+
+static void start_watch(struct gitsource *gs, uv_fs_event_t *h, const char *dir)
+{
+	if (uv_fs_event_init(gs->loop, h) < 0)
+		return;
+	h->data = gs;
+	gs->refs++;
+	if (uv_fs_event_start(h, on_ref_change, dir, 0) < 0)
+		sm_log(SM_LOG_WARN, LOG, "cannot watch %s; polling only", dir);
+}
+
+struct gitsource *gitsource_new(uv_loop_t *loop, const struct gitsource_opts *o)
+{
+	struct gitsource *gs = xcalloc(1, sizeof(*gs));
+
+	SM_BUG_ON(!o->url || !o->data_dir || !o->cb);
+	gs->loop = loop;
+	gs->o = *o;
+	gs->o.url = xstrdup(o->url);
+	gs->o.branch = dup_or_null(o->branch);
+	gs->o.revision = dup_or_null(o->revision);
+	gs->o.data_dir = xstrdup(o->data_dir);
+	gs->o.credentials_file = dup_or_null(o->credentials_file);
+	/* The path without leading, trailing or doubled slashes. */
+	if (o->path) {
+		struct sm_buf p = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+		for (const char *s = o->path; *s; s++) {
+			if (*s == '/' && (!p.len || s[1] == '/' || !s[1]))
+				continue;
+			if (*s == '.' && (s[1] == '/' || !s[1]) &&
+			    (s == o->path || s[-1] == '/'))
+				continue;
+			sm_buf_addch(&p, *s);
+		}
+		gs->o.path = dup_or_null(sm_buf_cstr(&p));
+		sm_buf_release(&p);
+	}
+	if (!gs->o.interval_ms)
+		gs->o.interval_ms = GITSOURCE_DEFAULT_INTERVAL_MS;
+	if (!gs->o.max_file)
+		gs->o.max_file = GITSOURCE_DEFAULT_MAX_FILE;
+	gs->clone_dir = xasprintf("%s/git/%016llx", o->data_dir,
+				  (unsigned long long)url_hash(o->url));
+	gs->rev_root = xasprintf("%s/git/rev", o->data_dir);
+	gs->refs = 1; /* the poll timer */
+	uv_timer_init(loop, &gs->poll);
+	gs->poll.data = gs;
+	uv_timer_init(loop, &gs->debounce);
+	gs->debounce.data = gs;
+	gs->refs++;
+	gs->watch_dir = local_git_dir(o->url);
+	if (gs->watch_dir) {
+		char *heads = xasprintf("%s/refs/heads", gs->watch_dir);
+
+		start_watch(gs, &gs->watch_heads, heads);
+		start_watch(gs, &gs->watch_gitdir, gs->watch_dir);
+		free(heads);
+	}
+	start_job(gs);
+	return gs;
+}
+
+static void closed(uv_handle_t *h)
+{
+	release(h->data);
+}
+
+void gitsource_free(struct gitsource *gs)
+{
+	if (!gs || gs->freed)
+		return;
+	gs->freed = true;
+	uv_close((uv_handle_t *)&gs->poll, closed);
+	uv_close((uv_handle_t *)&gs->debounce, closed);
+	if (gs->watch_heads.data == gs)
+		uv_close((uv_handle_t *)&gs->watch_heads, closed);
+	if (gs->watch_gitdir.data == gs)
+		uv_close((uv_handle_t *)&gs->watch_gitdir, closed);
+}

@@ -1,0 +1,592 @@
+/*
+ * Tests for reconciler/gitsource.c: real repositories made with the git
+ * command in temporary directories, fetched through libgit2 on a real
+ * loop; every test ends with uv_loop_close() == 0 and removes its folders.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/xalloc.h"
+#include "reconciler/gitsource.h"
+#include "common/banned.h"
+
+struct seen {
+	int calls;
+	int oks;
+	char sha[GITSOURCE_SHA_LEN + 1];
+	char author[256];
+	char subject[256];
+	char dir[1024];
+	char err[4096];
+	bool rewritten, recloned;
+};
+
+struct fx {
+	uv_loop_t loop;
+	char tmp[64];
+	char src[128], remote[128], data[128];
+	struct seen seen;
+	struct gitsource *gs;
+};
+
+static void sh(const char *fmt, ...) SM_PRINTF(1, 2);
+static void sh(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+	int rc;
+
+	va_start(ap, fmt);
+	cmd = xvasprintf(fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc != 0)
+		fail_msg("command failed (%d): %s", rc, cmd);
+	free(cmd);
+}
+
+static void head_of(const char *repo, char out[GITSOURCE_SHA_LEN + 1])
+{
+	char *cmd = xasprintf("git -C %s rev-parse HEAD", repo);
+	FILE *p = popen(cmd, "r");
+
+	assert_non_null(p);
+	assert_non_null(fgets(out, GITSOURCE_SHA_LEN + 1, p));
+	pclose(p);
+	free(cmd);
+}
+
+static void on_rev(void *ctx, const struct gitsource_rev *rev,
+		   const struct sm_err *err)
+{
+	struct seen *s = ctx;
+
+	s->calls++;
+	s->err[0] = 0;
+	if (rev) {
+		s->oks++;
+		snprintf(s->sha, sizeof(s->sha), "%s", rev->sha);
+		snprintf(s->author, sizeof(s->author), "%s <%s>",
+			 rev->author_name, rev->author_email);
+		snprintf(s->subject, sizeof(s->subject), "%s", rev->subject);
+		snprintf(s->dir, sizeof(s->dir), "%s", rev->dir);
+		s->rewritten = rev->rewritten;
+		s->recloned = rev->recloned;
+		assert_false(sm_err_failed(err));
+		assert_int_equal(strlen(rev->short_sha), 7);
+		assert_memory_equal(rev->short_sha, rev->sha, 7);
+		return;
+	}
+	assert_true(sm_err_failed(err));
+	size_t off = 0;
+
+	for (size_t i = 0; i < err->nr && off < sizeof(s->err); i++) {
+		int n = snprintf(s->err + off, sizeof(s->err) - off, "%s\n",
+				 err->items[i].msg);
+		if (n > 0)
+			off += (size_t)n;
+	}
+}
+
+static void watchdog(uv_timer_t *t)
+{
+	(void)t;
+	fail_msg("no callback within 60 s");
+}
+
+/* Runs the loop until the callback has been called `calls` times. */
+static void wait_calls(struct fx *f, int calls)
+{
+	uv_timer_t t;
+
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, watchdog, 60000, 0);
+	while (f->seen.calls < calls)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	setenv("GIT_AUTHOR_NAME", "Ann Example", 1);
+	setenv("GIT_AUTHOR_EMAIL", "ann@example.org", 1);
+	setenv("GIT_COMMITTER_NAME", "Ann Example", 1);
+	setenv("GIT_COMMITTER_EMAIL", "ann@example.org", 1);
+	snprintf(f->tmp, sizeof(f->tmp), "/tmp/sm-gitsource-XXXXXX");
+	assert_non_null(mkdtemp(f->tmp));
+	snprintf(f->src, sizeof(f->src), "%s/src", f->tmp);
+	snprintf(f->remote, sizeof(f->remote), "%s/remote.git", f->tmp);
+	snprintf(f->data, sizeof(f->data), "%s/data", f->tmp);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	sh("git init -q -b main %s && git init -q --bare -b main %s && "
+	   "git -C %s remote add origin %s",
+	   f->src, f->remote, f->src, f->remote);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	gitsource_free(f->gs);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	assert_int_equal(nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	free(f);
+	return 0;
+}
+
+/* Writes a file in the work repository and commits and pushes it. */
+static void commit_file(struct fx *f, const char *file, const char *text,
+			const char *subject)
+{
+	char *p = xasprintf("%s/%s", f->src, file);
+	char *d = xstrdup(p);
+	FILE *o;
+
+	*strrchr(d, '/') = 0;
+	sh("mkdir -p %s", d);
+	o = fopen(p, "w");
+	assert_non_null(o);
+	fputs(text, o);
+	fclose(o);
+	sh("git -C %s add -A && git -C %s commit -q -m '%s' -m 'body text' && "
+	   "git -C %s push -q -f origin HEAD:main 2>/dev/null",
+	   f->src, f->src, subject, f->src);
+	free(p);
+	free(d);
+}
+
+static void start(struct fx *f, const char *url, const char *branch,
+		  const char *path, uint64_t max_file)
+{
+	struct gitsource_opts o = {
+		.url = url,
+		.branch = branch,
+		.path = path,
+		.data_dir = f->data,
+		.interval_ms = 3600 * 1000,
+		.max_file = max_file,
+		.cb = on_rev,
+		.ctx = &f->seen,
+	};
+
+	f->gs = gitsource_new(&f->loop, &o);
+	assert_non_null(f->gs);
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	static char buf[256];
+	FILE *i = fopen(p, "r");
+	size_t n;
+
+	free(p);
+	if (!i)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, i);
+	buf[n] = 0;
+	fclose(i);
+	return buf;
+}
+
+static int count_revs(struct fx *f)
+{
+	char *p = xasprintf("%s/git/rev", f->data);
+	DIR *d = opendir(p);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	free(p);
+	return n;
+}
+
+static void test_commits_are_delivered_with_their_files_and_author(void **state)
+{
+	struct fx *f = *state;
+	char sha[GITSOURCE_SHA_LEN + 1], first[1024];
+	struct stat st;
+
+	commit_file(f, "apps/web.yaml", "kind: one\n", "first commit");
+	commit_file(f, "other/outside.yaml", "kind: outside\n", "second");
+	sh("printf '#!/bin/sh\\n' > %s/apps/run.sh && chmod +x %s/apps/run.sh",
+	   f->src, f->src);
+	commit_file(f, "apps/sub/db.yaml", "kind: db\n", "add the database");
+	head_of(f->src, sha);
+	start(f, f->remote, NULL, "/apps/", 0);
+	wait_calls(f, 1);
+	assert_string_equal(f->seen.err, "");
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(f->seen.author, "Ann Example <ann@example.org>");
+	assert_string_equal(f->seen.subject, "add the database");
+	assert_false(f->seen.rewritten);
+	assert_string_equal(slurp(f->seen.dir, "web.yaml"), "kind: one\n");
+	assert_string_equal(slurp(f->seen.dir, "sub/db.yaml"), "kind: db\n");
+	assert_null(slurp(f->seen.dir, "outside.yaml"));
+	assert_null(slurp(f->seen.dir, "other/outside.yaml"));
+	char *run = xasprintf("%s/run.sh", f->seen.dir);
+
+	assert_int_equal(stat(run, &st), 0);
+	assert_true(st.st_mode & S_IXUSR);
+	free(run);
+	snprintf(first, sizeof(first), "%s", f->seen.dir);
+
+	/* A second commit, seen on fetch_now. */
+	commit_file(f, "apps/web.yaml", "kind: two\n", "second web");
+	head_of(f->src, sha);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(f->seen.subject, "second web");
+	assert_string_equal(slurp(f->seen.dir, "web.yaml"), "kind: two\n");
+	assert_non_null(slurp(first, "web.yaml")); /* the previous one stays */
+
+	/* A third, seen by the watch on the remote's refs alone. */
+	commit_file(f, "apps/web.yaml", "kind: three\n", "third web");
+	head_of(f->src, sha);
+	wait_calls(f, 3);
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(slurp(f->seen.dir, "web.yaml"), "kind: three\n");
+	assert_int_equal(count_revs(f), 2); /* the first was removed */
+	assert_null(slurp(first, "web.yaml"));
+
+	/* A force-push: delivered, and said to rewrite history. */
+	sh("git -C %s reset -q --hard HEAD~2", f->src);
+	commit_file(f, "apps/web.yaml", "kind: forced\n", "forced web");
+	head_of(f->src, sha);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 4);
+	assert_string_equal(f->seen.sha, sha);
+	assert_true(f->seen.rewritten);
+	assert_string_equal(slurp(f->seen.dir, "web.yaml"), "kind: forced\n");
+	assert_int_equal(f->seen.oks, 4);
+}
+
+static void
+test_a_deleted_branch_is_an_error_and_the_last_folder_stays(void **state)
+{
+	struct fx *f = *state;
+	char dir[1024];
+
+	commit_file(f, "a.yaml", "kind: a\n", "on main");
+	sh("git -C %s push -q origin HEAD:feature 2>/dev/null", f->src);
+	start(f, f->remote, "feature", NULL, 0);
+	wait_calls(f, 1);
+	assert_string_equal(f->seen.err, "");
+	snprintf(dir, sizeof(dir), "%s", f->seen.dir);
+	sh("git -C %s push -q origin --delete feature 2>/dev/null", f->src);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_int_equal(f->seen.oks, 1);
+	assert_non_null(strstr(f->seen.err, "branch \"feature\""));
+	assert_non_null(strstr(f->seen.err, "does not exist"));
+	assert_string_equal(slurp(dir, "a.yaml"), "kind: a\n");
+}
+
+static void test_a_missing_path_is_an_error_naming_it(void **state)
+{
+	struct fx *f = *state;
+
+	commit_file(f, "a/x.yaml", "kind: a\n", "one");
+	start(f, f->remote, NULL, "nope/deeper", 0);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, "path \"nope/deeper\""));
+	/* The same error again calls nobody; a fix delivers. */
+	commit_file(f, "nope/deeper/x.yaml", "kind: b\n", "two");
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_int_equal(f->seen.oks, 1);
+	assert_string_equal(slurp(f->seen.dir, "x.yaml"), "kind: b\n");
+}
+
+static void test_an_empty_repository_is_an_error(void **state)
+{
+	struct fx *f = *state;
+
+	start(f, f->remote, NULL, NULL, 0);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, "empty"));
+	assert_non_null(strstr(f->seen.err, f->remote));
+}
+
+static void test_a_missing_remote_is_an_error_naming_it(void **state)
+{
+	struct fx *f = *state;
+	char *url = xasprintf("file://%s/no-such-repo", f->tmp);
+
+	start(f, url, NULL, NULL, 0);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, "no-such-repo"));
+	assert_non_null(strstr(f->seen.err, "unreachable"));
+	free(url);
+}
+
+static void test_a_file_over_the_limit_is_refused_and_not_written(void **state)
+{
+	struct fx *f = *state;
+	char *big = xcalloc(1, 5000);
+
+	memset(big, 'x', 4999);
+	commit_file(f, "small.yaml", "kind: a\n", "small");
+	commit_file(f, "deep/big.yaml", big, "big");
+	start(f, f->remote, NULL, NULL, 4096);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, "deep/big.yaml"));
+	assert_non_null(strstr(f->seen.err, "over the limit"));
+	/* Nothing was written out. */
+	char *rev = xasprintf("%s/git/rev", f->data);
+	DIR *d = opendir(rev);
+
+	if (d) {
+		struct dirent *de;
+
+		while ((de = readdir(d)))
+			assert_true(de->d_name[0] == '.' &&
+				    (!de->d_name[1] || de->d_name[1] == '.'));
+		closedir(d);
+	}
+	free(rev);
+	free(big);
+}
+
+static void test_a_symlink_is_refused(void **state)
+{
+	struct fx *f = *state;
+
+	sh("mkdir -p %s && ln -s /etc/passwd %s/link.yaml", f->src, f->src);
+	commit_file(f, "a.yaml", "kind: a\n", "with a link");
+	start(f, f->remote, NULL, NULL, 0);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, "link.yaml"));
+	assert_non_null(strstr(f->seen.err, "symbolic link"));
+}
+
+static void test_a_corrupt_clone_is_cloned_again(void **state)
+{
+	struct fx *f = *state;
+	char sha[GITSOURCE_SHA_LEN + 1];
+	char *git = xasprintf("%s/git", f->data);
+	char *objs = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	commit_file(f, "a.yaml", "kind: a\n", "one");
+	commit_file(f, "keep.yaml", "kind: kept\n", "two");
+	start(f, f->remote, NULL, NULL, 0);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 1);
+	assert_false(f->seen.recloned);
+	d = opendir(git);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && strcmp(de->d_name, "rev"))
+			objs = xasprintf("%s/%s/objects", git, de->d_name);
+	closedir(d);
+	assert_non_null(objs);
+	/* Every object and pack of the clone is lost; the next commit
+	 * shares the blob of keep.yaml with the lost ones. */
+	sh("find %s -type f -delete", objs);
+	commit_file(f, "a.yaml", "kind: b\n", "three");
+	head_of(f->src, sha);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_string_equal(f->seen.err, "");
+	assert_int_equal(f->seen.oks, 2);
+	assert_true(f->seen.recloned);
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(slurp(f->seen.dir, "a.yaml"), "kind: b\n");
+	assert_string_equal(slurp(f->seen.dir, "keep.yaml"), "kind: kept\n");
+	free(objs);
+	free(git);
+}
+
+static void start_rev(struct fx *f, const char *revision)
+{
+	struct gitsource_opts o = {
+		.url = f->remote,
+		.revision = revision,
+		.data_dir = f->data,
+		.cb = on_rev,
+		.ctx = &f->seen,
+	};
+
+	f->gs = gitsource_new(&f->loop, &o);
+}
+
+static void test_a_revision_pins_a_tag_or_a_commit(void **state)
+{
+	struct fx *f = *state;
+	char one[GITSOURCE_SHA_LEN + 1], two[GITSOURCE_SHA_LEN + 1];
+
+	commit_file(f, "a.yaml", "kind: one\n", "one");
+	head_of(f->src, one);
+	sh("git -C %s tag v1 && git -C %s push -q origin v1 2>/dev/null",
+	   f->src, f->src);
+	commit_file(f, "a.yaml", "kind: two\n", "two");
+	commit_file(f, "a.yaml", "kind: three\n", "three");
+	sh("git -C %s rev-parse HEAD~1 > %s/two", f->src, f->tmp);
+	snprintf(two, sizeof(two), "%s", slurp(f->tmp, "two"));
+	start_rev(f, "v1");
+	wait_calls(f, 1);
+	assert_string_equal(f->seen.err, "");
+	assert_string_equal(f->seen.sha, one);
+	assert_string_equal(slurp(f->seen.dir, "a.yaml"), "kind: one\n");
+	gitsource_free(f->gs);
+	f->gs = NULL;
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	start_rev(f, two);
+	wait_calls(f, 2);
+	assert_string_equal(f->seen.err, "");
+	assert_string_equal(f->seen.sha, two);
+	assert_string_equal(slurp(f->seen.dir, "a.yaml"), "kind: two\n");
+	gitsource_free(f->gs);
+	f->gs = NULL;
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	start_rev(f, "no-such-tag");
+	wait_calls(f, 3);
+	assert_non_null(strstr(f->seen.err, "\"no-such-tag\""));
+}
+
+static bool have_git_daemon(void)
+{
+	return system("test -x \"$(git --exec-path)/git-daemon\"") == 0;
+}
+
+static void test_a_git_daemon_remote_is_fetched(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	char sha[GITSOURCE_SHA_LEN + 1];
+	int s, port;
+	pid_t pid;
+
+	if (!have_git_daemon()) {
+		skip();
+		return;
+	}
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(s);
+	commit_file(f, "a.yaml", "kind: a\n", "over git://");
+	head_of(f->src, sha);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char base[160], portarg[32];
+
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, 2); /* the probe's hang-ups are no news */
+		snprintf(base, sizeof(base), "--base-path=%s", f->tmp);
+		snprintf(portarg, sizeof(portarg), "--port=%d", port);
+		execlp("git", "git", "daemon", "--export-all", "--reuseaddr",
+		       "--listen=127.0.0.1", portarg, base, f->tmp,
+		       (char *)NULL);
+		_exit(127);
+	}
+	/* Wait until it listens. */
+	for (int i = 0; i < 500; i++) {
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		int rc = connect(s, (struct sockaddr *)&a, sizeof(a));
+
+		close(s);
+		if (rc == 0)
+			break;
+		usleep(10000);
+	}
+	char *url = xasprintf("git://127.0.0.1:%d/remote.git", port);
+
+	start(f, url, NULL, NULL, 0);
+	wait_calls(f, 1);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	assert_string_equal(f->seen.err, "");
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(slurp(f->seen.dir, "a.yaml"), "kind: a\n");
+	free(url);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_commits_are_delivered_with_their_files_and_author,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_deleted_branch_is_an_error_and_the_last_folder_stays,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_missing_path_is_an_error_naming_it, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_an_empty_repository_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_missing_remote_is_an_error_naming_it, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_file_over_the_limit_is_refused_and_not_written,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_symlink_is_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_corrupt_clone_is_cloned_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_revision_pins_a_tag_or_a_commit, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_git_daemon_remote_is_fetched, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
