@@ -1463,7 +1463,9 @@ static void http_probe_done(void *ctx, const struct sm_http_response *r)
 	free(run);
 }
 
-static void tcp_run_closed(uv_handle_t *h)
+/* The close callback of a tcpSocket or exec probe's handles: the run
+ * ends when the last of them (`closing` of them) has closed. */
+static void run_closed(uv_handle_t *h)
 {
 	struct probe_run *run = h->data;
 	struct agent *a = run->a;
@@ -1487,8 +1489,8 @@ static void tcp_run_end(struct probe_run *run, bool ok)
 		return;
 	run->result = ok;
 	run->closing = 2;
-	uv_close((uv_handle_t *)&run->tcp, tcp_run_closed);
-	uv_close((uv_handle_t *)&run->timer, tcp_run_closed);
+	uv_close((uv_handle_t *)&run->tcp, run_closed);
+	uv_close((uv_handle_t *)&run->timer, run_closed);
 }
 
 static void tcp_connected(uv_connect_t *req, int status)
@@ -1525,29 +1527,13 @@ static int probe_port(const struct actr *c, const json_t *port)
  * timeoutSeconds is cancelled and failed. Only the start of the output is
  * kept, for the log.
  */
-static void exec_run_closed(uv_handle_t *h)
-{
-	struct probe_run *run = h->data;
-	struct agent *a = run->a;
-
-	a->handles--;
-	run_unlink(run);
-	if (run->c) {
-		run->c->pod->inflight--;
-		probe_result(run->c, run->kind, run->result);
-	}
-	free(run);
-	if (a->freeing && !a->handles)
-		free(a);
-}
-
 static void exec_run_end(struct probe_run *run, bool ok)
 {
 	if (run->closing > 0)
 		return;
 	run->result = ok;
 	run->closing = 1;
-	uv_close((uv_handle_t *)&run->timer, exec_run_closed);
+	uv_close((uv_handle_t *)&run->timer, run_closed);
 }
 
 static void exec_probe_out(void *ctx, enum podman_log_stream which,
