@@ -1,5 +1,7 @@
+# shellcheck shell=bash disable=SC2154
 # Helpers the agent integration tests share; sourced, not run. A test sets
-# passed=0, failed=0 and status_dir (DATA/nodes/NODE/pods) first.
+# passed=0, failed=0, status_dir (DATA/nodes/NODE/pods), node, agent_pid
+# and p (its podman command) first.
 
 # check NAME CMD...: counts CMD's success or failure under NAME.
 check() {
@@ -35,4 +37,30 @@ PY
 # is POD EXPR WANT: whether EXPR on the pod's status prints WANT.
 is() {
 	[ "$(field "$1" "$2" 2>/dev/null)" = "$3" ]
+}
+
+# stop_agent: SIGTERM to the agent started as $agent_pid, and wait for it.
+stop_agent() {
+	if [ -n "$agent_pid" ]; then
+		kill -TERM "$agent_pid" 2>/dev/null
+		wait "$agent_pid" 2>/dev/null
+		agent_pid=
+	fi
+}
+
+# remove_node_pods: every Podman pod of the node. The agent's pods carry
+# its node label, not the test's, so run.sh's own cleanup misses them.
+remove_node_pods() {
+	local ids
+	ids=$("${p[@]}" pod ps -q --filter "label=stuurman.io/node=$node" 2>/dev/null)
+	if [ -n "$ids" ]; then
+		# shellcheck disable=SC2086
+		"${p[@]}" pod rm -f -t 0 $ids >/dev/null 2>&1
+	fi
+}
+
+# cleanup: the EXIT trap of a test that started nothing else.
+cleanup() {
+	stop_agent
+	remove_node_pods
 }

@@ -57,23 +57,6 @@ start_agent() {
 	agent_pid=$!
 }
 
-stop_agent() {
-	if [ -n "$agent_pid" ]; then
-		kill -TERM "$agent_pid" 2>/dev/null
-		wait "$agent_pid" 2>/dev/null
-		agent_pid=
-	fi
-}
-
-cleanup() {
-	stop_agent
-	# The agent's pods carry its node label, not the test's.
-	ids=$("${p[@]}" pod ps -q --filter "label=stuurman.io/node=$node" 2>/dev/null)
-	if [ -n "$ids" ]; then
-		# shellcheck disable=SC2086
-		"${p[@]}" pod rm -f -t 0 $ids >/dev/null 2>&1
-	fi
-}
 trap cleanup EXIT
 
 mkdir -p "$pods"

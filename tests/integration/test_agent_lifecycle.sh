@@ -25,18 +25,6 @@ failed=0
 # shellcheck source=tests/integration/agent_lib.sh
 . "$(dirname "$0")/agent_lib.sh"
 
-cleanup() {
-	if [ -n "$agent_pid" ]; then
-		kill -TERM "$agent_pid" 2>/dev/null
-		wait "$agent_pid" 2>/dev/null
-		agent_pid=
-	fi
-	ids=$("${p[@]}" pod ps -q --filter "label=stuurman.io/node=$node" 2>/dev/null)
-	if [ -n "$ids" ]; then
-		# shellcheck disable=SC2086
-		"${p[@]}" pod rm -f -t 0 $ids >/dev/null 2>&1
-	fi
-}
 trap cleanup EXIT
 
 mkdir -p "$pods"

@@ -33,18 +33,6 @@ print(urllib.request.urlopen('http://127.0.0.1:$1/', timeout=2).read().decode())
 	[[ $out == *'Hello Kubernetes bootcamp!'* ]]
 }
 
-cleanup() {
-	if [ -n "$agent_pid" ]; then
-		kill -TERM "$agent_pid" 2>/dev/null
-		wait "$agent_pid" 2>/dev/null
-		agent_pid=
-	fi
-	ids=$("${p[@]}" pod ps -q --filter "label=stuurman.io/node=$node" 2>/dev/null)
-	if [ -n "$ids" ]; then
-		# shellcheck disable=SC2086
-		"${p[@]}" pod rm -f -t 0 $ids >/dev/null 2>&1
-	fi
-}
 trap cleanup EXIT
 
 mkdir -p "$pods"

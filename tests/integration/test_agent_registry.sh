@@ -77,14 +77,6 @@ manifest_asked() {
 	grep -q "/v2/$1/manifests/$2" "$tmp/registry.log"
 }
 
-stop_agent() {
-	if [ -n "$agent_pid" ]; then
-		kill -TERM "$agent_pid" 2>/dev/null
-		wait "$agent_pid" 2>/dev/null
-		agent_pid=
-	fi
-}
-
 stop_registry() {
 	if [ -n "$registry_pid" ]; then
 		kill -TERM "$registry_pid" 2>/dev/null
@@ -96,12 +88,7 @@ stop_registry() {
 cleanup() {
 	stop_agent
 	stop_registry
-	# The agent's pods carry its node label, not the test's.
-	ids=$("${p[@]}" pod ps -q --filter "label=stuurman.io/node=$node" 2>/dev/null)
-	if [ -n "$ids" ]; then
-		# shellcheck disable=SC2086
-		"${p[@]}" pod rm -f -t 0 $ids >/dev/null 2>&1
-	fi
+	remove_node_pods
 }
 trap cleanup EXIT
 
