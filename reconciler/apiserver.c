@@ -2,9 +2,9 @@
  * apiserver.c: routes, verbs and answers of the Kubernetes-style API.
  *
  * A request goes: authentication, then either a non-resource path
- * (health, version, metrics, discovery, OpenAPI stubs) or a resource path
- * parsed into resource, namespace, name and subresource, then the verb.
- * Reads answer at once. Writes answer once the store says the write is
+ * (health, version, metrics, discovery, the empty OpenAPI v2 schema) or a
+ * resource path parsed into resource, namespace, name and subresource, then the
+ * verb. Reads answer at once. Writes answer once the store says the write is
  * durable (store.h), so an answered write survives a crash. Watches stream
  * from api_watch.c.
  */
