@@ -20,7 +20,7 @@
 
 static const char server_help[] =
 	"usage: stuurman server [--data DIR] [--listen ADDR:PORT] "
-	"[--manifests DIR]\n"
+	"[--manifests DIR | --repo URL ...]\n"
 	"\n"
 	"Runs the control plane: the store, the Kubernetes-style API over\n"
 	"HTTPS, the controllers and the scheduler. Agents join it with\n"
@@ -43,7 +43,26 @@ static const char server_help[] =
 	"  --eviction-timeout S  how long pods stay on an unreachable node\n"
 	"                        (default 1; Kubernetes uses 300)\n"
 	"  --wait-for-nodes N    apply the manifests once N nodes are Ready\n"
-	"                        (at most 30 s later), so pods spread\n";
+	"                        (at most 30 s later), so pods spread\n"
+	"\n"
+	"GitOps (instead of --manifests):\n"
+	"  --repo URL            follow a git repository: a path, file://,\n"
+	"                        git://, https:// or ssh://; a commit with\n"
+	"                        any error is not applied\n"
+	"  --branch B            the branch (default: the remote's HEAD)\n"
+	"  --revision REF        stay on a tag or commit instead\n"
+	"  --path DIR            the folder of manifests in the repository\n"
+	"  --interval S          poll every S seconds (default 30); a local\n"
+	"                        repository is also watched, a forge can\n"
+	"                        POST /hooks/git\n"
+	"  --self-heal=BOOL      set drift back to git (default true); false\n"
+	"                        only reports OutOfSync\n"
+	"  --auto-rollback       a revision whose rollout is Degraded is\n"
+	"                        marked bad and the last healthy one restored\n"
+	"  --git-credentials-file F  \"user:token\" or an SSH key, read at\n"
+	"                        each fetch, never logged\n"
+	"  --webhook-secret-file F   the shared secret of forge webhooks\n"
+	"                        (GitHub/Gitea HMAC, GitLab token)\n";
 
 struct server_run {
 	uv_loop_t *loop;
@@ -72,10 +91,19 @@ int cmd_server(int argc, char **argv)
 		{ "node-grace", required_argument, NULL, 'g' },
 		{ "eviction-timeout", required_argument, NULL, 'e' },
 		{ "wait-for-nodes", required_argument, NULL, 'w' },
+		{ "repo", required_argument, NULL, 'R' },
+		{ "branch", required_argument, NULL, 'B' },
+		{ "revision", required_argument, NULL, 'V' },
+		{ "path", required_argument, NULL, 'P' },
+		{ "interval", required_argument, NULL, 'I' },
+		{ "self-heal", required_argument, NULL, 'H' },
+		{ "auto-rollback", no_argument, NULL, 'A' },
+		{ "git-credentials-file", required_argument, NULL, 'C' },
+		{ "webhook-secret-file", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server_opts so = { 0 };
+	struct server_opts so = { .self_heal = true };
 	struct server_run r = { 0 };
 	struct sm_err err = SM_ERR_INIT;
 	const char **adv = NULL;
@@ -134,6 +162,52 @@ int cmd_server(int argc, char **argv)
 			so.wait_for_nodes = (unsigned)n;
 			break;
 		}
+		case 'R':
+			so.repo = optarg;
+			break;
+		case 'B':
+			so.branch = optarg;
+			break;
+		case 'V':
+			so.revision = optarg;
+			break;
+		case 'P':
+			so.path = optarg;
+			break;
+		case 'I':
+			if (cli_parse_seconds(optarg, &so.interval_ms) ||
+			    !so.interval_ms) {
+				rc = cli_usage_error("server",
+						     "--interval: expected "
+						     "seconds above 0, got "
+						     "\"%s\"",
+						     optarg);
+				goto out;
+			}
+			break;
+		case 'H':
+			if (!strcmp(optarg, "true")) {
+				so.self_heal = true;
+			} else if (!strcmp(optarg, "false")) {
+				so.self_heal = false;
+			} else {
+				rc = cli_usage_error("server",
+						     "--self-heal: expected "
+						     "true or false, got "
+						     "\"%s\"",
+						     optarg);
+				goto out;
+			}
+			break;
+		case 'A':
+			so.auto_rollback = true;
+			break;
+		case 'C':
+			so.credentials_file = optarg;
+			break;
+		case 'W':
+			so.webhook_secret_file = optarg;
+			break;
 		case 'h':
 			fputs(server_help, stdout);
 			goto out;
@@ -145,6 +219,17 @@ int cmd_server(int argc, char **argv)
 	if (optind < argc) {
 		rc = cli_usage_error("server", "unexpected argument \"%s\"",
 				     argv[optind]);
+		goto out;
+	}
+	if (so.repo && so.manifests_dir) {
+		rc = cli_usage_error("server",
+				     "--manifests and --repo: give one source "
+				     "of manifests");
+		goto out;
+	}
+	if (!so.repo && (so.branch || so.revision || so.path)) {
+		rc = cli_usage_error("server", "--branch, --revision and "
+					       "--path need --repo");
 		goto out;
 	}
 	if (!data && !(data = podman_service_default_data_dir(&err))) {

@@ -36,6 +36,8 @@ struct apiserver {
 	struct sm_http_server *http;
 	api_authn_fn authn;
 	void *authn_ctx;
+	api_extra_fn extra;
+	void *extra_ctx;
 	const struct sm_clock *clock;
 	struct api_counter counters[API_MAX_COUNTERS];
 	size_t nr_counters;

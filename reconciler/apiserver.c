@@ -1427,6 +1427,10 @@ static void handle(void *ctx, const struct sm_http_req *req,
 	c.user = a->authn ? a->authn(a->authn_ctx,
 				     sm_http_req_header(req, "Authorization"))
 			  : API_USER_ADMIN;
+	if (a->extra && a->extra(a->extra_ctx, c.user, req, resp)) {
+		count(a, req->method, 0);
+		return;
+	}
 	bool denied = c.user == API_USER_NONE && !is_public(req->path);
 
 	count(a, req->method, denied ? 401 : 0);
@@ -1529,6 +1533,8 @@ int apiserver_start(uv_loop_t *loop, const struct apiserver_opts *o,
 	a->store = o->store;
 	a->authn = o->authn;
 	a->authn_ctx = o->authn_ctx;
+	a->extra = o->extra;
+	a->extra_ctx = o->extra_ctx;
 	a->clock = o->clock ? o->clock : &sm_clock_system;
 	a->kubelet_token = o->kubelet_token ? xstrdup(o->kubelet_token) : NULL;
 	rc = ensure_namespaces(a->store, err);

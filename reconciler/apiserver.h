@@ -50,6 +50,16 @@ enum api_user {
  */
 typedef enum api_user (*api_authn_fn)(void *ctx, const char *authorization);
 
+/*
+ * Paths beyond Kubernetes' own (the GitOps endpoints): called first for
+ * every request, with who its token says sent it (the function checks
+ * what it needs: a webhook has its own schemes). Returns true when it
+ * answered (now or later through resp), false to let the API route it.
+ */
+typedef bool (*api_extra_fn)(void *ctx, enum api_user user,
+			     const struct sm_http_req *req,
+			     struct sm_http_resp *resp);
+
 struct apiserver_opts {
 	const char *listen; /* "127.0.0.1:6443"; required */
 	struct store *store; /* required */
@@ -63,6 +73,8 @@ struct apiserver_opts {
 	/* The node token, sent to agents for pods/log; NULL: no logs. */
 	const char *kubelet_token;
 	size_t max_body; /* 0: 3 MiB, as Kubernetes */
+	api_extra_fn extra; /* NULL: none */
+	void *extra_ctx;
 };
 
 void apiserver_free(struct apiserver *a);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -15,7 +17,9 @@
 #include "common/xalloc.h"
 #include "manifests/dirsource.h"
 #include "common/json.h"
+#include "reconciler/api_gitops.h"
 #include "reconciler/apiserver.h"
+#include "reconciler/gitops.h"
 #include "reconciler/objutil.h"
 #include "reconciler/controllers.h"
 #include "reconciler/pki.h"
@@ -37,6 +41,11 @@ struct server {
 	size_t nr_ctls;
 	struct dirsource *manifests;
 	char *manifests_dir;
+	struct gitops *gitops;
+	struct gitops_opts git; /* strings borrowed from server_opts' copy */
+	struct api_gitops api_gitops;
+	char *webhook_secret;
+	char *not_yet;
 	unsigned wait_for_nodes;
 	uint64_t waited_ms;
 	uv_timer_t wait_timer;
@@ -116,8 +125,24 @@ static void start_manifests(struct server *s)
 	struct dirsource_opts d = { .dir = s->manifests_dir,
 				    .cb = on_manifests,
 				    .ctx = s };
+	struct sm_err err = SM_ERR_INIT;
 
-	s->manifests = dirsource_new(s->loop, &d);
+	if (s->manifests_dir) {
+		s->manifests = dirsource_new(s->loop, &d);
+		return;
+	}
+	if (gitops_new(s->loop, &s->git, &s->gitops, &err) < 0) {
+		/* Only the state file can fail this; the API goes on. */
+		log_diags(&err);
+		free(s->not_yet);
+		s->not_yet = xasprintf("the git source did not start: %s",
+				       err.nr ? err.items[0].msg : "?");
+		s->api_gitops.not_yet = s->not_yet;
+	} else {
+		s->api_gitops.gitops = s->gitops;
+		s->api_gitops.not_yet = NULL;
+	}
+	sm_err_release(&err);
 }
 
 /* Polls the Ready nodes until enough are there, or it is time anyway. */
@@ -134,10 +159,38 @@ static void on_wait(uv_timer_t *t)
 		sm_log(SM_LOG_WARN, "server",
 		       "%u of %u nodes Ready after %d s: applying %s anyway",
 		       ready, s->wait_for_nodes, NODE_WAIT_MAX_MS / 1000,
-		       s->manifests_dir);
+		       s->manifests_dir ? s->manifests_dir : s->git.repo);
 	uv_timer_stop(t);
 	s->waiting = false;
 	start_manifests(s);
+}
+
+/* The first line of file, trimmed: a shared secret. */
+static int read_secret(const char *file, char **out, struct sm_err *err)
+{
+	char line[1024];
+	FILE *f = fopen(file, "re");
+	size_t n;
+
+	if (!f)
+		return sm_error(err, NULL, "%s: cannot read the webhook "
+					   "secret: %s",
+				file, strerror(errno)),
+		       -errno;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (!n)
+		return sm_error(err, NULL,
+				"%s: the webhook secret is empty (put the "
+				"shared secret on its first line)",
+				file),
+		       -EINVAL;
+	*out = xstrdup(line);
+	OPENSSL_cleanse(line, sizeof(line));
+	return 0;
 }
 
 static int make_dir(const char *dir, struct sm_err *err)
@@ -169,6 +222,12 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 	int rc;
 
 	s->loop = loop;
+	if (o->manifests_dir && o->repo) {
+		rc = sm_error(err, NULL,
+			      "--manifests and --repo: give one source of "
+			      "manifests, a folder or a git repository");
+		goto fail;
+	}
 	if ((rc = make_dir(o->data_dir, err)) < 0 ||
 	    (rc = pki_ensure(pki_dir, o->advertise, o->nr_advertise, &s->pki,
 			     err)) < 0 ||
@@ -185,7 +244,15 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 		.authn = authn,
 		.authn_ctx = s,
 		.kubelet_token = s->pki.node_token,
+		.extra = api_gitops_handle,
+		.extra_ctx = &s->api_gitops,
 	};
+	s->api_gitops.api_token = s->pki.api_token;
+	if (o->webhook_secret_file &&
+	    (rc = read_secret(o->webhook_secret_file, &s->webhook_secret,
+			      err)) < 0)
+		goto fail;
+	s->api_gitops.webhook_secret = s->webhook_secret;
 	if ((rc = apiserver_start(loop, &ao, &s->api, err)) < 0)
 		goto fail;
 
@@ -200,8 +267,27 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 	s->ctls[s->nr_ctls++] =
 		ctl_node_new(&env, o->node_grace_ms, o->pod_eviction_ms);
 
-	if (o->manifests_dir) {
-		s->manifests_dir = xstrdup(o->manifests_dir);
+	if (o->repo) {
+		s->git = (struct gitops_opts){
+			.repo = o->repo,
+			.branch = o->branch,
+			.revision = o->revision,
+			.path = o->path,
+			.data_dir = o->data_dir,
+			.credentials_file = o->credentials_file,
+			.interval_ms = o->interval_ms,
+			.self_heal = o->self_heal,
+			.auto_rollback = o->auto_rollback,
+			.store = s->store,
+		};
+		s->not_yet = xasprintf("the first sync of %s waits for %u "
+				       "Ready nodes (--wait-for-nodes)",
+				       o->repo, o->wait_for_nodes);
+		s->api_gitops.not_yet = s->not_yet;
+	}
+	if (o->manifests_dir || o->repo) {
+		s->manifests_dir =
+			o->manifests_dir ? xstrdup(o->manifests_dir) : NULL;
 		s->wait_for_nodes = o->wait_for_nodes;
 		if (!s->wait_for_nodes) {
 			start_manifests(s);
@@ -246,6 +332,11 @@ void server_free(struct server *s)
 		return;
 	dirsource_free(s->manifests);
 	apiserver_free(s->api);
+	gitops_free(s->gitops);
+	free(s->not_yet);
+	if (s->webhook_secret)
+		OPENSSL_cleanse(s->webhook_secret, strlen(s->webhook_secret));
+	free(s->webhook_secret);
 	for (size_t i = 0; i < s->nr_ctls; i++)
 		ctl_free(s->ctls[i]);
 	store_free(s->store);

@@ -11,6 +11,7 @@
 #ifndef SM_SERVER_H
 #define SM_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -25,6 +26,16 @@ struct server_opts {
 	const char *const *advertise;
 	size_t nr_advertise;
 	const char *manifests_dir; /* NULL: no folder */
+	/*
+	 * A git repository to follow instead (gitops.h); repo NULL: none.
+	 * Not both: the server refuses --manifests with --repo.
+	 */
+	const char *repo, *branch, *revision, *path;
+	uint64_t interval_ms; /* 0: 30 s */
+	const char *credentials_file;
+	const char *webhook_secret_file; /* for POST /hooks/git */
+	bool self_heal;
+	bool auto_rollback;
 	/*
 	 * Apply the manifests only once this many nodes are Ready (at most
 	 * 30 s later), so that the first pods spread over the nodes instead
