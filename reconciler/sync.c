@@ -465,7 +465,8 @@ static int apply_one(struct store *s, const json_t *want, json_t *obj,
 		r->unchanged++;
 		goto out;
 	}
-	if (drifted)
+	/* A desired object that changed differs from live too: say why. */
+	if (applied && !strcmp(applied, hash))
 		sm_buf_addf(&msg, "drifted: %s", sm_buf_cstr(&path));
 	else
 		sm_buf_adds(&msg, "changed in git");
