@@ -122,9 +122,9 @@ typedef void (*gitsource_checkout_cb)(void *ctx,
  * the errors in err when it does not load) or rev NULL with err saying what
  * is wrong (not in the clone, an ambiguous prefix, a file over the limit).
  * It does not change which commit the source follows. rev is copied.
- * Returns 0, -EINVAL (rev empty, cb NULL) or -ESHUTDOWN (after
- * gitsource_free); on failure cb is never called. After gitsource_free(),
- * callbacks of checkouts not yet finished are not called.
+ * Returns 0, -EINVAL (rev empty, cb NULL) or -ESHUTDOWN (called from a
+ * callback after gitsource_free()); on failure cb is never called. After
+ * gitsource_free(), callbacks of checkouts not yet finished are not called.
  */
 int gitsource_checkout(struct gitsource *gs, const char *rev,
 		       gitsource_checkout_cb cb, void *ctx);
