@@ -175,8 +175,9 @@ static int read_secret(const char *file, char **out, struct sm_err *err)
 	size_t n;
 
 	if (!f)
-		return sm_error(err, NULL, "%s: cannot read the webhook "
-					   "secret: %s",
+		return sm_error(err, NULL,
+				"%s: cannot read the webhook "
+				"secret: %s",
 				file, strerror(errno)),
 		       -errno;
 	if (!fgets(line, sizeof(line), f))
