@@ -409,8 +409,14 @@ void syncfmt_error(const char *cmd, const char *method, const char *url,
 		   struct sm_buf *out)
 {
 	const char *msg = kubecli_status_message(body);
+	size_t ml = strlen(method), ul = strlen(url);
 
-	sm_buf_addf(out, "stuurman %s: %s %s: ", cmd, method, url);
+	if (status <= 0 && transport && !strncmp(transport, method, ml) &&
+	    transport[ml] == ' ' && !strncmp(transport + ml + 1, url, ul))
+		/* libcurl's message through http_client names both. */
+		sm_buf_addf(out, "stuurman %s: ", cmd);
+	else
+		sm_buf_addf(out, "stuurman %s: %s %s: ", cmd, method, url);
 	if (status <= 0) {
 		sm_buf_addf(out, "%s\n", transport ? transport : "no answer");
 		sm_buf_addf(out, "is `stuurman up` running? Start it, or pass "

@@ -320,6 +320,21 @@ static void test_no_answer_asks_whether_up_runs(void **state)
 	free(s);
 }
 
+static void test_a_transport_error_naming_the_call_is_not_doubled(void **state)
+{
+	char *s = error_text("history", "GET", 0, NULL,
+			     "GET https://127.0.0.1:6443/stuurman/sync: Empty "
+			     "reply from server");
+
+	assert_string_equal(
+		s, "stuurman history: GET "
+		   "https://127.0.0.1:6443/stuurman/sync: Empty reply from "
+		   "server\n"
+		   "is `stuurman up` running? Start it, or pass --data DIR (or "
+		   "--kubeconfig FILE) to reach the cluster you mean\n");
+	free(s);
+}
+
 static void test_a_server_without_repo_gives_its_own_message(void **state)
 {
 	char *s = error_text(
@@ -411,6 +426,8 @@ int main(void)
 		cmocka_unit_test(
 			test_rollback_names_the_pin_and_what_unpins_it),
 		cmocka_unit_test(test_no_answer_asks_whether_up_runs),
+		cmocka_unit_test(
+			test_a_transport_error_naming_the_call_is_not_doubled),
 		cmocka_unit_test(
 			test_a_server_without_repo_gives_its_own_message),
 		cmocka_unit_test(
