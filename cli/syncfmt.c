@@ -440,7 +440,7 @@ void syncfmt_error(const char *cmd, const char *method, const char *url,
 		sm_buf_addf(out, "this server has no GitOps endpoints: is it "
 				 "an older stuurman?\n");
 	else if (status == 404 && !strcmp(cmd, "rollback") &&
-		 !strstr(msg, "--repo"))
+		 !strstr(msg, "--repo") && !strstr(msg, "stuurman history"))
 		sm_buf_addf(out, "`stuurman history` lists the revisions the "
 				 "server has seen\n");
 }
