@@ -401,9 +401,34 @@ static json_t *to_prune(const struct store *s, const char *source,
 	const struct api_resource *res = api_resources(&nk);
 	struct prune p = { source, wanted, json_array() };
 
-	for (size_t k = nk; k-- > 0;)
+	for (size_t k = 0; k < nk; k++)
 		store_list(s, res[k].kind, NULL, prune_one, &p);
-	return p.gone;
+
+	size_t n = json_array_size(p.gone);
+	const json_t **order = xcalloc(n ? n : 1, sizeof(const json_t *));
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		order[i] = json_array_get(p.gone, i);
+	qsort(order, n, sizeof(const json_t *), by_order);
+	for (size_t i = n; i-- > 0;)
+		json_array_append(out, (json_t *)order[i]);
+	free(order);
+	json_decref(p.gone);
+	return out;
+}
+
+/*
+ * Deletes a pruned object as the API server would: a Namespace is only
+ * marked, so that the namespace controller empties it before it goes
+ * (removing it at once would strand what it holds); pods gracefully.
+ */
+static int prune_delete(struct store *s, const json_t *obj, struct sm_err *err)
+{
+	if (strcmp(str_or_empty(store_obj_kind(obj)), "Namespace"))
+		return obj_delete(s, obj, err);
+	return store_delete(s, "Namespace", "", store_obj_name(obj), true, 0,
+			    NULL, NULL, NULL, NULL, err);
 }
 
 /* ---- apply ---- */
@@ -516,7 +541,7 @@ int sync_apply(struct store *s, const json_t *objects,
 		json_t *gone = to_prune(s, o->source, &wanted), *g;
 
 		json_array_foreach (gone, i, g) {
-			if (!o->dry_run && obj_delete(s, g, err) < 0) {
+			if (!o->dry_run && prune_delete(s, g, err) < 0) {
 				rc = -EIO;
 				continue;
 			}

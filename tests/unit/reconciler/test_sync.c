@@ -329,7 +329,8 @@ test_prune_keeps_prune_false_and_never_touches_unmanaged_or_other_sources(
 	json_t *unmanaged = CONFIGMAP("default", "hand", "{'k':'1'}");
 
 	apply(f,
-	      set_of(2, CONFIGMAP("default", "gone", "{'k':'1'}"),
+	      set_of(4, CONFIGMAP("default", "gone", "{'k':'1'}"),
+		     NAMESPACE("shop"), CONFIGMAP("shop", "in-shop", "{}"),
 		     want("{'apiVersion':'v1','kind':'ConfigMap','metadata':{"
 			  "'name':'kept','namespace':'default','annotations':{"
 			  "'stuurman.io/prune':'false'}},'data':{}}")),
@@ -352,8 +353,14 @@ test_prune_keeps_prune_false_and_never_touches_unmanaged_or_other_sources(
 	sync_result_release(&r);
 
 	apply(f, json_array(), "rev2", &r);
-	assert_int_equal(r.pruned, 1);
-	assert_string_equal(change_field(&r, 0, "name"), "gone");
+	assert_int_equal(r.pruned, 3);
+	/* Reverse dependency order; a Namespace is only marked (Terminating):
+	 * the namespace controller empties it before it goes. */
+	assert_string_equal(change_field(&r, 0, "name"), "in-shop");
+	assert_string_equal(change_field(&r, 1, "name"), "gone");
+	assert_string_equal(change_field(&r, 2, "kind"), "Namespace");
+	assert_non_null(sm_json_get_path(live(f, "Namespace", "", "shop"),
+					 "metadata.deletionTimestamp"));
 	assert_null(live(f, "ConfigMap", "default", "gone"));
 	assert_non_null(live(f, "ConfigMap", "default", "kept"));
 	assert_non_null(live(f, "ConfigMap", "default", "theirs"));
