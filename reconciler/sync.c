@@ -30,6 +30,7 @@
 #include "common/banned.h"
 
 #define LAST_APPLIED_ANN "kubectl.kubernetes.io/last-applied-configuration"
+#define RESTARTED_AT_ANN "kubectl.kubernetes.io/restartedAt"
 #define MASK "***"
 #define MASK_LIVE "*** (live)"
 #define MASK_GIT "*** (git)"
@@ -305,6 +306,29 @@ bool sync_drifted(const json_t *live, const json_t *want)
 /* ---- the update ---- */
 
 /*
+ * `kubectl rollout restart` puts its time into the pod template. It is not
+ * drift; an update for some other change must not drop it either, or that
+ * change would roll every pod a second time.
+ */
+static void keep_restart(json_t *upd, const json_t *live)
+{
+	json_t *have = json_object_get(
+		sm_json_get_path(live, "spec.template.metadata.annotations"),
+		RESTARTED_AT_ANN);
+	json_t *tmeta = sm_json_get_path(upd, "spec.template.metadata");
+
+	if (!have || !json_is_object(tmeta))
+		return;
+	json_t *ann = json_object_get(tmeta, "annotations");
+	if (!json_is_object(ann)) {
+		ann = json_object();
+		json_object_set_new(tmeta, "annotations", ann);
+	}
+	if (!json_object_get(ann, RESTARTED_AT_ANN))
+		json_object_set(ann, RESTARTED_AT_ANN, have);
+}
+
+/*
  * The update (new): obj outside metadata; live's metadata labels and
  * annotations with obj's added; live's finalizers and ownerReferences.
  */
@@ -331,6 +355,7 @@ static json_t *merged(const json_t *live, const json_t *obj)
 	json_t *own = sm_json_get_path(live, "metadata.ownerReferences");
 	if (own)
 		json_object_set(meta, "ownerReferences", own);
+	keep_restart(o, live);
 	return o;
 }
 

@@ -566,6 +566,36 @@ test_status_defaults_controller_marks_and_extra_keys_are_not_drift(void **state)
 	json_decref(svc);
 }
 
+static void
+test_a_change_in_git_keeps_the_time_of_a_rollout_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct sync_result r = SYNC_RESULT_INIT;
+
+	apply(f, set_of(1, DEPLOYMENT("default", "web", "2", "")), "rev1", &r);
+	sync_result_release(&r);
+	/* kubectl rollout restart deployment web */
+	json_t *o = copy_of(f, "Deployment", "default", "web");
+	json_object_set_new(
+		sm_json_get_path(o, "spec.template.metadata"), "annotations",
+		json_pack("{s:s}", "kubectl.kubernetes.io/restartedAt",
+			  "2026-11-26T03:00:00Z"));
+	api_write(f, o);
+
+	apply(f, set_of(1, DEPLOYMENT("default", "web", "3", "")), "rev2", &r);
+	assert_int_equal(r.configured, 1);
+	const json_t *web = live(f, "Deployment", "default", "web");
+	assert_int_equal(
+		json_integer_value(sm_json_get_path(web, "spec.replicas")), 3);
+	assert_string_equal(
+		sm_json_get_str(
+			sm_json_get_path(web,
+					 "spec.template.metadata.annotations"),
+			"kubectl.kubernetes.io/restartedAt"),
+		"2026-11-26T03:00:00Z");
+	sync_result_release(&r);
+}
+
 static void test_a_label_someone_removed_is_drift(void **state)
 {
 	struct fixture *f = *state;
@@ -887,6 +917,7 @@ int main(void)
 		T(test_a_field_removed_in_git_is_removed_from_live),
 		T(test_a_scaled_deployment_has_drifted_and_a_sync_sets_it_back),
 		T(test_status_defaults_controller_marks_and_extra_keys_are_not_drift),
+		T(test_a_change_in_git_keeps_the_time_of_a_rollout_restart),
 		T(test_a_label_someone_removed_is_drift),
 		T(test_drift_compares_values_not_their_spelling),
 		T(test_what_the_deployment_controller_writes_is_not_drift),
