@@ -549,6 +549,9 @@ int sync_apply(struct store *s, const json_t *objects,
 	r->changes = json_array();
 	if (!o || !o->source)
 		return sm_error(err, NULL, "sync: no source given");
+	/* Never read "no set" as "an empty set": that would prune it all. */
+	if (!json_is_array(objects))
+		return sm_error(err, NULL, "sync: no set of objects given");
 	order = sorted(objects, &n);
 	for (i = 0; i < n; i++) {
 		const json_t *want = order[i];
@@ -772,8 +775,12 @@ int sync_diff(struct store *s, const json_t *objects, const char *source,
 {
 	struct sm_strmap wanted = SM_STRMAP_INIT;
 	size_t n, i;
-	const json_t **order = sorted(objects, &n);
+	const json_t **order;
 	int rc = 0;
+
+	if (!json_is_array(objects))
+		return sm_error(err, NULL, "diff: no set of objects given");
+	order = sorted(objects, &n);
 
 	for (i = 0; i < n && !rc; i++) {
 		const json_t *want = order[i];

@@ -259,7 +259,7 @@ static void test_an_object_in_a_missing_namespace_is_skipped(void **state)
 	sm_err_release(&err);
 }
 
-static void test_a_sync_without_a_source_does_nothing(void **state)
+static void test_a_sync_without_a_source_or_a_set_does_nothing(void **state)
 {
 	struct fixture *f = *state;
 	struct sync_result r = SYNC_RESULT_INIT;
@@ -270,6 +270,15 @@ static void test_a_sync_without_a_source_does_nothing(void **state)
 	assert_int_equal(sync_apply(f->store, set, &o, &r, &err), -EINVAL);
 	assert_true(sm_err_failed(&err));
 	assert_null(live(f, "ConfigMap", "default", "c"));
+	sync_result_release(&r);
+
+	/* No set is not an empty set: nothing is pruned. */
+	struct sync_opts with = { .source = "git://a", .prune = true };
+	apply_opts(f, json_incref(set), &with, &r, &err);
+	sync_result_release(&r);
+	assert_int_equal(sync_apply(f->store, NULL, &with, &r, &err), -EINVAL);
+	assert_int_equal(r.pruned, 0);
+	assert_non_null(live(f, "ConfigMap", "default", "c"));
 	json_decref(set);
 	sync_result_release(&r);
 	sm_err_release(&err);
@@ -909,7 +918,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_objects_go_in_dependency_order_whatever_order_git_has),
 		T(test_an_object_in_a_missing_namespace_is_skipped),
-		T(test_a_sync_without_a_source_does_nothing),
+		T(test_a_sync_without_a_source_or_a_set_does_nothing),
 		T(test_counts_and_changes_say_what_each_object_did),
 		T(test_prune_keeps_prune_false_and_never_touches_unmanaged_or_other_sources),
 		T(test_an_unmanaged_object_in_the_set_is_left_alone_with_a_warning),
