@@ -30,6 +30,7 @@
 #include "common/banned.h"
 
 #define LAST_APPLIED_ANN "kubectl.kubernetes.io/last-applied-configuration"
+#define RESTARTED_AT_ANN "kubectl.kubernetes.io/restartedAt"
 #define MASK "***"
 #define MASK_LIVE "*** (live)"
 #define MASK_GIT "*** (git)"
@@ -305,6 +306,29 @@ bool sync_drifted(const json_t *live, const json_t *want)
 /* ---- the update ---- */
 
 /*
+ * `kubectl rollout restart` puts its time into the pod template. It is not
+ * drift; an update for some other change must not drop it either, or that
+ * change would roll every pod a second time.
+ */
+static void keep_restart(json_t *upd, const json_t *live)
+{
+	json_t *have = json_object_get(
+		sm_json_get_path(live, "spec.template.metadata.annotations"),
+		RESTARTED_AT_ANN);
+	json_t *tmeta = sm_json_get_path(upd, "spec.template.metadata");
+
+	if (!have || !json_is_object(tmeta))
+		return;
+	json_t *ann = json_object_get(tmeta, "annotations");
+	if (!json_is_object(ann)) {
+		ann = json_object();
+		json_object_set_new(tmeta, "annotations", ann);
+	}
+	if (!json_object_get(ann, RESTARTED_AT_ANN))
+		json_object_set(ann, RESTARTED_AT_ANN, have);
+}
+
+/*
  * The update (new): obj outside metadata; live's metadata labels and
  * annotations with obj's added; live's finalizers and ownerReferences.
  */
@@ -331,6 +355,7 @@ static json_t *merged(const json_t *live, const json_t *obj)
 	json_t *own = sm_json_get_path(live, "metadata.ownerReferences");
 	if (own)
 		json_object_set(meta, "ownerReferences", own);
+	keep_restart(o, live);
 	return o;
 }
 
@@ -401,9 +426,34 @@ static json_t *to_prune(const struct store *s, const char *source,
 	const struct api_resource *res = api_resources(&nk);
 	struct prune p = { source, wanted, json_array() };
 
-	for (size_t k = nk; k-- > 0;)
+	for (size_t k = 0; k < nk; k++)
 		store_list(s, res[k].kind, NULL, prune_one, &p);
-	return p.gone;
+
+	size_t n = json_array_size(p.gone);
+	const json_t **order = xcalloc(n ? n : 1, sizeof(const json_t *));
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		order[i] = json_array_get(p.gone, i);
+	qsort(order, n, sizeof(const json_t *), by_order);
+	for (size_t i = n; i-- > 0;)
+		json_array_append(out, (json_t *)order[i]);
+	free(order);
+	json_decref(p.gone);
+	return out;
+}
+
+/*
+ * Deletes a pruned object as the API server would: a Namespace is only
+ * marked, so that the namespace controller empties it before it goes
+ * (removing it at once would strand what it holds); pods gracefully.
+ */
+static int prune_delete(struct store *s, const json_t *obj, struct sm_err *err)
+{
+	if (strcmp(str_or_empty(store_obj_kind(obj)), "Namespace"))
+		return obj_delete(s, obj, err);
+	return store_delete(s, "Namespace", "", store_obj_name(obj), true, 0,
+			    NULL, NULL, NULL, NULL, err);
 }
 
 /* ---- apply ---- */
@@ -499,6 +549,9 @@ int sync_apply(struct store *s, const json_t *objects,
 	r->changes = json_array();
 	if (!o || !o->source)
 		return sm_error(err, NULL, "sync: no source given");
+	/* Never read "no set" as "an empty set": that would prune it all. */
+	if (!json_is_array(objects))
+		return sm_error(err, NULL, "sync: no set of objects given");
 	order = sorted(objects, &n);
 	for (i = 0; i < n; i++) {
 		const json_t *want = order[i];
@@ -516,7 +569,7 @@ int sync_apply(struct store *s, const json_t *objects,
 		json_t *gone = to_prune(s, o->source, &wanted), *g;
 
 		json_array_foreach (gone, i, g) {
-			if (!o->dry_run && obj_delete(s, g, err) < 0) {
+			if (!o->dry_run && prune_delete(s, g, err) < 0) {
 				rc = -EIO;
 				continue;
 			}
@@ -722,8 +775,12 @@ int sync_diff(struct store *s, const json_t *objects, const char *source,
 {
 	struct sm_strmap wanted = SM_STRMAP_INIT;
 	size_t n, i;
-	const json_t **order = sorted(objects, &n);
+	const json_t **order;
 	int rc = 0;
+
+	if (!json_is_array(objects))
+		return sm_error(err, NULL, "diff: no set of objects given");
+	order = sorted(objects, &n);
 
 	for (i = 0; i < n && !rc; i++) {
 		const json_t *want = order[i];

@@ -89,8 +89,9 @@ void sync_result_release(struct sync_result *r);
  * are not waited for. Problems with single objects (not ours, a namespace
  * missing, being deleted) are warnings in err and skipped entries in r;
  * they do not stop the others. A failed store write is an error in err.
- * Returns 0, -EINVAL without o->source (nothing done), or -EIO when a
- * write failed (the other objects were still applied).
+ * Returns 0, -EINVAL without o->source or when objects is not an array
+ * (nothing done: no set is not an empty set), or -EIO when a write failed
+ * (the other objects were still applied).
  */
 int sync_apply(struct store *s, const json_t *objects,
 	       const struct sync_opts *o, struct sync_result *r,
@@ -131,8 +132,8 @@ bool sync_drift_path(const json_t *live, const json_t *want,
  * annotation) is shown as "***" when both sides are equal, as
  * "*** (live)" and "*** (git)" when they differ; never a value nor a
  * hash of one. out gets nothing when live holds what the set says.
- * Returns 0, or -ENOBUFS when out is full (err says so; out holds the
- * diffs that fitted).
+ * Returns 0, -EINVAL when objects is not an array, or -ENOBUFS when out
+ * is full (err says so; out holds the diffs that fitted).
  */
 int sync_diff(struct store *s, const json_t *objects, const char *source,
 	      struct sm_buf *out, struct sm_err *err);

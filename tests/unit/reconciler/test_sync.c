@@ -259,7 +259,7 @@ static void test_an_object_in_a_missing_namespace_is_skipped(void **state)
 	sm_err_release(&err);
 }
 
-static void test_a_sync_without_a_source_does_nothing(void **state)
+static void test_a_sync_without_a_source_or_a_set_does_nothing(void **state)
 {
 	struct fixture *f = *state;
 	struct sync_result r = SYNC_RESULT_INIT;
@@ -270,6 +270,15 @@ static void test_a_sync_without_a_source_does_nothing(void **state)
 	assert_int_equal(sync_apply(f->store, set, &o, &r, &err), -EINVAL);
 	assert_true(sm_err_failed(&err));
 	assert_null(live(f, "ConfigMap", "default", "c"));
+	sync_result_release(&r);
+
+	/* No set is not an empty set: nothing is pruned. */
+	struct sync_opts with = { .source = "git://a", .prune = true };
+	apply_opts(f, json_incref(set), &with, &r, &err);
+	sync_result_release(&r);
+	assert_int_equal(sync_apply(f->store, NULL, &with, &r, &err), -EINVAL);
+	assert_int_equal(r.pruned, 0);
+	assert_non_null(live(f, "ConfigMap", "default", "c"));
 	json_decref(set);
 	sync_result_release(&r);
 	sm_err_release(&err);
@@ -329,7 +338,8 @@ test_prune_keeps_prune_false_and_never_touches_unmanaged_or_other_sources(
 	json_t *unmanaged = CONFIGMAP("default", "hand", "{'k':'1'}");
 
 	apply(f,
-	      set_of(2, CONFIGMAP("default", "gone", "{'k':'1'}"),
+	      set_of(4, CONFIGMAP("default", "gone", "{'k':'1'}"),
+		     NAMESPACE("shop"), CONFIGMAP("shop", "in-shop", "{}"),
 		     want("{'apiVersion':'v1','kind':'ConfigMap','metadata':{"
 			  "'name':'kept','namespace':'default','annotations':{"
 			  "'stuurman.io/prune':'false'}},'data':{}}")),
@@ -352,8 +362,14 @@ test_prune_keeps_prune_false_and_never_touches_unmanaged_or_other_sources(
 	sync_result_release(&r);
 
 	apply(f, json_array(), "rev2", &r);
-	assert_int_equal(r.pruned, 1);
-	assert_string_equal(change_field(&r, 0, "name"), "gone");
+	assert_int_equal(r.pruned, 3);
+	/* Reverse dependency order; a Namespace is only marked (Terminating):
+	 * the namespace controller empties it before it goes. */
+	assert_string_equal(change_field(&r, 0, "name"), "in-shop");
+	assert_string_equal(change_field(&r, 1, "name"), "gone");
+	assert_string_equal(change_field(&r, 2, "kind"), "Namespace");
+	assert_non_null(sm_json_get_path(live(f, "Namespace", "", "shop"),
+					 "metadata.deletionTimestamp"));
 	assert_null(live(f, "ConfigMap", "default", "gone"));
 	assert_non_null(live(f, "ConfigMap", "default", "kept"));
 	assert_non_null(live(f, "ConfigMap", "default", "theirs"));
@@ -557,6 +573,36 @@ test_status_defaults_controller_marks_and_extra_keys_are_not_drift(void **state)
 	sync_result_release(&r);
 	json_decref(d);
 	json_decref(svc);
+}
+
+static void
+test_a_change_in_git_keeps_the_time_of_a_rollout_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct sync_result r = SYNC_RESULT_INIT;
+
+	apply(f, set_of(1, DEPLOYMENT("default", "web", "2", "")), "rev1", &r);
+	sync_result_release(&r);
+	/* kubectl rollout restart deployment web */
+	json_t *o = copy_of(f, "Deployment", "default", "web");
+	json_object_set_new(
+		sm_json_get_path(o, "spec.template.metadata"), "annotations",
+		json_pack("{s:s}", "kubectl.kubernetes.io/restartedAt",
+			  "2026-11-26T03:00:00Z"));
+	api_write(f, o);
+
+	apply(f, set_of(1, DEPLOYMENT("default", "web", "3", "")), "rev2", &r);
+	assert_int_equal(r.configured, 1);
+	const json_t *web = live(f, "Deployment", "default", "web");
+	assert_int_equal(
+		json_integer_value(sm_json_get_path(web, "spec.replicas")), 3);
+	assert_string_equal(
+		sm_json_get_str(
+			sm_json_get_path(web,
+					 "spec.template.metadata.annotations"),
+			"kubectl.kubernetes.io/restartedAt"),
+		"2026-11-26T03:00:00Z");
+	sync_result_release(&r);
 }
 
 static void test_a_label_someone_removed_is_drift(void **state)
@@ -872,7 +918,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_objects_go_in_dependency_order_whatever_order_git_has),
 		T(test_an_object_in_a_missing_namespace_is_skipped),
-		T(test_a_sync_without_a_source_does_nothing),
+		T(test_a_sync_without_a_source_or_a_set_does_nothing),
 		T(test_counts_and_changes_say_what_each_object_did),
 		T(test_prune_keeps_prune_false_and_never_touches_unmanaged_or_other_sources),
 		T(test_an_unmanaged_object_in_the_set_is_left_alone_with_a_warning),
@@ -880,6 +926,7 @@ int main(void)
 		T(test_a_field_removed_in_git_is_removed_from_live),
 		T(test_a_scaled_deployment_has_drifted_and_a_sync_sets_it_back),
 		T(test_status_defaults_controller_marks_and_extra_keys_are_not_drift),
+		T(test_a_change_in_git_keeps_the_time_of_a_rollout_restart),
 		T(test_a_label_someone_removed_is_drift),
 		T(test_drift_compares_values_not_their_spelling),
 		T(test_what_the_deployment_controller_writes_is_not_drift),
