@@ -451,12 +451,20 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 		       g->pin.reason, g->pin.sha);
 		g->pin.on = false;
 	}
-	json_t *e = current_entry(g);
-	const char *e_sha = sm_json_get_str(e, "sha");
+	/*
+	 * A new entry for a new commit; after a restart the newest entry may
+	 * already be this commit's, and is left as it was.
+	 */
+	const char *e_sha = sm_json_get_str(current_entry(g), "sha");
+	json_t *e = NULL;
 
 	if (is_new && !(e_sha && !strcmp(e_sha, rev->sha))) {
 		e = entry_new(g, &g->head, "Synced");
 		history_push(g, e);
+		if (rev->rewritten)
+			entry_set_str(e, "message",
+				      "force-push: not a descendant of the "
+				      "commit seen before");
 	}
 	if (!rev->objects) {
 		char *msg = format_diags(err, SM_ERROR);
@@ -478,7 +486,7 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 		return;
 	}
 	g->head_failed = false;
-	apply(g, rev->objects, &g->head, is_new ? e : NULL, err);
+	apply(g, rev->objects, &g->head, e, err);
 	persist(g);
 }
 
