@@ -155,6 +155,39 @@ status "delete of a deployment is a usage error" 2 "$bin" delete deployment web
 status "delete pod without a name is a usage error" 2 "$bin" delete pod
 status "delete -A is a usage error" 2 "$bin" delete pod x -A
 
+# The GitOps commands: usage errors, and what they say without a server.
+status "sync --help" 0 "$bin" sync --help
+check "sync --help tells of sync status" grep -q 'stuurman sync status' "$work/out"
+status "sync of something else is a usage error" 2 "$bin" sync now
+status "sync status with an extra argument is a usage error" 2 "$bin" sync status x
+status "history -o yaml is a usage error" 2 "$bin" history -o yaml
+status "diff --timeout is a usage error" 2 "$bin" diff --timeout 3
+status "rollback without REV is a usage error" 2 "$bin" rollback
+check "rollback says where revisions are listed" grep -q 'stuurman history' "$work/err"
+cat >"$work/closed-kubeconfig" <<'KC'
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+current-context: x
+KC
+status "sync status without a server fails" 1 "$bin" sync status --kubeconfig "$work/closed-kubeconfig"
+check "sync status names the endpoint" grep -q 'GET https://127.0.0.1:1/stuurman/sync' "$work/err"
+check "sync status asks whether up runs" grep -q 'is `stuurman up` running?' "$work/err"
+status "sync without a server fails" 1 "$bin" sync --kubeconfig "$work/closed-kubeconfig"
+status "history without a server fails" 1 "$bin" history --kubeconfig "$work/closed-kubeconfig"
+status "diff without a server exits 2, as kubectl diff" 2 "$bin" diff --kubeconfig "$work/closed-kubeconfig"
+status "rollback without a server fails" 1 "$bin" rollback abcd --kubeconfig "$work/closed-kubeconfig"
+check "rollback names the endpoint" grep -q 'POST https://127.0.0.1:1/stuurman/rollback' "$work/err"
+status "history with no kubeconfig fails" 1 "$bin" history --data "$work/empty"
+
 status "global --log-format json accepted" 0 "$bin" --log-format json version
 status "bad --log-level is a usage error" 2 "$bin" --log-level loud version
 
