@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <uv.h>
 
 #include "common/err.h"
 
@@ -30,6 +31,10 @@ int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 /*
  * Builds the demo images that are missing through the Podman service on
@@ -38,6 +43,21 @@ int cmd_delete(int argc, char **argv);
  * there, -EIO otherwise (what failed printed on stderr).
  */
 int cli_images_ensure(const char *sock, const char *indent);
+
+struct kubeconfig;
+struct kubecli;
+
+/*
+ * A client of the API server on loop for the kubeconfig that `get` uses:
+ * kubeconfig (--kubeconfig) when not NULL, else DATA/kubeconfig of data
+ * (--data) when not NULL, else $KUBECONFIG, else the default data dir's.
+ * kc (KUBECONFIG_INIT) receives the kubeconfig; release it after the
+ * client. Returns NULL with what failed printed on stderr, prefixed with
+ * "stuurman CMD: ".
+ */
+struct kubecli *cli_open_client(uv_loop_t *loop, const char *cmd,
+				const char *kubeconfig, const char *data,
+				struct kubeconfig *kc);
 
 /* Prints every diagnostic of err to out, one line each, in file order. */
 void cli_print_diags(struct sm_err *err, FILE *out, int with_notes);

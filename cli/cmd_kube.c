@@ -427,17 +427,17 @@ static int parse_kube_args(int argc, char **argv, const char *cmd,
 	return 0;
 }
 
-/* A client for the args' kubeconfig on loop, or NULL (message printed). */
-static struct kubecli *open_client(uv_loop_t *loop, const char *cmd,
-				   struct kube_args *a, struct kubeconfig *kc)
+struct kubecli *cli_open_client(uv_loop_t *loop, const char *cmd,
+				const char *kubeconfig, const char *data,
+				struct kubeconfig *kc)
 {
 	struct sm_err err = SM_ERR_INIT;
 	struct kubecli *c = NULL;
 	char *def = NULL, *path;
 
-	if (!a->kubeconfig && !a->data && !getenv("KUBECONFIG"))
+	if (!kubeconfig && !data && !getenv("KUBECONFIG"))
 		def = podman_service_default_data_dir(&err);
-	path = kubeconfig_path(a->kubeconfig, a->data, def);
+	path = kubeconfig_path(kubeconfig, data, def);
 	if (!path)
 		sm_error(&err, NULL,
 			 "no kubeconfig: pass --kubeconfig FILE or --data DIR");
@@ -446,17 +446,27 @@ static struct kubecli *open_client(uv_loop_t *loop, const char *cmd,
 	if (!c) {
 		fprintf(stderr, "stuurman %s: ", cmd);
 		cli_print_diags(&err, stderr, 0);
-		if (path && !a->kubeconfig && !a->data)
+		if (path && !kubeconfig && !data)
 			fprintf(stderr,
 				"stuurman %s: is `stuurman up` "
 				"running? It writes DATA/kubeconfig\n",
 				cmd);
 	}
-	if (c && !a->ns)
-		a->ns = kc->namespace;
 	sm_err_release(&err);
 	free(def);
 	free(path);
+	return c;
+}
+
+/* A client for the args' kubeconfig on loop, or NULL (message printed). */
+static struct kubecli *open_client(uv_loop_t *loop, const char *cmd,
+				   struct kube_args *a, struct kubeconfig *kc)
+{
+	struct kubecli *c =
+		cli_open_client(loop, cmd, a->kubeconfig, a->data, kc);
+
+	if (c && !a->ns)
+		a->ns = kc->namespace;
 	return c;
 }
 

@@ -3,12 +3,16 @@
  * foreground, and `stuurman down`, which removes what it left.
  *
  * up: the Podman service (reused, or started in DATA), the demo images,
- * then `stuurman server` and N `stuurman agent` processes, children of up
+ * the git repository DATA/git/cluster.git (seeded from the manifests
+ * folder on the first up, kept as it is afterwards), then
+ * `stuurman server --repo DATA/git/cluster.git --branch main` and N
+ * `stuurman agent` processes, children of up
  * started from /proc/self/exe in sessions of their own (so that Ctrl-C in
  * the terminal reaches up alone, and up stops them in order: agents, then
  * the server, then a Podman service it started). It writes DATA/kubeconfig,
- * waits until every Deployment and StatefulSet of the manifests is
- * available, says where the app answers and what to try, and supervises:
+ * waits until every Deployment and StatefulSet of the repository's main
+ * is available, says where the app answers and what to try (among it the
+ * git clone, edit, commit, push of GitOps), and supervises:
  * a child that exits is reported; a node whose agent has died and whose
  * containers are gone is fenced with the out-of-service taint, as an
  * operator would after a non-graceful node shutdown, so that its
@@ -39,6 +43,7 @@
 #include <uv.h>
 
 #include "cli/cli.h"
+#include "cli/gitseed.h"
 #include "cli/kubeclient.h"
 #include "common/buf.h"
 #include "common/http_client.h"
@@ -68,20 +73,25 @@ static const char up_help[] =
 	"Runs a cluster on this machine, in the foreground: the Podman\n"
 	"service, the demo images, the control plane (`stuurman server`) and\n"
 	"N node agents as processes of their own (nodes node-1..node-N on\n"
-	"node IPs 127.0.1.1..127.0.1.N). It waits until every Deployment\n"
-	"and StatefulSet of the manifests is available, prints where the app\n"
-	"answers and what to try, writes DATA/kubeconfig (never\n"
-	"~/.kube/config), and then supervises: a node whose agent died and\n"
-	"whose containers are gone gets the out-of-service taint, so its\n"
-	"StatefulSet pods move. Ctrl-C stops everything it started; the\n"
-	"containers stay until `stuurman down` (up again adopts them).\n"
+	"node IPs 127.0.1.1..127.0.1.N). The server follows the branch main\n"
+	"of the git repository DATA/git/cluster.git, which up creates on its\n"
+	"first run with the manifests as its first commit (later runs keep\n"
+	"it and its history): clone it, edit, commit and push, and the change\n"
+	"rolls out. It waits until every Deployment and StatefulSet of main\n"
+	"is available, prints where the app answers and what to try, writes\n"
+	"DATA/kubeconfig (never ~/.kube/config), and then supervises: a\n"
+	"node whose agent died and whose containers are gone gets the\n"
+	"out-of-service taint, so its StatefulSet pods move. Ctrl-C stops\n"
+	"everything it started; the containers stay until `stuurman down`\n"
+	"(up again adopts them).\n"
 	"\n"
 	"  --data DIR            data directory (default /var/lib/stuurman\n"
 	"                        for root, ~/.local/share/stuurman "
 	"otherwise)\n"
 	"  --nodes N             how many agents (default 3)\n"
-	"  --manifests DIR       what to run (default: the example app,\n"
-	"                        manifests/examples)\n"
+	"  --manifests DIR       what DATA/git/cluster.git starts with when\n"
+	"                        up creates it (default: the example app,\n"
+	"                        manifests/examples); unused when it exists\n"
 	"  --listen ADDR:PORT    the API server's address (default\n"
 	"                        127.0.0.1:6443)\n"
 	"  --node-api-port PORT  the agents' own API port on their node IP\n"
@@ -298,6 +308,12 @@ enum { L_NODES, L_DEPLOYS, L_SETS, L_PODS, L_SERVICES, L_NR };
 struct up {
 	uv_loop_t *loop;
 	char *data, *manifests, *url, *sock, *exe;
+	char *repo; /* DATA/git/cluster.git, what the server follows */
+	char *workload_dir; /* the files of main, for the workloads to wait on
+			     */
+	bool seeded; /* the repository was created by this up */
+	bool manifests_given; /* --manifests */
+	char *manifests_spelled; /* as given, for the first commit's message */
 	const char *listen;
 	char *advertise; /* --advertise for the server, or NULL */
 	char *state_path, *kubeconfig_path, *logs;
@@ -466,18 +482,18 @@ static int spawn(struct up *u, struct child *c, const char *const *args)
 static int start_server(struct up *u)
 {
 	char nodes[16];
-	const char *args[14] = { "server",     "--data",
-				 u->data,      "--listen",
-				 u->listen,    "--manifests",
-				 u->manifests, "--wait-for-nodes",
-				 nodes };
+	const char *args[16] = {
+		"server",	"--data",	    u->data, "--listen",
+		u->listen,	"--repo",	    u->repo, "--branch",
+		GITSEED_BRANCH, "--wait-for-nodes", nodes
+	};
 	int r;
 
 	/* The first pods spread over all nodes, not the first one up. */
 	snprintf(nodes, sizeof(nodes), "%u", (unsigned)u->nodes);
 	if (u->advertise) {
-		args[9] = "--advertise";
-		args[10] = u->advertise;
+		args[11] = "--advertise";
+		args[12] = u->advertise;
 	}
 	r = spawn(u, &u->server, args);
 	if (r) {
@@ -751,6 +767,49 @@ static bool check_ready(struct up *u)
 	return all;
 }
 
+/* " --data DIR" for the commands printed, unless DIR is their default. */
+static char *data_flag(struct up *u)
+{
+	struct sm_err err = SM_ERR_INIT;
+	char *def = podman_service_default_data_dir(&err);
+	char *abs = def ? realpath(def, NULL) : NULL;
+	char *flag = abs && !strcmp(abs, u->data)
+			     ? xstrdup("")
+			     : xasprintf(" --data %s", u->data);
+
+	free(abs);
+	free(def);
+	sm_err_release(&err);
+	return flag;
+}
+
+/* GitOps: where the cluster comes from, and the push that changes it. */
+static void print_git_steps(struct up *u)
+{
+	char *data = data_flag(u), *example;
+
+	say("GitOps: the cluster runs branch %s of %s", GITSEED_BRANCH,
+	    u->repo);
+	say("  git clone %s && cd cluster", u->repo);
+	example = xasprintf("%s/bootcamp-deployment.yaml", u->workload_dir);
+	if (!access(example, F_OK)) {
+		say("  $EDITOR bootcamp-deployment.yaml    (say, replicas: 3 "
+		    "-> 5)");
+		say("  git commit -am 'Scale the bootcamp to 5' && git push");
+	} else {
+		say("  $EDITOR a manifest");
+		say("  git commit -am 'What changed' && git push");
+	}
+	free(example);
+	say("  stuurman sync status%s     what runs, Synced or not, any "
+	    "error",
+	    data);
+	say("  stuurman history%s         the last syncs and their results",
+	    data);
+	say("  stuurman get deployments%s   watch the rollout", data);
+	free(data);
+}
+
 static void print_summary(struct up *u)
 {
 	json_t *items = json_object_get(u->pods, "items"), *p;
@@ -829,6 +888,8 @@ static void print_summary(struct up *u)
 	    "pods move (podman pod rm -f its pods to lose the containers "
 	    "too)",
 	    (int)u->agents[0].pid, u->agents[0].name);
+	putchar('\n');
+	print_git_steps(u);
 	putchar('\n');
 	say("Processes: server %d", (int)u->server.pid);
 	for (int k = 0; k < u->nodes; k++)
@@ -923,8 +984,8 @@ static void on_readyz(void *ctx, const struct kubecli_reply *r)
 		return;
 	}
 	say("kubeconfig: %s", u->kubeconfig_path);
-	say("waiting for the nodes and the workloads of %s%s:", u->manifests,
-	    u->timeout_ms ? "" : " (Ctrl-C stops)");
+	say("waiting for the nodes and the workloads of %s (branch %s)%s:",
+	    u->repo, GITSEED_BRANCH, u->timeout_ms ? "" : " (Ctrl-C stops)");
 	u->phase = PHASE_WAIT;
 	u->phase_t0 = uv_now(u->loop);
 }
@@ -1274,15 +1335,25 @@ static int load_workloads(struct up *u)
 {
 	struct mf_load_opts lo = MF_LOAD_OPTS_INIT;
 	struct sm_err err = SM_ERR_INIT;
-	const char *paths[] = { u->manifests };
+	const char *paths[] = { u->workload_dir };
 	int r = mf_load(paths, 1, &lo, collect_workload, u, NULL, &err);
 
-	if (r) {
+	if (r && u->seeded) {
 		fprintf(stderr,
 			"stuurman up: the manifests in %s have "
 			"errors:\n",
 			u->manifests);
 		cli_print_diags(&err, stderr, 0);
+	} else if (r) {
+		/* The user's commit: the server reports it and keeps the
+		 * last good revision; up waits for nothing in particular. */
+		fprintf(stderr,
+			"stuurman up: warning: branch %s of %s has errors "
+			"(`stuurman sync status` will show them; push a "
+			"fix):\n",
+			GITSEED_BRANCH, u->repo);
+		cli_print_diags(&err, stderr, 0);
+		r = 0;
 	}
 	sm_err_release(&err);
 	return r;
@@ -1364,6 +1435,11 @@ static void up_release(struct up *u)
 	free(u->last_progress);
 	free(u->data);
 	free(u->manifests);
+	free(u->repo);
+	free(u->manifests_spelled);
+	if (u->workload_dir && !u->seeded)
+		gitseed_remove_tree(u->workload_dir);
+	free(u->workload_dir);
 	free(u->url);
 	free(u->sock);
 	free(u->exe);
@@ -1371,6 +1447,51 @@ static void up_release(struct up *u)
 	free(u->state_path);
 	free(u->kubeconfig_path);
 	free(u->logs);
+}
+
+/*
+ * DATA/git/cluster.git: created from the manifests folder when it is not
+ * there (the first commit on main), else left as it is. Sets where the
+ * workloads to wait for are read: the folder itself, or main's files
+ * written to DATA/git/up-main/.
+ */
+static int prepare_repo(struct up *u, const char *spelled)
+{
+	struct sm_err err = SM_ERR_INIT;
+	char *msg = xasprintf("Initial manifests from %s", spelled);
+	int r;
+
+	u->repo = xasprintf("%s/git/cluster.git", u->data);
+	r = gitseed_create(u->repo, u->manifests, msg, &err);
+	free(msg);
+	if (r == 1) {
+		u->seeded = true;
+		u->workload_dir = xstrdup(u->manifests);
+		say("git: created %s, its first commit on %s holds %s", u->repo,
+		    GITSEED_BRANCH, u->manifests);
+	} else if (!r) {
+		say("git: %s is there: the cluster runs its branch %s as it "
+		    "is",
+		    u->repo, GITSEED_BRANCH);
+		if (u->manifests_given)
+			say("git: --manifests %s is not used (remove %s to "
+			    "seed it again)",
+			    spelled, u->repo);
+		u->workload_dir = xasprintf("%s/git/up-main", u->data);
+		r = gitseed_remove_tree(u->workload_dir);
+		if (!r)
+			r = gitseed_export(u->repo, GITSEED_BRANCH,
+					   u->workload_dir, &err);
+		else
+			sm_error(&err, NULL, "cannot remove \"%s\": %s",
+				 u->workload_dir, strerror(-r));
+	}
+	if (r < 0) {
+		fprintf(stderr, "stuurman up: ");
+		cli_print_diags(&err, stderr, 0);
+	}
+	sm_err_release(&err);
+	return r < 0 ? r : 0;
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -1427,6 +1548,7 @@ int cmd_up(int argc, char **argv)
 		case 'm':
 			free(u.manifests);
 			u.manifests = xstrdup(optarg);
+			u.manifests_given = true;
 			break;
 		case 'l':
 			u.listen = optarg;
@@ -1500,7 +1622,7 @@ int cmd_up(int argc, char **argv)
 			up_release(&u);
 			return 1;
 		}
-		free(u.manifests);
+		u.manifests_spelled = u.manifests;
 		u.manifests = abs;
 	}
 	if (!u.data && !(u.data = podman_service_default_data_dir(&err))) {
@@ -1528,7 +1650,8 @@ int cmd_up(int argc, char **argv)
 	u.state_path = xasprintf("%s/up.json", u.data);
 	u.kubeconfig_path = xasprintf("%s/kubeconfig", u.data);
 	u.logs = xasprintf("%s/logs", u.data);
-	if (check_not_running(&u) || load_workloads(&u) || mkdir_p(u.logs)) {
+	if (check_not_running(&u) || prepare_repo(&u, u.manifests_spelled) ||
+	    load_workloads(&u) || mkdir_p(u.logs)) {
 		up_release(&u);
 		return 1;
 	}
@@ -1558,8 +1681,8 @@ int cmd_up(int argc, char **argv)
 	uv_signal_start(&u.sighup, on_signal, SIGHUP);
 	uv_timer_init(&loop, &u.tick);
 	u.tick.data = &u;
-	say("stuurman up: %d nodes, manifests %s, data %s", u.nodes,
-	    u.manifests, u.data);
+	say("stuurman up: %d nodes, git %s (branch %s), data %s", u.nodes,
+	    u.repo, GITSEED_BRANCH, u.data);
 
 	r = start_podman(&u);
 	if (!r) {

@@ -364,6 +364,7 @@ struct kubecli_wait {
 	int status;
 	json_t *json;
 	char *error;
+	struct sm_buf *text; /* the body, when asked for */
 };
 
 static void on_call(void *ctx, const struct kubecli_reply *r)
@@ -374,13 +375,23 @@ static void on_call(void *ctx, const struct kubecli_reply *r)
 	w->status = r->status;
 	w->json = r->json ? json_incref((json_t *)r->json) : NULL;
 	w->error = r->error ? xstrdup(r->error) : NULL;
+	if (w->text && r->body && r->len)
+		sm_buf_add(w->text, r->body, r->len);
 }
 
 int kubecli_call(struct kubecli *c, const char *method, const char *path,
 		 const char *content_type, const json_t *body, json_t **out,
 		 struct sm_err *err)
 {
-	struct kubecli_wait w = { 0 };
+	return kubecli_call_text(c, method, path, content_type, body, out, NULL,
+				 err);
+}
+
+int kubecli_call_text(struct kubecli *c, const char *method, const char *path,
+		      const char *content_type, const json_t *body,
+		      json_t **out, struct sm_buf *text, struct sm_err *err)
+{
+	struct kubecli_wait w = { .text = text };
 	int r = kubecli_request(c, method, path, content_type, body, on_call,
 				&w);
 

@@ -29,6 +29,8 @@
 #include "common/compat.h"
 #include "common/err.h"
 
+struct sm_buf;
+
 struct kubeconfig {
 	char *server; /* "https://127.0.0.1:6443", no trailing slash */
 	char *ca_file; /* a PEM file, or NULL */
@@ -118,6 +120,15 @@ int kubecli_request(struct kubecli *c, const char *method, const char *path,
 int kubecli_call(struct kubecli *c, const char *method, const char *path,
 		 const char *content_type, const json_t *body, json_t **out,
 		 struct sm_err *err);
+
+/*
+ * kubecli_call() that also appends the body as it came (JSON or not, e.g.
+ * text/plain) to text when text is not NULL. A body over text's maximum
+ * is left out (text unchanged).
+ */
+int kubecli_call_text(struct kubecli *c, const char *method, const char *path,
+		      const char *content_type, const json_t *body,
+		      json_t **out, struct sm_buf *text, struct sm_err *err);
 
 /*
  * The message of a Kubernetes Status object (its "message"), or NULL when

@@ -8,6 +8,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/http_server.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "reconciler/api_gitops.h"
@@ -134,8 +135,7 @@ static void hook(struct api_gitops *ag, const struct sm_http_req *req,
 	if (webhook_authenticate(&wr, ag->api_token, ag->webhook_secret,
 				 &scheme, &err) < 0) {
 		msg = diags(&err);
-		sm_log(SM_LOG_WARN, "gitops", "POST %s refused: %s", HOOK,
-		       msg);
+		sm_log(SM_LOG_WARN, "gitops", "POST %s refused: %s", HOOK, msg);
 		api__send_status(resp, 401, "Unauthorized", NULL, "%s", msg);
 		goto out;
 	}
@@ -162,8 +162,7 @@ out:
 }
 
 bool api_gitops_handle(void *ctx, enum api_user user,
-		       const struct sm_http_req *req,
-		       struct sm_http_resp *resp)
+		       const struct sm_http_req *req, struct sm_http_resp *resp)
 {
 	struct api_gitops *ag = ctx;
 	const char *path = req->path;

@@ -44,8 +44,8 @@
 #define KEY_LEN 600
 
 enum health { HEALTH_UNKNOWN, HEALTHY, PROGRESSING, DEGRADED };
-static const char *const health_names[] = { "Unknown", "Healthy",
-					    "Progressing", "Degraded" };
+static const char *const health_names[] = { "Unknown", "Healthy", "Progressing",
+					    "Degraded" };
 
 struct revinfo {
 	char sha[GITSOURCE_SHA_LEN + 1];
@@ -139,13 +139,12 @@ static void revinfo_set(struct revinfo *r, const struct gitsource_rev *rev)
 	revinfo_release(r);
 	snprintf(r->sha, sizeof(r->sha), "%s", rev->sha);
 	snprintf(r->short_sha, sizeof(r->short_sha), "%s", rev->short_sha);
-	r->author = rev->author_email && *rev->author_email
-			    ? xasprintf("%s <%s>",
-					rev->author_name ? rev->author_name
-							 : "",
-					rev->author_email)
-			    : xstrdup(rev->author_name ? rev->author_name
-						       : "");
+	r->author =
+		rev->author_email && *rev->author_email
+			? xasprintf("%s <%s>",
+				    rev->author_name ? rev->author_name : "",
+				    rev->author_email)
+			: xstrdup(rev->author_name ? rev->author_name : "");
 	r->subject = xstrdup(rev->subject ? rev->subject : "");
 	r->time = rev->time;
 }
@@ -223,9 +222,9 @@ static void persist(struct gitops *g)
 		pin = json_pack("{s:s, s:s, s:s, s:s}", "sha", g->pin.sha,
 				"head", g->pin.head, "reason", g->pin.reason,
 				"since", g->pin.since);
-	json_t *st = json_pack("{s:i, s:O, s:o, s:s}", "version",
-			       STATE_VERSION, "history", g->history, "pin",
-			       pin, "lastHealthy", g->last_healthy);
+	json_t *st = json_pack("{s:i, s:O, s:o, s:s}", "version", STATE_VERSION,
+			       "history", g->history, "pin", pin, "lastHealthy",
+			       g->last_healthy);
 	char *text = json_dumps(st, JSON_INDENT(1));
 
 	sm_buf_adds(&b, text);
@@ -281,8 +280,7 @@ static int load_state(struct gitops *g, struct sm_err *err)
 		snprintf(g->pin.head, sizeof(g->pin.head), "%s",
 			 (s = sm_json_get_str(pin, "head")) ? s : "");
 		snprintf(g->pin.reason, sizeof(g->pin.reason), "%s",
-			 (s = sm_json_get_str(pin, "reason")) ? s
-							      : "rollback");
+			 (s = sm_json_get_str(pin, "reason")) ? s : "rollback");
 		snprintf(g->pin.since, sizeof(g->pin.since), "%s",
 			 (s = sm_json_get_str(pin, "since")) ? s : "");
 	}
@@ -428,8 +426,8 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 	if (!rev) {
 		char *msg = format_diags(err, SM_ERROR);
 
-		sm_log(SM_LOG_ERROR, LOG,
-		       "%s: %s (what runs stays as it is)", g->o.repo, msg);
+		sm_log(SM_LOG_ERROR, LOG, "%s: %s (what runs stays as it is)",
+		       g->o.repo, msg);
 		set_error(g, msg);
 		return;
 	}
@@ -445,8 +443,7 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 		if (!strcmp(rev->sha, g->pin.head)) {
 			/* A restart: put the pinned revision back. */
 			if (!g->desired)
-				checkout(g, g->pin.sha, CO_RESTORE, NULL,
-					 NULL);
+				checkout(g, g->pin.sha, CO_RESTORE, NULL, NULL);
 			return;
 		}
 		sm_log(SM_LOG_INFO, LOG,
@@ -454,12 +451,20 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 		       g->pin.reason, g->pin.sha);
 		g->pin.on = false;
 	}
-	json_t *e = current_entry(g);
-	const char *e_sha = sm_json_get_str(e, "sha");
+	/*
+	 * A new entry for a new commit; after a restart the newest entry may
+	 * already be this commit's, and is left as it was.
+	 */
+	const char *e_sha = sm_json_get_str(current_entry(g), "sha");
+	json_t *e = NULL;
 
 	if (is_new && !(e_sha && !strcmp(e_sha, rev->sha))) {
 		e = entry_new(g, &g->head, "Synced");
 		history_push(g, e);
+		if (rev->rewritten)
+			entry_set_str(e, "message",
+				      "force-push: not a descendant of the "
+				      "commit seen before");
 	}
 	if (!rev->objects) {
 		char *msg = format_diags(err, SM_ERROR);
@@ -481,7 +486,7 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 		return;
 	}
 	g->head_failed = false;
-	apply(g, rev->objects, &g->head, is_new ? e : NULL, err);
+	apply(g, rev->objects, &g->head, e, err);
 	persist(g);
 }
 
@@ -629,8 +634,7 @@ static enum health obj_health(const json_t *live, const char **msg)
 			return DEGRADED;
 		}
 		if (seen < gen)
-			return *msg = "waiting for the controller",
-			       PROGRESSING;
+			return *msg = "waiting for the controller", PROGRESSING;
 		if (int_at(live, "status.updatedReplicas", 0) < want)
 			return *msg = "updating replicas", PROGRESSING;
 		if (int_at(live, "status.replicas", 0) > want)
@@ -647,11 +651,9 @@ static enum health obj_health(const json_t *live, const char **msg)
 			live, "spec.updateStrategy.rollingUpdate.partition", 0);
 
 		if (seen < gen)
-			return *msg = "waiting for the controller",
-			       PROGRESSING;
+			return *msg = "waiting for the controller", PROGRESSING;
 		if (int_at(live, "status.readyReplicas", 0) < want)
-			return *msg = "waiting for ready replicas",
-			       PROGRESSING;
+			return *msg = "waiting for ready replicas", PROGRESSING;
 		if (int_at(live, "status.updatedReplicas", 0) < want - part)
 			return *msg = "updating replicas", PROGRESSING;
 		return HEALTHY;
@@ -823,9 +825,8 @@ static void on_event(void *ctx, const struct store_event *ev)
 		return;
 	uv_timer_start(&g->health_timer, on_health_timer, HEALTH_DEBOUNCE_MS,
 		       HEALTH_PERIOD_MS);
-	bool drifted = ev->type == STORE_DELETED
-			       ? true
-			       : sync_drifted(ev->obj, want);
+	bool drifted =
+		ev->type == STORE_DELETED ? true : sync_drifted(ev->obj, want);
 	if (!drifted) {
 		struct heal *h = sm_strmap_get(&g->heals, key);
 
@@ -1028,14 +1029,11 @@ json_t *gitops_status(struct gitops *g)
 	else
 		state = "Synced";
 	json_t *pin = json_null();
-	if (g->pin.on) {
-		char s[GITSOURCE_SHORT_LEN + 1];
-
-		snprintf(s, sizeof(s), "%s", g->pin.sha);
-		pin = json_pack("{s:s, s:s, s:s, s:s}", "sha", g->pin.sha,
-				"short", s, "reason", g->pin.reason, "since",
-				g->pin.since);
-	}
+	if (g->pin.on)
+		pin = json_pack("{s:s, s:s%, s:s, s:s}", "sha", g->pin.sha,
+				"short", g->pin.sha,
+				(size_t)GITSOURCE_SHORT_LEN, "reason",
+				g->pin.reason, "since", g->pin.since);
 	return json_pack(
 		"{s:{s:s, s:s?, s:s?, s:s?}, s:o, s:o, s:s, s:s, s:b, s:b, "
 		"s:o, s:s?, s:I, s:s?, s:O, s:o, s:O, s:I}",
@@ -1045,9 +1043,9 @@ json_t *gitops_status(struct gitops *g)
 		"sync", state, "health", health_names[g->health], "selfHeal",
 		g->o.self_heal, "autoRollback", g->o.auto_rollback, "pinned",
 		pin, "lastFetch", fetched[0] ? fetched : NULL, "fetches",
-		(json_int_t)gst.fetches, "lastError", g->last_error,
-		"warnings", g->warnings, "outOfSync", oos, "degraded",
-		g->degraded, "selfHeals", (json_int_t)g->heals_total);
+		(json_int_t)gst.fetches, "lastError", g->last_error, "warnings",
+		g->warnings, "outOfSync", oos, "degraded", g->degraded,
+		"selfHeals", (json_int_t)g->heals_total);
 }
 
 json_t *gitops_history(struct gitops *g)

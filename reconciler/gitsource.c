@@ -5,7 +5,12 @@
  * refs (to find its HEAD and to tell a deleted branch or an empty
  * repository), downloads and updates the refs/remotes/origin/ refs. The tree is
  * written from the object database, checked first (sizes without reading
- * the blobs, symlinks, names) so a refused revision writes nothing.
+ * the blobs, symlinks, names) so a refused revision writes nothing, and
+ * loaded with mf_load() in the same job.
+ *
+ * One job at a time: a follow job (fetch, resolve, write, load) or a
+ * checkout job (resolve in the clone, write, load). Checkouts wait in a
+ * FIFO and go before a queued fetch; `again` asks for one more fetch.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,10 +24,12 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/xalloc.h"
+#include "manifests/load.h"
 #include "reconciler/gitsource.h"
 
 #include "common/banned.h"
@@ -36,18 +43,32 @@ enum job_result {
 	JOB_CORRUPT, /* the local clone is broken: clone again */
 };
 
+/* A checkout asked for and not started yet. */
+struct pending {
+	struct pending *next;
+	char *rev;
+	gitsource_checkout_cb cb;
+	void *ctx;
+};
+
 struct job {
 	uv_work_t work;
 	struct gitsource *gs;
 	/* In (copies). */
 	char *url, *branch, *revision, *path, *clone_dir, *rev_root, *creds;
-	char last_sha[GITSOURCE_SHA_LEN + 1];
-	uint64_t max_file;
+	struct pending *checkout; /* NULL: a follow job */
+	char last_sha[GITSOURCE_SHA_LEN + 1]; /* the head delivered last */
+	char prev_sha[GITSOURCE_SHA_LEN + 1]; /* the one before it */
+	char checkout_sha[GITSOURCE_SHA_LEN + 1]; /* the last checkout */
+	bool last_ok; /* no error since last_sha was delivered */
+	uint64_t max_file, max_total;
 	/* Out. */
 	struct sm_err err;
-	bool ok;
+	bool ok; /* rev resolved and written (load errors aside) */
+	bool unchanged; /* the head is last_sha: nothing written or loaded */
 	struct gitsource_rev rev;
 	char *author_name, *author_email, *subject, *dir;
+	json_t *objects; /* new; NULL when the load has errors */
 	/* Scratch for the credentials callback. */
 	int cred_tries;
 	bool cred_err;
@@ -60,9 +81,15 @@ struct gitsource {
 	uv_timer_t poll, debounce;
 	uv_fs_event_t watch_heads, watch_gitdir;
 	bool running, again, freed;
+	bool following; /* the running job is a follow job */
+	struct pending *checkouts, **checkouts_tail;
 	int refs;
 	char last_sha[GITSOURCE_SHA_LEN + 1];
+	char prev_sha[GITSOURCE_SHA_LEN + 1];
+	char checkout_sha[GITSOURCE_SHA_LEN + 1];
 	char *last_err; /* the text of the last errors reported, or NULL */
+	int64_t last_fetch_ms;
+	uint64_t fetches, loads, nr_checkouts;
 };
 
 static uv_once_t git_once = UV_ONCE_INIT;
@@ -361,6 +388,7 @@ struct walk {
 	struct job *j;
 	git_repository *repo;
 	const char *root; /* NULL: checking only */
+	uint64_t total; /* bytes of the files seen so far */
 	bool damaged;
 	int rc;
 };
@@ -451,6 +479,14 @@ static int walk_cb(const char *dir, const git_tree_entry *e, void *payload)
 					      "the limit of %llu bytes",
 					      shown, size,
 					      (unsigned long long)j->max_file);
+			} else if ((w->total += size) > j->max_total) {
+				rc = sm_error(&j->err, NULL,
+					      "%s: the files under \"%s\" "
+					      "are over the limit of %llu "
+					      "bytes in all (at %s)",
+					      j->url, j->path ? j->path : "/",
+					      (unsigned long long)j->max_total,
+					      shown);
 			}
 			git_odb_free(odb);
 		} else {
@@ -475,8 +511,8 @@ out:
 	return 0;
 }
 
-/* Keeps `keep` and `prev` in rev_root, removes every other entry. */
-static void prune_revs(const char *rev_root, const char *keep, const char *prev)
+/* Removes every entry of rev_root but the names in keep[0..n). */
+static void prune_revs(const char *rev_root, const char *const *keep, size_t n)
 {
 	DIR *d = opendir(rev_root);
 	struct dirent *de;
@@ -484,8 +520,12 @@ static void prune_revs(const char *rev_root, const char *keep, const char *prev)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strcmp(de->d_name, keep) || !strcmp(de->d_name, prev))
+		bool kept =
+			!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+
+		for (size_t i = 0; i < n && !kept; i++)
+			kept = !strcmp(de->d_name, keep[i]);
+		if (kept)
 			continue;
 		char *p = xasprintf("%s/%s", rev_root, de->d_name);
 
@@ -574,13 +614,27 @@ out:
 	return r;
 }
 
+/* Fills j->rev (but dir and objects) from the commit. */
+static void fill_rev(struct job *j, git_commit *commit)
+{
+	const git_signature *a = git_commit_author(commit);
+	const char *s = git_commit_summary(commit);
+
+	git_oid_tostr(j->rev.sha, sizeof(j->rev.sha), git_commit_id(commit));
+	memcpy(j->rev.short_sha, j->rev.sha, GITSOURCE_SHORT_LEN);
+	j->rev.short_sha[GITSOURCE_SHORT_LEN] = 0;
+	j->author_name = xstrdup(a && a->name ? a->name : "");
+	j->author_email = xstrdup(a && a->email ? a->email : "");
+	j->rev.time = a ? (int64_t)a->when.time : 0;
+	j->subject = xstrdup(s ? s : "");
+}
+
 static enum job_result run_once(struct job *j)
 {
 	git_repository *repo = NULL;
 	git_commit *commit = NULL;
 	git_buf head = { 0 };
 	git_oid oid, last;
-	const git_signature *a;
 	enum job_result r;
 
 	r = open_clone(j, &repo);
@@ -592,22 +646,25 @@ static enum job_result run_once(struct job *j)
 	r = JOB_FAILED;
 	if (resolve(j, repo, head.ptr, &oid) < 0)
 		goto out;
+	/*
+	 * The commit delivered last, with no error since: nothing to write,
+	 * load or say. This is what most polls find.
+	 */
+	if (j->last_ok && j->last_sha[0] &&
+	    git_oid_fromstr(&last, j->last_sha) == 0 &&
+	    git_oid_equal(&oid, &last)) {
+		memcpy(j->rev.sha, j->last_sha, sizeof(j->rev.sha));
+		j->unchanged = true;
+		r = JOB_OK;
+		goto out;
+	}
 	if (git_commit_lookup(&commit, repo, &oid) < 0) {
 		sm_error(&j->err, NULL, "%s: reading commit: %s", j->url,
 			 git_msg());
 		r = JOB_CORRUPT;
 		goto out;
 	}
-	git_oid_tostr(j->rev.sha, sizeof(j->rev.sha), &oid);
-	memcpy(j->rev.short_sha, j->rev.sha, GITSOURCE_SHORT_LEN);
-	j->rev.short_sha[GITSOURCE_SHORT_LEN] = 0;
-	a = git_commit_author(commit);
-	j->author_name = xstrdup(a && a->name ? a->name : "");
-	j->author_email = xstrdup(a && a->email ? a->email : "");
-	j->rev.time = a ? (int64_t)a->when.time : 0;
-	const char *s = git_commit_summary(commit);
-
-	j->subject = xstrdup(s ? s : "");
+	fill_rev(j, commit);
 	if (j->last_sha[0] && strcmp(j->last_sha, j->rev.sha) &&
 	    git_oid_fromstr(&last, j->last_sha) == 0) {
 		int d = git_graph_descendant_of(repo, &oid, &last);
@@ -628,13 +685,212 @@ out:
 	return r;
 }
 
+static bool all_hex(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+		      (*s >= 'A' && *s <= 'F')))
+			return false;
+	return true;
+}
+
+static const char *history_hint = "`stuurman history` lists the synced "
+				  "revisions";
+
+/*
+ * A checkout's revision: a tag, then a branch (as the clone last fetched
+ * it), then a sha or a prefix of one. Errors name the revision and URL.
+ */
+static enum job_result resolve_checkout(struct job *j, git_repository *repo,
+					git_commit **commit)
+{
+	static const char *const prefixes[] = { "refs/tags/",
+						"refs/remotes/origin/" };
+	const char *want = j->checkout->rev;
+	size_t len = strlen(want);
+	git_object *obj = NULL, *peeled = NULL;
+	git_reference *ref = NULL;
+	git_oid id;
+	int rc;
+
+	for (size_t i = 0; i < SM_ARRAY_SIZE(prefixes); i++) {
+		char *name = xasprintf("%s%s", prefixes[i], want);
+
+		rc = git_reference_lookup(&ref, repo, name);
+		free(name);
+		if (rc < 0)
+			continue;
+		rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
+		git_reference_free(ref);
+		if (rc == 0)
+			goto found;
+	}
+	git_error_clear();
+	if (!all_hex(want) || len > GITSOURCE_SHA_LEN) {
+		sm_error(&j->err, NULL,
+			 "revision \"%s\" is not in the clone of %s: %s", want,
+			 j->url, history_hint);
+		return JOB_FAILED;
+	}
+	if (len < GIT_OID_MINPREFIXLEN) {
+		sm_error(&j->err, NULL,
+			 "revision \"%s\": a sha prefix needs at least %d hex "
+			 "digits",
+			 want, GIT_OID_MINPREFIXLEN);
+		return JOB_FAILED;
+	}
+	git_oid_fromstrn(&id, want, len);
+	rc = git_object_lookup_prefix(&obj, repo, &id, len, GIT_OBJECT_ANY);
+	if (rc == GIT_EAMBIGUOUS) {
+		sm_error(&j->err, NULL,
+			 "revision \"%s\" is ambiguous in the clone of %s: "
+			 "more than one object starts with it; give more "
+			 "digits",
+			 want, j->url);
+		return JOB_FAILED;
+	}
+	if (rc < 0) {
+		bool damaged = rc != GIT_ENOTFOUND;
+
+		if (damaged)
+			sm_error(&j->err, NULL, "%s: reading clone %s: %s",
+				 j->url, j->clone_dir, git_msg());
+		else
+			sm_error(&j->err, NULL,
+				 "revision \"%s\" is not in the clone of %s: "
+				 "%s",
+				 want, j->url, history_hint);
+		return JOB_FAILED;
+	}
+	rc = git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT);
+	if (rc < 0) {
+		sm_error(&j->err, NULL,
+			 "revision \"%s\" is a %s in the clone of %s, not a "
+			 "commit",
+			 want, git_object_type2string(git_object_type(obj)),
+			 j->url);
+		git_object_free(obj);
+		return JOB_FAILED;
+	}
+	git_object_free(obj);
+	obj = peeled;
+found:
+	*commit = (git_commit *)obj;
+	return JOB_OK;
+}
+
+/* A checkout: no fetch, no new clone; the clone as it is. */
+static enum job_result run_checkout(struct job *j)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	struct stat st;
+	enum job_result r;
+
+	if (stat(j->clone_dir, &st) < 0) {
+		sm_error(&j->err, NULL,
+			 "revision \"%s\" is not in the clone of %s: nothing "
+			 "was fetched yet",
+			 j->checkout->rev, j->url);
+		return JOB_FAILED;
+	}
+	if (git_repository_open_bare(&repo, j->clone_dir) < 0) {
+		sm_error(&j->err, NULL, "clone %s: cannot open: %s",
+			 j->clone_dir, git_msg());
+		return JOB_FAILED;
+	}
+	r = resolve_checkout(j, repo, &commit);
+	if (r == JOB_OK) {
+		fill_rev(j, commit);
+		r = write_tree(j, repo, commit);
+	}
+	git_commit_free(commit);
+	git_repository_free(repo);
+	return r;
+}
+
+/*
+ * The name a file has in the repository: `dir` (the revision folder) is
+ * replaced by `path` (or nothing), in the diagnostic's file and wherever
+ * its message mentions a place (a duplicate names the other one).
+ */
+static char *repo_name(const char *s, const char *dir, size_t dlen,
+		       const char *path)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	const char *at;
+
+	if (!strcmp(s, dir))
+		return xstrdup(path ? path : ".");
+	while ((at = strstr(s, dir)) && at[dlen] == '/') {
+		sm_buf_add(&b, s, (size_t)(at - s));
+		if (path)
+			sm_buf_adds(&b, path);
+		s = at + dlen + !path; /* keep the slash after path */
+	}
+	sm_buf_adds(&b, s);
+	return sm_buf_detach(&b, NULL);
+}
+
+static void rename_diags(struct sm_err *e, const char *dir, const char *path)
+{
+	size_t dlen = strlen(dir);
+
+	for (size_t i = 0; i < e->nr; i++) {
+		struct sm_diag *d = &e->items[i];
+		char *n;
+
+		if (d->file) {
+			n = repo_name(d->file, dir, dlen, path);
+			free(d->file);
+			d->file = n;
+		}
+		n = repo_name(d->msg, dir, dlen, path);
+		free(d->msg);
+		d->msg = n;
+	}
+}
+
+static int collect(void *ctx, const struct mf_object *o)
+{
+	return json_array_append(ctx, o->obj) ? -ENOMEM : 0;
+}
+
+/* Loads j->dir: j->objects, or its errors in j->err. */
+static void load_tree(struct job *j)
+{
+	struct mf_load_opts opts = MF_LOAD_OPTS_INIT;
+	const char *paths[] = { j->dir };
+	struct sm_err lerr;
+	json_t *objects = json_array();
+	int rc;
+
+	opts.jobs = 1; /* one pool thread, as a folder source does */
+	opts.parse.max_bytes = j->max_file;
+	sm_err_init(&lerr);
+	rc = mf_load(paths, 1, &opts, collect, objects, NULL, &lerr);
+	if (rc < 0 && !sm_err_failed(&lerr))
+		sm_error(&lerr, NULL, "commit %s: loading failed: %s",
+			 j->rev.short_sha, strerror(-rc));
+	rename_diags(&lerr, j->dir, j->path);
+	sm_err_move(&j->err, &lerr);
+	sm_err_release(&lerr);
+	if (rc < 0)
+		json_decref(objects);
+	else
+		j->objects = objects;
+}
+
 static void clear_out(struct job *j)
 {
 	free(j->author_name);
 	free(j->author_email);
 	free(j->subject);
 	free(j->dir);
+	json_decref(j->objects);
 	j->author_name = j->author_email = j->subject = j->dir = NULL;
+	j->objects = NULL;
+	j->unchanged = false;
 	memset(&j->rev, 0, sizeof(j->rev));
 }
 
@@ -644,8 +900,8 @@ static void job_work(uv_work_t *w)
 	enum job_result r;
 
 	uv_once(&git_once, git_init);
-	r = run_once(j);
-	if (r == JOB_CORRUPT) {
+	r = j->checkout ? run_checkout(j) : run_once(j);
+	if (r == JOB_CORRUPT && !j->checkout) {
 		struct sm_buf why = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 		for (size_t i = 0; i < j->err.nr; i++) {
@@ -662,6 +918,7 @@ static void job_work(uv_work_t *w)
 		sm_err_init(&j->err);
 		clear_out(j);
 		rm_rf(j->clone_dir);
+		j->last_ok = false; /* deliver whatever the new clone finds */
 		r = run_once(j);
 		j->rev.recloned = true;
 		sm_note(&j->err, NULL,
@@ -669,14 +926,33 @@ static void job_work(uv_work_t *w)
 			j->clone_dir);
 	}
 	j->ok = r == JOB_OK && !sm_err_failed(&j->err);
-	if (j->ok)
-		prune_revs(j->rev_root, j->rev.sha, j->last_sha);
+	if (!j->ok || j->unchanged)
+		return;
+	load_tree(j);
+	/* Kept: this one, the head and the one before, the last checkout. */
+	if (j->checkout) {
+		const char *keep[] = { j->rev.sha, j->last_sha, j->prev_sha };
+
+		prune_revs(j->rev_root, keep, SM_ARRAY_SIZE(keep));
+	} else {
+		const char *keep[] = { j->rev.sha, j->last_sha,
+				       j->checkout_sha };
+
+		prune_revs(j->rev_root, keep, SM_ARRAY_SIZE(keep));
+	}
 }
 
 static void release(struct gitsource *gs)
 {
 	if (--gs->refs)
 		return;
+	while (gs->checkouts) {
+		struct pending *p = gs->checkouts;
+
+		gs->checkouts = p->next;
+		free(p->rev);
+		free(p);
+	}
 	free((char *)gs->o.url);
 	free((char *)gs->o.branch);
 	free((char *)gs->o.revision);
@@ -690,7 +966,7 @@ static void release(struct gitsource *gs)
 	free(gs);
 }
 
-static void start_job(struct gitsource *gs);
+static void kick(struct gitsource *gs);
 
 static void on_debounce(uv_timer_t *t)
 {
@@ -709,34 +985,61 @@ static void schedule_poll(struct gitsource *gs)
 	uv_timer_start(&gs->poll, on_debounce, i, 0);
 }
 
-static void job_done(uv_work_t *w, int status)
+static void errors_text(const struct sm_err *e, struct sm_buf *text)
 {
-	struct job *j = w->data;
+	for (size_t i = 0; i < e->nr; i++) {
+		if (i)
+			sm_buf_adds(text, "; ");
+		sm_diag_format(&e->items[i], text);
+	}
+}
+
+static void set_rev_strings(struct job *j)
+{
+	j->rev.author_name = j->author_name;
+	j->rev.author_email = j->author_email;
+	j->rev.subject = j->subject;
+	j->rev.dir = j->dir;
+	j->rev.objects = j->objects;
+}
+
+static void follow_done(struct job *j, int status)
+{
 	struct gitsource *gs = j->gs;
 	struct sm_buf text = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
-	gs->running = false;
-	if (gs->freed)
-		goto out;
+	gs->fetches++;
+	gs->last_fetch_ms =
+		(int64_t)(sm_clock_realtime_ns(&sm_clock_system) / 1000000);
 	if (status)
 		sm_error(&j->err, NULL, "%s: fetch was cancelled", gs->o.url);
 	if (j->ok && !status) {
 		if (strcmp(gs->last_sha, j->rev.sha) || gs->last_err) {
-			memcpy(gs->last_sha, j->rev.sha, sizeof(gs->last_sha));
+			if (strcmp(gs->last_sha, j->rev.sha)) {
+				memcpy(gs->prev_sha, gs->last_sha,
+				       sizeof(gs->prev_sha));
+				memcpy(gs->last_sha, j->rev.sha,
+				       sizeof(gs->last_sha));
+			}
 			free(gs->last_err);
 			gs->last_err = NULL;
-			j->rev.author_name = j->author_name;
-			j->rev.author_email = j->author_email;
-			j->rev.subject = j->subject;
-			j->rev.dir = j->dir;
+			gs->loads++;
+			set_rev_strings(j);
+			if (j->objects)
+				sm_log(SM_LOG_INFO, LOG,
+				       "%s: commit %s loaded (%zu objects)",
+				       gs->o.url, j->rev.short_sha,
+				       json_array_size(j->objects));
+			else
+				sm_log(SM_LOG_WARN, LOG,
+				       "%s: commit %s does not load (%zu "
+				       "errors)",
+				       gs->o.url, j->rev.short_sha,
+				       sm_err_count(&j->err, SM_ERROR));
 			gs->o.cb(gs->o.ctx, &j->rev, &j->err);
 		}
 	} else {
-		for (size_t i = 0; i < j->err.nr; i++) {
-			if (i)
-				sm_buf_adds(&text, "; ");
-			sm_diag_format(&j->err.items[i], &text);
-		}
+		errors_text(&j->err, &text);
 		if (!gs->last_err || strcmp(gs->last_err, sm_buf_cstr(&text))) {
 			free(gs->last_err);
 			gs->last_err = xstrdup(sm_buf_cstr(&text));
@@ -744,16 +1047,51 @@ static void job_done(uv_work_t *w, int status)
 			gs->o.cb(gs->o.ctx, NULL, &j->err);
 		}
 	}
-	if (!gs->freed) {
-		if (gs->again)
-			start_job(gs);
-		else
-			schedule_poll(gs);
-	}
-out:
 	sm_buf_release(&text);
+}
+
+static void checkout_done(struct job *j, int status)
+{
+	struct gitsource *gs = j->gs;
+
+	gs->nr_checkouts++;
+	if (status)
+		sm_error(&j->err, NULL, "%s: checkout of \"%s\" was cancelled",
+			 gs->o.url, j->checkout->rev);
+	if (j->ok && !status) {
+		memcpy(gs->checkout_sha, j->rev.sha, sizeof(gs->checkout_sha));
+		gs->loads++;
+		set_rev_strings(j);
+		j->checkout->cb(j->checkout->ctx, &j->rev, &j->err);
+	} else {
+		j->checkout->cb(j->checkout->ctx, NULL, &j->err);
+	}
+}
+
+static void job_done(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	struct gitsource *gs = j->gs;
+
+	/* `running` stays set during the callbacks: what they ask waits. */
+	if (!gs->freed) {
+		if (j->checkout)
+			checkout_done(j, status);
+		else
+			follow_done(j, status);
+	}
+	gs->running = gs->following = false;
+	if (!gs->freed) {
+		if (!j->checkout && !gs->again)
+			schedule_poll(gs);
+		kick(gs);
+	}
 	clear_out(j);
 	sm_err_release(&j->err);
+	if (j->checkout) {
+		free(j->checkout->rev);
+		free(j->checkout);
+	}
 	free(j->url);
 	free(j->branch);
 	free(j->revision);
@@ -765,18 +1103,26 @@ out:
 	release(gs);
 }
 
-static void start_job(struct gitsource *gs)
+/* Starts the next job, if none runs: a checkout first, then a fetch. */
+static void kick(struct gitsource *gs)
 {
 	struct job *j;
 
-	if (gs->running) {
-		gs->again = true;
+	if (gs->running || gs->freed || (!gs->checkouts && !gs->again))
 		return;
-	}
-	gs->again = false;
-	gs->running = true;
-	uv_timer_stop(&gs->poll);
 	j = xcalloc(1, sizeof(*j));
+	if (gs->checkouts) {
+		j->checkout = gs->checkouts;
+		gs->checkouts = j->checkout->next;
+		if (!gs->checkouts)
+			gs->checkouts_tail = &gs->checkouts;
+		j->checkout->next = NULL;
+	} else {
+		gs->again = false;
+		gs->following = true;
+		uv_timer_stop(&gs->poll);
+	}
+	gs->running = true;
 	j->gs = gs;
 	j->url = xstrdup(gs->o.url);
 	j->branch = dup_or_null(gs->o.branch);
@@ -786,7 +1132,11 @@ static void start_job(struct gitsource *gs)
 	j->rev_root = xstrdup(gs->rev_root);
 	j->creds = dup_or_null(gs->o.credentials_file);
 	j->max_file = gs->o.max_file;
+	j->max_total = gs->o.max_total;
 	memcpy(j->last_sha, gs->last_sha, sizeof(j->last_sha));
+	memcpy(j->prev_sha, gs->prev_sha, sizeof(j->prev_sha));
+	memcpy(j->checkout_sha, gs->checkout_sha, sizeof(j->checkout_sha));
+	j->last_ok = !gs->last_err;
 	sm_err_init(&j->err);
 	j->work.data = j;
 	gs->refs++;
@@ -795,8 +1145,41 @@ static void start_job(struct gitsource *gs)
 
 void gitsource_fetch_now(struct gitsource *gs)
 {
-	if (gs && !gs->freed)
-		start_job(gs);
+	if (!gs || gs->freed)
+		return;
+	gs->again = true;
+	kick(gs);
+}
+
+int gitsource_checkout(struct gitsource *gs, const char *rev,
+		       gitsource_checkout_cb cb, void *ctx)
+{
+	struct pending *p;
+
+	if (!rev || !*rev || !cb)
+		return -EINVAL;
+	if (!gs || gs->freed)
+		return -ESHUTDOWN;
+	p = xcalloc(1, sizeof(*p));
+	p->rev = xstrdup(rev);
+	p->cb = cb;
+	p->ctx = ctx;
+	*gs->checkouts_tail = p;
+	gs->checkouts_tail = &p->next;
+	kick(gs);
+	return 0;
+}
+
+void gitsource_get_status(const struct gitsource *gs,
+			  struct gitsource_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->last_fetch_ms = gs->last_fetch_ms;
+	st->fetches = gs->fetches;
+	memcpy(st->head_sha, gs->last_sha, sizeof(st->head_sha));
+	st->fetching = gs->following || gs->again;
+	st->loads = gs->loads;
+	st->checkouts = gs->nr_checkouts;
 }
 
 static void on_ref_change(uv_fs_event_t *h, const char *name, int events,
@@ -871,6 +1254,9 @@ struct gitsource *gitsource_new(uv_loop_t *loop, const struct gitsource_opts *o)
 		gs->o.interval_ms = GITSOURCE_DEFAULT_INTERVAL_MS;
 	if (!gs->o.max_file)
 		gs->o.max_file = GITSOURCE_DEFAULT_MAX_FILE;
+	if (!gs->o.max_total)
+		gs->o.max_total = GITSOURCE_DEFAULT_MAX_TOTAL;
+	gs->checkouts_tail = &gs->checkouts;
 	gs->clone_dir = xasprintf("%s/git/%016llx", o->data_dir,
 				  (unsigned long long)url_hash(o->url));
 	gs->rev_root = xasprintf("%s/git/rev", o->data_dir);
@@ -888,7 +1274,8 @@ struct gitsource *gitsource_new(uv_loop_t *loop, const struct gitsource_opts *o)
 		start_watch(gs, &gs->watch_gitdir, gs->watch_dir);
 		free(heads);
 	}
-	start_job(gs);
+	gs->again = true;
+	kick(gs);
 	return gs;
 }
 

@@ -13,12 +13,20 @@
  *
  * A commit that differs from the last one delivered is written out, only
  * the blobs under `path`, to DATA/git/rev/<sha>/ (through a temporary
- * folder and a rename; executable bit kept; symlinks refused), and the two
- * newest revision folders are kept. A failure (unreachable remote, failed
- * authentication, missing branch, empty repository, missing path, a file
- * over the size limit, a symlink) goes to the callback as errors and never
- * deletes the last good revision's folder. A corrupt clone is removed and
- * cloned again once, automatically (logged, and noted in the err).
+ * folder and a rename; executable bit kept; symlinks refused), then loaded
+ * with mf_load() in the same job, on the worker. A poll that finds the
+ * commit delivered last (and no error since) writes and loads nothing and
+ * calls nobody. Kept revision folders: the last delivered head, the one
+ * before it and the last checkout; older ones are removed. A failure
+ * (unreachable remote, failed authentication, missing branch, empty
+ * repository, missing path, a file over the size limit, a tree over the
+ * total limit, a symlink) goes to the callback as errors and never deletes
+ * the last good revision's folder. A corrupt clone is removed and cloned
+ * again once, automatically (logged, and noted in the err).
+ *
+ * Diagnostics of the load name files as they are in the repository,
+ * relative to its root and including `path` ("apps/web.yaml:3:5"), never
+ * the DATA/git/rev/<sha>/ folder.
  *
  * Lifetime: the source frees itself once its handles are closed and a
  * running job has finished, after gitsource_free().
@@ -28,6 +36,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "common/compat.h"
@@ -39,6 +48,7 @@ struct gitsource;
 #define GITSOURCE_SHORT_LEN 7
 #define GITSOURCE_DEFAULT_INTERVAL_MS 30000
 #define GITSOURCE_DEFAULT_MAX_FILE (8u << 20)
+#define GITSOURCE_DEFAULT_MAX_TOTAL (64u << 20)
 
 /* A delivered revision; every string is borrowed for the call. */
 struct gitsource_rev {
@@ -48,16 +58,25 @@ struct gitsource_rev {
 	const char *author_email;
 	int64_t time; /* author time, seconds since the epoch */
 	const char *subject; /* first line of the message */
-	const char *dir; /* the tree under `path`, for mf_load() */
+	const char *dir; /* the tree under `path`, as written out */
 	bool rewritten; /* the last delivered commit is not an ancestor */
 	bool recloned; /* the clone was corrupt and was made again */
+	/*
+	 * The valid objects of dir (mf_load(): checked, defaulted, in file
+	 * order), a JSON array; borrowed for the call (json_incref to keep).
+	 * NULL when the set has errors: they are in the callback's err.
+	 */
+	const json_t *objects;
 };
 
 /*
- * Called on the loop thread when the state changes: a new commit (rev set,
- * err holds notes only), an error different from the last one (rev NULL,
+ * Called on the loop thread when the state changes: a new commit (rev set;
+ * err holds the load's diagnostics and notes; when it has errors,
+ * rev->objects is NULL: the commit is delivered all the same, so the caller
+ * can say it was rejected), an error different from the last one (rev NULL,
  * err holds the errors, each saying what and where), or the same commit
- * again after an error cleared (rev set).
+ * again after an error cleared (rev set, loaded again). gitsource_status
+ * already counts the fetch when it is called.
  */
 typedef void (*gitsource_cb)(void *ctx, const struct gitsource_rev *rev,
 			     const struct sm_err *err);
@@ -70,6 +89,8 @@ struct gitsource_opts {
 	const char *data_dir; /* required */
 	uint64_t interval_ms; /* 0: GITSOURCE_DEFAULT_INTERVAL_MS */
 	uint64_t max_file; /* 0: GITSOURCE_DEFAULT_MAX_FILE bytes */
+	/* The sum of the files under path; 0: GITSOURCE_DEFAULT_MAX_TOTAL. */
+	uint64_t max_total;
 	/* Read at fetch time: "user:token" or the path of an SSH key. */
 	const char *credentials_file;
 	gitsource_cb cb; /* required */
@@ -81,7 +102,44 @@ void gitsource_free(struct gitsource *gs);
  * starts at once. */
 struct gitsource *gitsource_new(uv_loop_t *loop, const struct gitsource_opts *o)
 	SM_MALLOC(gitsource_free);
-/* Fetches now (a webhook, `stuurman sync`); after the running job if any. */
+/*
+ * Fetches now (a webhook, `stuurman sync`): after the running job if any,
+ * so every call is followed by a fetch that starts after it (the fetches
+ * counter grows). Calls during one job are merged into one more fetch.
+ */
 void gitsource_fetch_now(struct gitsource *gs);
+
+typedef void (*gitsource_checkout_cb)(void *ctx,
+				      const struct gitsource_rev *rev,
+				      const struct sm_err *err);
+
+/*
+ * Resolves rev (a full or abbreviated sha of >= 4 hex, a tag, a branch;
+ * a tag or branch of that name wins over a sha prefix, as in git) in the
+ * local clone, without fetching, writes its tree under `path` out and loads
+ * it, on the worker (queued behind a running job; checkouts before a queued
+ * fetch), and calls cb once on the loop thread: rev set (objects NULL and
+ * the errors in err when it does not load) or rev NULL with err saying what
+ * is wrong (not in the clone, an ambiguous prefix, a file over the limit).
+ * It does not change which commit the source follows. rev is copied.
+ * Returns 0, -EINVAL (rev empty, cb NULL) or -ESHUTDOWN (called from a
+ * callback after gitsource_free()); on failure cb is never called. After
+ * gitsource_free(), callbacks of checkouts not yet finished are not called.
+ */
+int gitsource_checkout(struct gitsource *gs, const char *rev,
+		       gitsource_checkout_cb cb, void *ctx);
+
+struct gitsource_status {
+	int64_t last_fetch_ms; /* wall clock ms, 0 before the first */
+	uint64_t fetches; /* finished fetch jobs, also those that found
+			     nothing new or failed */
+	char head_sha[GITSOURCE_SHA_LEN + 1]; /* last delivered, "" before */
+	bool fetching; /* a fetch runs or is queued */
+	uint64_t loads; /* trees written out and loaded (follow, checkout) */
+	uint64_t checkouts; /* finished checkout jobs */
+};
+
+void gitsource_get_status(const struct gitsource *gs,
+			  struct gitsource_status *st);
 
 #endif

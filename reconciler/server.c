@@ -88,7 +88,8 @@ static void on_manifests(void *ctx, const json_t *objects,
 {
 	struct server *s = ctx;
 	struct sm_err serr = SM_ERR_INIT;
-	struct sync_result r;
+	struct sync_result r = SYNC_RESULT_INIT;
+	struct sync_opts o = { .source = s->manifests_dir, .prune = true };
 
 	log_diags(err);
 	if (!objects) {
@@ -97,13 +98,14 @@ static void on_manifests(void *ctx, const json_t *objects,
 		       s->manifests_dir, sm_err_count(err, SM_ERROR));
 		return;
 	}
-	sync_apply(s->store, objects, s->manifests_dir, &r, &serr);
+	sync_apply(s->store, objects, &o, &r, &serr);
 	log_diags(&serr);
 	sm_log(SM_LOG_INFO, "server",
 	       "%s: applied: %zu created, %zu configured, %zu unchanged, %zu "
 	       "pruned, %zu skipped",
 	       s->manifests_dir, r.created, r.configured, r.unchanged, r.pruned,
 	       r.skipped);
+	sync_result_release(&r);
 	sm_err_release(&serr);
 }
 
@@ -173,8 +175,9 @@ static int read_secret(const char *file, char **out, struct sm_err *err)
 	size_t n;
 
 	if (!f)
-		return sm_error(err, NULL, "%s: cannot read the webhook "
-					   "secret: %s",
+		return sm_error(err, NULL,
+				"%s: cannot read the webhook "
+				"secret: %s",
 				file, strerror(errno)),
 		       -errno;
 	if (!fgets(line, sizeof(line), f))

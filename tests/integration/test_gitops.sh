@@ -165,7 +165,7 @@ check "the Deployment was not touched" \
 	is_q $dep "d['metadata']['resourceVersion']" "$deployment_rv"
 check "3 pods still answer v=2" all_answer 2
 
-g revert -q --no-edit HEAD && g push -q origin main 2>/dev/null
+g revert --no-edit HEAD >/dev/null && g push -q origin main 2>/dev/null
 hook
 check "the revert converges back: Synced" eventually 20 \
 	synced_at "$(head_sha)"

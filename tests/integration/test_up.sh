@@ -13,7 +13,9 @@
 #     on another node;
 #   - Ctrl-C stops up and what it started, exit 0; `stuurman down
 #     --volumes` removes every pod, container and claim volume of the
-#     nodes; a second down has nothing to do.
+#     nodes; a second down has nothing to do;
+#   - up seeded DATA/git/cluster.git with the examples on main and printed
+#     its git clone line.
 #
 # Needs SM_STUURMAN, SM_PODMAN_SOCKET, SM_TEST_TMP (run.sh).
 # Ends with "N passed, N failed"; exits 1 on any failure.
@@ -68,6 +70,11 @@ fi
 check "up wrote a kubeconfig of mode 0600" \
 	test "$(stat -c %a "$data/kubeconfig" 2>/dev/null)" = 600
 check "up says how to use it" grep -q "export KUBECONFIG=$data/kubeconfig" "$tmp/up.out"
+check "up seeded DATA/git/cluster.git: the examples on main" \
+	sh -c "git -C '$data/git/cluster.git' ls-tree -r --name-only main | grep -qx bootcamp-deployment.yaml"
+check "up's first commit is stuurman's" \
+	sh -c "git -C '$data/git/cluster.git' log -1 --format='%an <%ae> %s' main | grep -q '^stuurman <stuurman@localhost> Initial manifests from '"
+check "up prints the git clone line" grep -q "^  git clone $(realpath "$data")/git/cluster.git && cd cluster\$" "$tmp/up.out"
 
 ready_nodes() {
 	"${kc[@]}" get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |

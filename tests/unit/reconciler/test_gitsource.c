@@ -25,20 +25,29 @@
 
 #include <cmocka.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "reconciler/gitsource.h"
 #include "common/banned.h"
 
+/* A valid manifest named and holding v, so each file loads. */
+#define CM(v)                                                    \
+	"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " v \
+	"\ndata:\n  v: " v "\n"
+
 struct seen {
 	int calls;
 	int oks;
+	int objects; /* objects of the last rev; -1: NULL (load errors) */
+	bool failed; /* the last call's err had errors */
 	char sha[GITSOURCE_SHA_LEN + 1];
 	char author[256];
 	char subject[256];
 	char dir[1024];
 	char err[4096];
 	bool rewritten, recloned;
+	bool bad_short; /* a broken promise, checked outside the callback */
 };
 
 struct fx {
@@ -83,6 +92,20 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 
 	s->calls++;
 	s->err[0] = 0;
+	s->failed = sm_err_failed(err);
+	size_t off = 0;
+
+	for (size_t i = 0; i < err->nr && off < sizeof(s->err); i++) {
+		struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+		int n;
+
+		sm_diag_format(&err->items[i], &b);
+		n = snprintf(s->err + off, sizeof(s->err) - off, "%s\n",
+			     sm_buf_cstr(&b));
+		sm_buf_release(&b);
+		if (n > 0)
+			off += (size_t)n;
+	}
 	if (rev) {
 		s->oks++;
 		snprintf(s->sha, sizeof(s->sha), "%s", rev->sha);
@@ -92,20 +115,14 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 		snprintf(s->dir, sizeof(s->dir), "%s", rev->dir);
 		s->rewritten = rev->rewritten;
 		s->recloned = rev->recloned;
-		assert_false(sm_err_failed(err));
-		assert_int_equal(strlen(rev->short_sha), 7);
-		assert_memory_equal(rev->short_sha, rev->sha, 7);
+		s->objects =
+			rev->objects ? (int)json_array_size(rev->objects) : -1;
+		s->bad_short = strlen(rev->short_sha) != 7 ||
+			       memcmp(rev->short_sha, rev->sha, 7) ||
+			       (rev->objects == NULL) != s->failed;
 		return;
 	}
-	assert_true(sm_err_failed(err));
-	size_t off = 0;
-
-	for (size_t i = 0; i < err->nr && off < sizeof(s->err); i++) {
-		int n = snprintf(s->err + off, sizeof(s->err) - off, "%s\n",
-				 err->items[i].msg);
-		if (n > 0)
-			off += (size_t)n;
-	}
+	s->bad_short = !s->failed; /* rev NULL says why */
 }
 
 static void watchdog(uv_timer_t *t)
@@ -125,6 +142,7 @@ static void wait_calls(struct fx *f, int calls)
 		uv_run(&f->loop, UV_RUN_ONCE);
 	uv_close((uv_handle_t *)&t, NULL);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_false(f->seen.bad_short);
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag,
@@ -246,21 +264,21 @@ static void test_commits_are_delivered_with_their_files_and_author(void **state)
 	char sha[GITSOURCE_SHA_LEN + 1], first[1024];
 	struct stat st;
 
-	commit_file(f, "apps/web.yaml", "kind: one\n", "first commit");
-	commit_file(f, "other/outside.yaml", "kind: outside\n", "second");
+	commit_file(f, "apps/web.yaml", CM("one"), "first commit");
+	commit_file(f, "other/outside.yaml", CM("outside"), "second");
 	sh("printf '#!/bin/sh\\n' > %s/apps/run.sh && chmod +x %s/apps/run.sh",
 	   f->src, f->src);
-	commit_file(f, "apps/sub/db.yaml", "kind: db\n", "add the database");
+	commit_file(f, "apps/sub/db.yaml", CM("db"), "add the database");
 	head_of(f->src, sha);
 	start(f, f->remote, NULL, "/apps/", 0);
 	wait_calls(f, 1);
-	assert_string_equal(f->seen.err, "");
+	assert_false(f->seen.failed);
 	assert_string_equal(f->seen.sha, sha);
 	assert_string_equal(f->seen.author, "Ann Example <ann@example.org>");
 	assert_string_equal(f->seen.subject, "add the database");
 	assert_false(f->seen.rewritten);
-	assert_string_equal(slurp(f->seen.dir, "web.yaml"), "kind: one\n");
-	assert_string_equal(slurp(f->seen.dir, "sub/db.yaml"), "kind: db\n");
+	assert_string_equal(slurp(f->seen.dir, "web.yaml"), CM("one"));
+	assert_string_equal(slurp(f->seen.dir, "sub/db.yaml"), CM("db"));
 	assert_null(slurp(f->seen.dir, "outside.yaml"));
 	assert_null(slurp(f->seen.dir, "other/outside.yaml"));
 	char *run = xasprintf("%s/run.sh", f->seen.dir);
@@ -271,33 +289,33 @@ static void test_commits_are_delivered_with_their_files_and_author(void **state)
 	snprintf(first, sizeof(first), "%s", f->seen.dir);
 
 	/* A second commit, seen on fetch_now. */
-	commit_file(f, "apps/web.yaml", "kind: two\n", "second web");
+	commit_file(f, "apps/web.yaml", CM("two"), "second web");
 	head_of(f->src, sha);
 	gitsource_fetch_now(f->gs);
 	wait_calls(f, 2);
 	assert_string_equal(f->seen.sha, sha);
 	assert_string_equal(f->seen.subject, "second web");
-	assert_string_equal(slurp(f->seen.dir, "web.yaml"), "kind: two\n");
+	assert_string_equal(slurp(f->seen.dir, "web.yaml"), CM("two"));
 	assert_non_null(slurp(first, "web.yaml")); /* the previous one stays */
 
 	/* A third, seen by the watch on the remote's refs alone. */
-	commit_file(f, "apps/web.yaml", "kind: three\n", "third web");
+	commit_file(f, "apps/web.yaml", CM("three"), "third web");
 	head_of(f->src, sha);
 	wait_calls(f, 3);
 	assert_string_equal(f->seen.sha, sha);
-	assert_string_equal(slurp(f->seen.dir, "web.yaml"), "kind: three\n");
+	assert_string_equal(slurp(f->seen.dir, "web.yaml"), CM("three"));
 	assert_int_equal(count_revs(f), 2); /* the first was removed */
 	assert_null(slurp(first, "web.yaml"));
 
 	/* A force-push: delivered, and said to rewrite history. */
 	sh("git -C %s reset -q --hard HEAD~2", f->src);
-	commit_file(f, "apps/web.yaml", "kind: forced\n", "forced web");
+	commit_file(f, "apps/web.yaml", CM("forced"), "forced web");
 	head_of(f->src, sha);
 	gitsource_fetch_now(f->gs);
 	wait_calls(f, 4);
 	assert_string_equal(f->seen.sha, sha);
 	assert_true(f->seen.rewritten);
-	assert_string_equal(slurp(f->seen.dir, "web.yaml"), "kind: forced\n");
+	assert_string_equal(slurp(f->seen.dir, "web.yaml"), CM("forced"));
 	assert_int_equal(f->seen.oks, 4);
 }
 
@@ -307,11 +325,11 @@ test_a_deleted_branch_is_an_error_and_the_last_folder_stays(void **state)
 	struct fx *f = *state;
 	char dir[1024];
 
-	commit_file(f, "a.yaml", "kind: a\n", "on main");
+	commit_file(f, "a.yaml", CM("a"), "on main");
 	sh("git -C %s push -q origin HEAD:feature 2>/dev/null", f->src);
 	start(f, f->remote, "feature", NULL, 0);
 	wait_calls(f, 1);
-	assert_string_equal(f->seen.err, "");
+	assert_false(f->seen.failed);
 	snprintf(dir, sizeof(dir), "%s", f->seen.dir);
 	sh("git -C %s push -q origin --delete feature 2>/dev/null", f->src);
 	gitsource_fetch_now(f->gs);
@@ -319,24 +337,24 @@ test_a_deleted_branch_is_an_error_and_the_last_folder_stays(void **state)
 	assert_int_equal(f->seen.oks, 1);
 	assert_non_null(strstr(f->seen.err, "branch \"feature\""));
 	assert_non_null(strstr(f->seen.err, "does not exist"));
-	assert_string_equal(slurp(dir, "a.yaml"), "kind: a\n");
+	assert_string_equal(slurp(dir, "a.yaml"), CM("a"));
 }
 
 static void test_a_missing_path_is_an_error_naming_it(void **state)
 {
 	struct fx *f = *state;
 
-	commit_file(f, "a/x.yaml", "kind: a\n", "one");
+	commit_file(f, "a/x.yaml", CM("a"), "one");
 	start(f, f->remote, NULL, "nope/deeper", 0);
 	wait_calls(f, 1);
 	assert_int_equal(f->seen.oks, 0);
 	assert_non_null(strstr(f->seen.err, "path \"nope/deeper\""));
 	/* The same error again calls nobody; a fix delivers. */
-	commit_file(f, "nope/deeper/x.yaml", "kind: b\n", "two");
+	commit_file(f, "nope/deeper/x.yaml", CM("b"), "two");
 	gitsource_fetch_now(f->gs);
 	wait_calls(f, 2);
 	assert_int_equal(f->seen.oks, 1);
-	assert_string_equal(slurp(f->seen.dir, "x.yaml"), "kind: b\n");
+	assert_string_equal(slurp(f->seen.dir, "x.yaml"), CM("b"));
 }
 
 static void test_an_empty_repository_is_an_error(void **state)
@@ -369,7 +387,7 @@ static void test_a_file_over_the_limit_is_refused_and_not_written(void **state)
 	char *big = xcalloc(1, 5000);
 
 	memset(big, 'x', 4999);
-	commit_file(f, "small.yaml", "kind: a\n", "small");
+	commit_file(f, "small.yaml", CM("a"), "small");
 	commit_file(f, "deep/big.yaml", big, "big");
 	start(f, f->remote, NULL, NULL, 4096);
 	wait_calls(f, 1);
@@ -397,7 +415,7 @@ static void test_a_symlink_is_refused(void **state)
 	struct fx *f = *state;
 
 	sh("mkdir -p %s && ln -s /etc/passwd %s/link.yaml", f->src, f->src);
-	commit_file(f, "a.yaml", "kind: a\n", "with a link");
+	commit_file(f, "a.yaml", CM("a"), "with a link");
 	start(f, f->remote, NULL, NULL, 0);
 	wait_calls(f, 1);
 	assert_int_equal(f->seen.oks, 0);
@@ -414,8 +432,8 @@ static void test_a_corrupt_clone_is_cloned_again(void **state)
 	DIR *d;
 	struct dirent *de;
 
-	commit_file(f, "a.yaml", "kind: a\n", "one");
-	commit_file(f, "keep.yaml", "kind: kept\n", "two");
+	commit_file(f, "a.yaml", CM("a"), "one");
+	commit_file(f, "keep.yaml", CM("kept"), "two");
 	start(f, f->remote, NULL, NULL, 0);
 	wait_calls(f, 1);
 	assert_int_equal(f->seen.oks, 1);
@@ -430,16 +448,16 @@ static void test_a_corrupt_clone_is_cloned_again(void **state)
 	/* Every object and pack of the clone is lost; the next commit
 	 * shares the blob of keep.yaml with the lost ones. */
 	sh("find %s -type f -delete", objs);
-	commit_file(f, "a.yaml", "kind: b\n", "three");
+	commit_file(f, "a.yaml", CM("b"), "three");
 	head_of(f->src, sha);
 	gitsource_fetch_now(f->gs);
 	wait_calls(f, 2);
-	assert_string_equal(f->seen.err, "");
+	assert_false(f->seen.failed);
 	assert_int_equal(f->seen.oks, 2);
 	assert_true(f->seen.recloned);
 	assert_string_equal(f->seen.sha, sha);
-	assert_string_equal(slurp(f->seen.dir, "a.yaml"), "kind: b\n");
-	assert_string_equal(slurp(f->seen.dir, "keep.yaml"), "kind: kept\n");
+	assert_string_equal(slurp(f->seen.dir, "a.yaml"), CM("b"));
+	assert_string_equal(slurp(f->seen.dir, "keep.yaml"), CM("kept"));
 	free(objs);
 	free(git);
 }
@@ -462,27 +480,27 @@ static void test_a_revision_pins_a_tag_or_a_commit(void **state)
 	struct fx *f = *state;
 	char one[GITSOURCE_SHA_LEN + 1], two[GITSOURCE_SHA_LEN + 1];
 
-	commit_file(f, "a.yaml", "kind: one\n", "one");
+	commit_file(f, "a.yaml", CM("one"), "one");
 	head_of(f->src, one);
 	sh("git -C %s tag v1 && git -C %s push -q origin v1 2>/dev/null",
 	   f->src, f->src);
-	commit_file(f, "a.yaml", "kind: two\n", "two");
-	commit_file(f, "a.yaml", "kind: three\n", "three");
+	commit_file(f, "a.yaml", CM("two"), "two");
+	commit_file(f, "a.yaml", CM("three"), "three");
 	sh("git -C %s rev-parse HEAD~1 > %s/two", f->src, f->tmp);
 	snprintf(two, sizeof(two), "%s", slurp(f->tmp, "two"));
 	start_rev(f, "v1");
 	wait_calls(f, 1);
-	assert_string_equal(f->seen.err, "");
+	assert_false(f->seen.failed);
 	assert_string_equal(f->seen.sha, one);
-	assert_string_equal(slurp(f->seen.dir, "a.yaml"), "kind: one\n");
+	assert_string_equal(slurp(f->seen.dir, "a.yaml"), CM("one"));
 	gitsource_free(f->gs);
 	f->gs = NULL;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	start_rev(f, two);
 	wait_calls(f, 2);
-	assert_string_equal(f->seen.err, "");
+	assert_false(f->seen.failed);
 	assert_string_equal(f->seen.sha, two);
-	assert_string_equal(slurp(f->seen.dir, "a.yaml"), "kind: two\n");
+	assert_string_equal(slurp(f->seen.dir, "a.yaml"), CM("two"));
 	gitsource_free(f->gs);
 	f->gs = NULL;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -516,7 +534,7 @@ static void test_a_git_daemon_remote_is_fetched(void **state)
 	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
 	port = ntohs(a.sin_port);
 	close(s);
-	commit_file(f, "a.yaml", "kind: a\n", "over git://");
+	commit_file(f, "a.yaml", CM("a"), "over git://");
 	head_of(f->src, sha);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -550,10 +568,397 @@ static void test_a_git_daemon_remote_is_fetched(void **state)
 	wait_calls(f, 1);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	assert_string_equal(f->seen.err, "");
+	assert_false(f->seen.failed);
 	assert_string_equal(f->seen.sha, sha);
-	assert_string_equal(slurp(f->seen.dir, "a.yaml"), "kind: a\n");
+	assert_string_equal(slurp(f->seen.dir, "a.yaml"), CM("a"));
 	free(url);
+}
+
+static void watchdog_status(uv_timer_t *t)
+{
+	(void)t;
+	fail_msg("the status did not change within 60 s");
+}
+
+/* Runs the loop until the source has finished `n` fetch jobs. */
+static void wait_fetches(struct fx *f, uint64_t n)
+{
+	struct gitsource_status st;
+	uv_timer_t t;
+
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, watchdog_status, 60000, 0);
+	for (;;) {
+		gitsource_get_status(f->gs, &st);
+		if (st.fetches >= n)
+			break;
+		uv_run(&f->loop, UV_RUN_ONCE);
+	}
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static void
+test_load_errors_name_files_as_in_the_repository_and_still_deliver(void **state)
+{
+	struct fx *f = *state;
+	char sha[GITSOURCE_SHA_LEN + 1];
+
+	commit_file(f, "apps/dup.yaml", CM("one"), "first");
+	commit_file(f, "apps/sub/again.yaml", CM("one"), "a duplicate");
+	commit_file(f, "apps/web.yaml",
+		    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+		    "  name: Web_Bad\n",
+		    "a bad name");
+	head_of(f->src, sha);
+	start(f, f->remote, NULL, "apps", 0);
+	wait_calls(f, 1);
+	/* Delivered, so the caller can say which commit was rejected. */
+	assert_int_equal(f->seen.oks, 1);
+	assert_string_equal(f->seen.sha, sha);
+	assert_true(f->seen.failed);
+	assert_int_equal(f->seen.objects, -1);
+	assert_non_null(strstr(f->seen.err, "apps/web.yaml:4:"));
+	assert_non_null(strstr(f->seen.err, "apps/sub/again.yaml:1:1: "));
+	assert_non_null(
+		strstr(f->seen.err, "also defined at apps/dup.yaml:1:1"));
+	assert_null(strstr(f->seen.err, "/git/rev/"));
+	assert_null(strstr(f->seen.err, f->tmp));
+
+	/* The same commit again calls nobody; a fix is delivered loaded. */
+	gitsource_fetch_now(f->gs);
+	wait_fetches(f, 2);
+	assert_int_equal(f->seen.calls, 1);
+	sh("git -C %s rm -q apps/web.yaml apps/sub/again.yaml", f->src);
+	commit_file(f, "apps/two.yaml", CM("two"), "fixed");
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_false(f->seen.failed);
+	assert_int_equal(f->seen.objects, 2);
+}
+
+static void test_load_errors_at_the_root_have_no_leading_slash(void **state)
+{
+	struct fx *f = *state;
+
+	commit_file(f, "web.yaml", "apiVersion: v1\nkind: ConfigMap\n",
+		    "no metadata");
+	commit_file(f, "deep/er/x.yaml", "a: [1, 2\n", "bad yaml");
+	start(f, f->remote, NULL, NULL, 0);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 1);
+	assert_true(f->seen.failed);
+	assert_true(!strncmp(f->seen.err, "web.yaml:", 9) ||
+		    strstr(f->seen.err, "\nweb.yaml:"));
+	assert_non_null(strstr(f->seen.err, "deep/er/x.yaml:"));
+	assert_null(strstr(f->seen.err, "/deep/er/x.yaml"));
+	assert_null(strstr(f->seen.err, "/web.yaml"));
+}
+
+static void
+test_a_poll_without_a_new_commit_writes_and_loads_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct gitsource_status st;
+	char sha[GITSOURCE_SHA_LEN + 1], *gone;
+
+	start(f, f->remote, NULL, NULL, 0);
+	gitsource_get_status(f->gs, &st);
+	assert_true(st.fetching);
+	assert_int_equal(st.fetches, 0);
+	assert_int_equal(st.last_fetch_ms, 0);
+	assert_string_equal(st.head_sha, "");
+	wait_calls(f, 1); /* empty repository: an error, a finished fetch */
+	gitsource_get_status(f->gs, &st);
+	assert_int_equal(st.fetches, 1);
+	assert_true(st.last_fetch_ms > 1700000000000);
+	assert_false(st.fetching);
+	assert_string_equal(st.head_sha, "");
+
+	commit_file(f, "a.yaml", CM("a"), "one");
+	head_of(f->src, sha);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	gitsource_get_status(f->gs, &st);
+	assert_int_equal(st.fetches, 2);
+	assert_int_equal(st.loads, 1);
+	assert_string_equal(st.head_sha, sha);
+	assert_int_equal(count_revs(f), 1);
+	/* A file removed by hand stays removed: nothing is written again. */
+	gone = xasprintf("%s/a.yaml", f->seen.dir);
+	assert_int_equal(unlink(gone), 0);
+	for (uint64_t n = 3; n < 6; n++) {
+		gitsource_fetch_now(f->gs);
+		wait_fetches(f, n);
+	}
+	gitsource_get_status(f->gs, &st);
+	assert_int_equal(st.fetches, 5);
+	assert_int_equal(st.loads, 1);
+	assert_int_equal(f->seen.calls, 2);
+	assert_int_equal(count_revs(f), 1);
+	assert_int_equal(access(gone, F_OK), -1);
+	free(gone);
+}
+
+static void test_fetch_now_during_a_fetch_runs_one_more(void **state)
+{
+	struct fx *f = *state;
+	struct gitsource_status st;
+	char sha[GITSOURCE_SHA_LEN + 1];
+
+	commit_file(f, "a.yaml", CM("a"), "one");
+	start(f, f->remote, NULL, NULL, 0);
+	/* The first fetch is running now: these ask for one more after it. */
+	gitsource_fetch_now(f->gs);
+	gitsource_fetch_now(f->gs);
+	commit_file(f, "b.yaml", CM("b"), "two");
+	head_of(f->src, sha);
+	wait_fetches(f, 2);
+	gitsource_get_status(f->gs, &st);
+	assert_int_equal(st.fetches, 2);
+	assert_string_equal(st.head_sha, sha);
+	assert_string_equal(f->seen.sha, sha);
+	assert_int_equal(f->seen.objects, 2);
+	/* Merged into one: no third fetch is queued. */
+	assert_false(st.fetching);
+}
+
+struct co_seen {
+	int calls;
+	bool has_rev, failed;
+	int objects;
+	char sha[GITSOURCE_SHA_LEN + 1];
+	char subject[256];
+	char err[2048];
+};
+
+static void on_checkout(void *ctx, const struct gitsource_rev *rev,
+			const struct sm_err *err)
+{
+	struct co_seen *c = ctx;
+	size_t off = 0;
+
+	c->calls++;
+	c->has_rev = rev != NULL;
+	c->failed = sm_err_failed(err);
+	c->err[0] = 0;
+	for (size_t i = 0; i < err->nr && off < sizeof(c->err); i++) {
+		int n = snprintf(c->err + off, sizeof(c->err) - off, "%s\n",
+				 err->items[i].msg);
+
+		if (n > 0)
+			off += (size_t)n;
+	}
+	if (!rev)
+		return;
+	snprintf(c->sha, sizeof(c->sha), "%s", rev->sha);
+	snprintf(c->subject, sizeof(c->subject), "%s", rev->subject);
+	c->objects = rev->objects ? (int)json_array_size(rev->objects) : -1;
+}
+
+/* Runs the loop until the checkout callback has been called n times. */
+static void wait_checkouts(struct fx *f, struct co_seen *c, int n)
+{
+	uv_timer_t t;
+
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, watchdog, 60000, 0);
+	while (c->calls < n)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(c->calls, n);
+}
+
+static void checkout(struct fx *f, const char *rev, struct co_seen *c)
+{
+	assert_int_equal(gitsource_checkout(f->gs, rev, on_checkout, c), 0);
+	wait_checkouts(f, c, c->calls + 1);
+}
+
+static char *rev_file(struct fx *f, const char *sha, const char *name)
+{
+	char *dir = xasprintf("%s/git/rev/%s", f->data, sha);
+	char *r = slurp(dir, name);
+
+	free(dir);
+	return r;
+}
+
+static void test_checkout_by_short_sha_tag_or_branch(void **state)
+{
+	struct fx *f = *state;
+	struct co_seen c = { 0 };
+	struct gitsource_status st;
+	char one[GITSOURCE_SHA_LEN + 1], two[GITSOURCE_SHA_LEN + 1];
+	char head[GITSOURCE_SHA_LEN + 1], prefix[8];
+
+	commit_file(f, "apps/a.yaml", CM("one"), "one");
+	head_of(f->src, one);
+	sh("git -C %s tag -a -m 'release one' v1 && "
+	   "git -C %s push -q origin v1 2>/dev/null",
+	   f->src, f->src);
+	commit_file(f, "apps/a.yaml", CM("two"), "two");
+	head_of(f->src, two);
+	sh("git -C %s push -q origin HEAD:feature 2>/dev/null", f->src);
+	commit_file(f, "apps/a.yaml", "kind: broken\n", "three, broken");
+	head_of(f->src, head);
+	start(f, f->remote, NULL, "apps", 0);
+	/* Queued behind the first fetch, so it sees the fetched clone. */
+	snprintf(prefix, sizeof(prefix), "%.5s", one);
+	assert_int_equal(gitsource_checkout(f->gs, prefix, on_checkout, &c), 0);
+	wait_calls(f, 1);
+	assert_true(f->seen.failed); /* the head does not load */
+	wait_checkouts(f, &c, 1);
+	assert_true(c.has_rev);
+	assert_string_equal(c.sha, one);
+	checkout(f, prefix, &c);
+	assert_true(c.has_rev);
+	assert_false(c.failed);
+	assert_string_equal(c.sha, one);
+	assert_string_equal(c.subject, "one");
+	assert_int_equal(c.objects, 1);
+	assert_string_equal(rev_file(f, one, "a.yaml"), CM("one"));
+
+	/* An annotated tag, peeled to its commit. */
+	checkout(f, "v1", &c);
+	assert_string_equal(c.sha, one);
+	/* A branch as last fetched. */
+	checkout(f, "feature", &c);
+	assert_string_equal(c.sha, two);
+	assert_int_equal(c.objects, 1);
+	/* A full sha; one that does not load is delivered with errors. */
+	checkout(f, head, &c);
+	assert_true(c.has_rev);
+	assert_true(c.failed);
+	assert_int_equal(c.objects, -1);
+
+	/* The followed commit did not change: a fetch calls nobody. */
+	gitsource_get_status(f->gs, &st);
+	assert_string_equal(st.head_sha, head);
+	assert_int_equal(st.checkouts, 5);
+	gitsource_fetch_now(f->gs);
+	wait_fetches(f, st.fetches + 1);
+	assert_int_equal(f->seen.calls, 1);
+	gitsource_get_status(f->gs, &st);
+	assert_string_equal(st.head_sha, head);
+
+	/* The last checkout's folder outlives a new head and its prune. */
+	checkout(f, "feature", &c);
+	commit_file(f, "apps/a.yaml", CM("four"), "four");
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_false(f->seen.failed);
+	assert_string_equal(rev_file(f, two, "a.yaml"), CM("two"));
+	assert_non_null(rev_file(f, head, "a.yaml")); /* the head before */
+	assert_null(rev_file(f, one, "a.yaml"));
+	assert_int_equal(count_revs(f), 3);
+}
+
+static void test_checkout_of_an_unknown_revision_says_so(void **state)
+{
+	struct fx *f = *state;
+	struct co_seen c = { 0 };
+	char *blob, *clone = NULL, *git = xasprintf("%s/git", f->data);
+	char amb[8] = "";
+	DIR *d;
+	struct dirent *de;
+	FILE *p;
+
+	/* Before anything was fetched: there is no clone. */
+	start(f, f->remote, NULL, "apps", 0);
+	checkout(f, "main", &c);
+	assert_false(c.has_rev);
+	wait_calls(f, 1);
+	gitsource_free(f->gs);
+	f->gs = NULL;
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+
+	/* 1,000 blobs outside `path`: two of them share 4 hex digits. */
+	sh("mkdir -p %s/blobs && cd %s/blobs && "
+	   "for i in $(seq 1000); do echo $i > $i.txt; done",
+	   f->src, f->src);
+	commit_file(f, "apps/a.yaml", CM("a"), "one");
+	start(f, f->remote, NULL, "apps", 0);
+	wait_calls(f, 2);
+	assert_false(f->seen.failed);
+
+	checkout(f, "deadbeefdeadbeef", &c);
+	assert_false(c.has_rev);
+	assert_true(c.failed);
+	assert_non_null(strstr(c.err, "revision \"deadbeefdeadbeef\" is not "
+				      "in the clone of "));
+	assert_non_null(strstr(c.err, f->remote));
+	assert_non_null(strstr(c.err, "`stuurman history`"));
+	checkout(f, "no-such-tag", &c);
+	assert_false(c.has_rev);
+	assert_non_null(strstr(c.err, "\"no-such-tag\" is not in the clone"));
+	checkout(f, "abc", &c);
+	assert_false(c.has_rev);
+	assert_non_null(strstr(c.err, "at least 4 hex digits"));
+
+	d = opendir(git);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && strcmp(de->d_name, "rev"))
+			clone = xasprintf("%s/%s", git, de->d_name);
+	closedir(d);
+	assert_non_null(clone);
+	char *cmd = xasprintf("git --git-dir=%s cat-file --batch-all-objects "
+			      "--batch-check='%%(objectname)' | cut -c1-4 | "
+			      "sort | uniq -d | head -1",
+			      clone);
+
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(amb, sizeof(amb), p));
+	pclose(p);
+	amb[strcspn(amb, "\n")] = 0;
+	assert_int_equal(strlen(amb), 4);
+	checkout(f, amb, &c);
+	assert_false(c.has_rev);
+	assert_non_null(strstr(c.err, "is ambiguous"));
+	assert_non_null(strstr(c.err, amb));
+
+	/* A blob's sha is no commit. */
+	free(cmd);
+	cmd = xasprintf("git -C %s rev-parse HEAD:blobs/1.txt", f->src);
+	p = popen(cmd, "r");
+	blob = xcalloc(1, 64);
+	assert_non_null(fgets(blob, 64, p));
+	pclose(p);
+	blob[strcspn(blob, "\n")] = 0;
+	checkout(f, blob, &c);
+	assert_false(c.has_rev);
+	assert_non_null(strstr(c.err, "is a blob"));
+
+	assert_int_equal(gitsource_checkout(f->gs, "", on_checkout, &c),
+			 -EINVAL);
+	assert_int_equal(gitsource_checkout(f->gs, "main", NULL, &c), -EINVAL);
+	free(blob);
+	free(cmd);
+	free(clone);
+	free(git);
+}
+
+static void test_a_tree_over_the_total_limit_is_refused(void **state)
+{
+	struct fx *f = *state;
+	struct gitsource_opts o = {
+		.url = f->remote,
+		.data_dir = f->data,
+		.max_total = 300,
+		.cb = on_rev,
+		.ctx = &f->seen,
+	};
+
+	commit_file(f, "a.yaml", CM("aaaaaaaaaaaaaaaaaaaaaa"), "one");
+	commit_file(f, "b.yaml", CM("bbbbbbbbbbbbbbbbbbbbbb"), "two");
+	commit_file(f, "c.yaml", CM("cccccccccccccccccccccc"), "three");
+	f->gs = gitsource_new(&f->loop, &o);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, "over the limit of 300 bytes"));
 }
 
 int main(void)
@@ -585,6 +990,27 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_a_git_daemon_remote_is_fetched, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_load_errors_name_files_as_in_the_repository_and_still_deliver,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_load_errors_at_the_root_have_no_leading_slash,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_poll_without_a_new_commit_writes_and_loads_nothing,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fetch_now_during_a_fetch_runs_one_more, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_checkout_by_short_sha_tag_or_branch, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_checkout_of_an_unknown_revision_says_so, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_tree_over_the_total_limit_is_refused, setup,
+			teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
