@@ -961,6 +961,35 @@ static void test_a_tree_over_the_total_limit_is_refused(void **state)
 	assert_non_null(strstr(f->seen.err, "over the limit of 300 bytes"));
 }
 
+static void test_an_alias_bomb_is_an_error_naming_its_file(void **state)
+{
+	struct fx *f = *state;
+	struct sm_buf y = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char prev = 0;
+
+	/* Nine levels of nine: 387 million nodes if expanded. */
+	sm_buf_adds(&y, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+			"  name: lol\nx:\n  a: &a [lol, lol, lol, lol, lol, "
+			"lol, lol, lol, lol]\n");
+	for (char c = 'b'; c <= 'i'; c++) {
+		prev = (char)(c - 1);
+		sm_buf_addf(&y, "  %c: &%c [", c, c);
+		for (int i = 0; i < 9; i++)
+			sm_buf_addf(&y, "%s*%c", i ? ", " : "", prev);
+		sm_buf_adds(&y, "]\n");
+	}
+	commit_file(f, "apps/ok.yaml", CM("ok"), "fine");
+	commit_file(f, "apps/bomb.yaml", sm_buf_cstr(&y), "a bomb");
+	start(f, f->remote, NULL, "apps", 0);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 1);
+	assert_true(f->seen.failed);
+	assert_int_equal(f->seen.objects, -1);
+	assert_non_null(strstr(f->seen.err, "apps/bomb.yaml:"));
+	assert_non_null(strstr(f->seen.err, "alias expansion exceeds"));
+	sm_buf_release(&y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1010,6 +1039,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_a_tree_over_the_total_limit_is_refused, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_an_alias_bomb_is_an_error_naming_its_file, setup,
 			teardown),
 	};
 
