@@ -688,7 +688,7 @@ test_a_poll_without_a_new_commit_writes_and_loads_nothing(void **state)
 	gone = xasprintf("%s/a.yaml", f->seen.dir);
 	assert_int_equal(unlink(gone), 0);
 	for (uint64_t n = 3; n < 6; n++) {
-		gitsource_fetch_now(f->gs);
+		assert_int_equal(gitsource_fetch_now(f->gs), n);
 		wait_fetches(f, n);
 	}
 	gitsource_get_status(f->gs, &st);
@@ -709,8 +709,8 @@ static void test_fetch_now_during_a_fetch_runs_one_more(void **state)
 	commit_file(f, "a.yaml", CM("a"), "one");
 	start(f, f->remote, NULL, NULL, 0);
 	/* The first fetch is running now: these ask for one more after it. */
-	gitsource_fetch_now(f->gs);
-	gitsource_fetch_now(f->gs);
+	assert_int_equal(gitsource_fetch_now(f->gs), 2);
+	assert_int_equal(gitsource_fetch_now(f->gs), 2);
 	commit_file(f, "b.yaml", CM("b"), "two");
 	head_of(f->src, sha);
 	wait_fetches(f, 2);
