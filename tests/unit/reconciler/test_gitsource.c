@@ -679,20 +679,23 @@ test_a_poll_without_a_new_commit_writes_and_loads_nothing(void **state)
 	head_of(f->src, sha);
 	gitsource_fetch_now(f->gs);
 	wait_calls(f, 2);
+	/* (The watch on the remote's refs may fetch too: counts are >=.) */
 	gitsource_get_status(f->gs, &st);
-	assert_int_equal(st.fetches, 2);
+	assert_true(st.fetches >= 2);
 	assert_int_equal(st.loads, 1);
 	assert_string_equal(st.head_sha, sha);
 	assert_int_equal(count_revs(f), 1);
 	/* A file removed by hand stays removed: nothing is written again. */
 	gone = xasprintf("%s/a.yaml", f->seen.dir);
 	assert_int_equal(unlink(gone), 0);
-	for (uint64_t n = 3; n < 6; n++) {
-		assert_int_equal(gitsource_fetch_now(f->gs), n);
+	for (int i = 0; i < 3; i++) {
+		uint64_t n = gitsource_fetch_now(f->gs);
+
+		assert_true(n > st.fetches);
 		wait_fetches(f, n);
+		gitsource_get_status(f->gs, &st);
 	}
-	gitsource_get_status(f->gs, &st);
-	assert_int_equal(st.fetches, 5);
+	assert_true(st.fetches >= 5);
 	assert_int_equal(st.loads, 1);
 	assert_int_equal(f->seen.calls, 2);
 	assert_int_equal(count_revs(f), 1);
@@ -708,19 +711,28 @@ static void test_fetch_now_during_a_fetch_runs_one_more(void **state)
 
 	commit_file(f, "a.yaml", CM("a"), "one");
 	start(f, f->remote, NULL, NULL, 0);
-	/* The first fetch is running now: these ask for one more after it. */
+	/* The first fetch is running now: these ask for one more after it,
+	 * merged into one. */
 	assert_int_equal(gitsource_fetch_now(f->gs), 2);
 	assert_int_equal(gitsource_fetch_now(f->gs), 2);
-	commit_file(f, "b.yaml", CM("b"), "two");
-	head_of(f->src, sha);
 	wait_fetches(f, 2);
 	gitsource_get_status(f->gs, &st);
 	assert_int_equal(st.fetches, 2);
+	assert_false(st.fetching);
+	assert_int_equal(f->seen.calls, 1);
+
+	/* A push during a fetch is seen by the one asked for after it. */
+	assert_int_equal(gitsource_fetch_now(f->gs), 3);
+	gitsource_get_status(f->gs, &st);
+	assert_true(st.fetching);
+	assert_int_equal(gitsource_fetch_now(f->gs), 4);
+	commit_file(f, "b.yaml", CM("b"), "two");
+	head_of(f->src, sha);
+	wait_fetches(f, 4);
+	gitsource_get_status(f->gs, &st);
 	assert_string_equal(st.head_sha, sha);
 	assert_string_equal(f->seen.sha, sha);
 	assert_int_equal(f->seen.objects, 2);
-	/* Merged into one: no third fetch is queued. */
-	assert_false(st.fetching);
 }
 
 struct co_seen {
