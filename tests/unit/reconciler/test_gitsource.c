@@ -977,17 +977,15 @@ static void test_an_alias_bomb_is_an_error_naming_its_file(void **state)
 {
 	struct fx *f = *state;
 	struct sm_buf y = SM_BUF_INIT(SM_BUF_UNBOUNDED);
-	char prev = 0;
 
 	/* Nine levels of nine: 387 million nodes if expanded. */
 	sm_buf_adds(&y, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
 			"  name: lol\nx:\n  a: &a [lol, lol, lol, lol, lol, "
 			"lol, lol, lol, lol]\n");
-	for (char c = 'b'; c <= 'i'; c++) {
-		prev = (char)(c - 1);
+	for (int c = 'b'; c <= 'i'; c++) {
 		sm_buf_addf(&y, "  %c: &%c [", c, c);
 		for (int i = 0; i < 9; i++)
-			sm_buf_addf(&y, "%s*%c", i ? ", " : "", prev);
+			sm_buf_addf(&y, "%s*%c", i ? ", " : "", c - 1);
 		sm_buf_adds(&y, "]\n");
 	}
 	commit_file(f, "apps/ok.yaml", CM("ok"), "fine");
