@@ -970,7 +970,7 @@ static void kick(struct gitsource *gs);
 
 static void on_debounce(uv_timer_t *t)
 {
-	gitsource_fetch_now(t->data);
+	(void)gitsource_fetch_now(t->data);
 }
 
 static void schedule_poll(struct gitsource *gs)
@@ -1143,12 +1143,17 @@ static void kick(struct gitsource *gs)
 	uv_queue_work(gs->loop, &j->work, job_work, job_done);
 }
 
-void gitsource_fetch_now(struct gitsource *gs)
+uint64_t gitsource_fetch_now(struct gitsource *gs)
 {
+	uint64_t target;
+
 	if (!gs || gs->freed)
-		return;
+		return 0;
+	/* A running fetch finishes first, then the one asked for here. */
+	target = gs->fetches + (gs->following ? 2 : 1);
 	gs->again = true;
 	kick(gs);
+	return target;
 }
 
 int gitsource_checkout(struct gitsource *gs, const char *rev,

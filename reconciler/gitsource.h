@@ -106,8 +106,12 @@ struct gitsource *gitsource_new(uv_loop_t *loop, const struct gitsource_opts *o)
  * Fetches now (a webhook, `stuurman sync`): after the running job if any,
  * so every call is followed by a fetch that starts after it (the fetches
  * counter grows). Calls during one job are merged into one more fetch.
+ * Returns the value gitsource_status.fetches will have once a fetch that
+ * started after this call has finished (the running fetch, which may have
+ * missed a push made just before, does not count); 0 after
+ * gitsource_free().
  */
-void gitsource_fetch_now(struct gitsource *gs);
+uint64_t gitsource_fetch_now(struct gitsource *gs);
 
 typedef void (*gitsource_checkout_cb)(void *ctx,
 				      const struct gitsource_rev *rev,
