@@ -198,11 +198,15 @@ bool api_gitops_handle(void *ctx, enum api_user user,
 	} else if (!strcmp(what, "sync") && get) {
 		send_owned(resp, 200, gitops_status(g));
 	} else if (!strcmp(what, "sync") && post) {
-		json_t *st;
+		json_t *st = gitops_status(g);
+		uint64_t done = gitops_sync_now(g);
 
-		/* The answer's fetch count is from before the fetch. */
-		st = gitops_status(g);
-		gitops_sync_now(g);
+		/*
+		 * A client waits until "fetches" grows past this: then a fetch
+		 * that started after the request has finished.
+		 */
+		json_object_set_new(st, "fetches",
+				    json_integer((json_int_t)done - 1));
 		send_owned(resp, 202, st);
 	} else if (!strcmp(what, "history") && get) {
 		send_owned(resp, 200, gitops_history(g));

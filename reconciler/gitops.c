@@ -972,9 +972,10 @@ fail:
 	return rc;
 }
 
-void gitops_sync_now(struct gitops *g)
+uint64_t gitops_sync_now(struct gitops *g)
 {
-	gitsource_fetch_now(g->gs);
+	uint64_t target = gitsource_fetch_now(g->gs);
+
 	if (g->desired) {
 		json_t *d = json_incref(g->desired);
 		struct revinfo r = { 0 };
@@ -984,6 +985,7 @@ void gitops_sync_now(struct gitops *g)
 		revinfo_release(&r);
 		json_decref(d);
 	}
+	return target;
 }
 
 /* Desired objects whose live state no longer holds them. */

@@ -74,9 +74,11 @@ json_t *gitops_history(struct gitops *g);
 int gitops_diff(struct gitops *g, struct sm_buf *out, struct sm_err *err);
 /*
  * Fetches now and applies what it finds; the current revision is applied
- * again at once (so drift goes even with self-heal off).
+ * again at once (so drift goes even with self-heal off). Returns the
+ * status' "fetches" count at which a fetch that started after this call
+ * has finished.
  */
-void gitops_sync_now(struct gitops *g);
+uint64_t gitops_sync_now(struct gitops *g);
 
 /*
  * Called once when a rollback has been applied (status 0, the status

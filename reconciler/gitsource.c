@@ -216,6 +216,24 @@ static int credentials(git_credential **out, const char *url,
 	return rc;
 }
 
+/*
+ * The remote, in memory only: the clone's config names none. Looking one
+ * up (or making one with a name) reads the config through libgit2 1.5's
+ * regular expressions, whose pcre2 match data leaks about 20 KiB a call:
+ * per fetch, that would grow the server without bound. url.*.insteadOf
+ * rules are therefore not applied; give the real URL.
+ */
+static int new_remote(git_remote **out, git_repository *repo, const char *url)
+{
+	git_remote_create_options o = GIT_REMOTE_CREATE_OPTIONS_INIT;
+
+	o.repository = repo;
+	o.fetchspec = "+refs/heads/*:refs/remotes/origin/*";
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+		  GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	return git_remote_create_with_opts(out, url, &o);
+}
+
 /* Connects, lists, downloads and updates the tips; fills *head with the
  * remote's HEAD branch ("refs/heads/x") when it has one. */
 static enum job_result fetch(struct job *j, git_repository *repo, git_buf *head)
@@ -233,7 +251,7 @@ static enum job_result fetch(struct job *j, git_repository *repo, git_buf *head)
 	cb.credentials = credentials;
 	cb.payload = j;
 	fo.callbacks = cb;
-	if (git_remote_lookup(&remote, repo, "origin") < 0) {
+	if (new_remote(&remote, repo, j->url) < 0) {
 		sm_error(&j->err, NULL, "clone of %s: no remote: %s", j->url,
 			 git_msg());
 		return JOB_CORRUPT;
@@ -313,9 +331,7 @@ static enum job_result open_clone(struct job *j, git_repository **repo)
 	}
 	if (mkdir_p(j->clone_dir) < 0 ||
 	    git_repository_init(repo, j->clone_dir, 1) < 0 ||
-	    git_remote_create_with_fetchspec(
-		    &remote, *repo, "origin", j->url,
-		    "+refs/heads/*:refs/remotes/origin/*") < 0) {
+	    new_remote(&remote, *repo, j->url) < 0) {
 		sm_error(&j->err, NULL, "clone %s: cannot create: %s",
 			 j->clone_dir, git_msg());
 		git_repository_free(*repo);
