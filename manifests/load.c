@@ -587,14 +587,19 @@ static int path_cmp(const char *a, const char *b)
 	}
 }
 
+struct memfile_ref {
+	const struct mf_memfile *f; /* borrowed */
+	size_t i; /* its index in the caller's array */
+};
+
 static int memfile_cmp(const void *a, const void *b)
 {
-	const struct mf_memfile *const *x = a, *const *y = b;
-	int c = path_cmp((*x)->path, (*y)->path);
+	const struct memfile_ref *x = a, *y = b;
+	int c = path_cmp(x->f->path, y->f->path);
 
 	/* The same path twice: kept in the order given. */
 	if (!c)
-		c = *x < *y ? -1 : *x > *y;
+		c = x->i < y->i ? -1 : x->i > y->i;
 	return c;
 }
 
@@ -615,23 +620,25 @@ int mf_load_memory(const struct mf_memfile *files, size_t nr,
 {
 	struct mf_load_stats local = { 0 };
 	size_t errors = sm_err_count(err, SM_ERROR);
-	const struct mf_memfile **order = xcalloc(nr ? nr : 1, sizeof(*order));
+	struct memfile_ref *order = xcalloc(nr ? nr : 1, sizeof(*order));
 	struct loader l;
 
-	for (size_t i = 0; i < nr; i++)
-		order[i] = &files[i];
+	for (size_t i = 0; i < nr; i++) {
+		order[i].f = &files[i];
+		order[i].i = i;
+	}
 	if (nr)
 		qsort(order, nr, sizeof(*order), memfile_cmp);
 	loader_init(&l, opts, fn, ctx, stats ? stats : &local, err);
 	for (size_t i = 0; i < nr && !l.stop; i++) {
-		const char *path = order[i]->path;
+		const char *path = order[i].f->path;
 		const char *base = strrchr(path, '/');
 
 		base = base ? base + 1 : path;
-		if (hidden_path(order[i]) ||
+		if (hidden_path(order[i].f) ||
 		    !wanted_file(&l, path, base, false))
 			continue;
-		load_file(&l, path, order[i]);
+		load_file(&l, path, order[i].f);
 	}
 	free(order);
 	return loader_finish(&l, errors);
