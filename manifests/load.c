@@ -198,10 +198,24 @@ static void load_doc(struct loader *l, struct mf_file *f, struct mf_doc *d)
  */
 struct first_pass {
 	char *path; /* owned */
+	const struct mf_memfile *mem; /* the file's bytes, or NULL: on disk */
 	struct mf_file f;
 	const struct mf_kind **kinds; /* one per document */
 	bool ok;
 };
+
+/*
+ * The one place files are read: from memory (mf_load_memory) or from the
+ * disk (mf_load); everything else is the same for both.
+ */
+static int parse_source(struct mf_file *f, const char *path,
+			const struct mf_memfile *mem,
+			const struct mf_parse_opts *opts, struct sm_err *err)
+{
+	if (mem)
+		return mf_parse_buffer(f, path, mem->data, mem->len, opts, err);
+	return mf_parse_file(f, path, opts, err);
+}
 
 static void first_pass_run(const struct loader *l, struct first_pass *p)
 {
@@ -210,7 +224,7 @@ static void first_pass_run(const struct loader *l, struct first_pass *p)
 	struct sm_err scratch = SM_ERR_INIT;
 
 	popts.no_positions = true;
-	p->ok = !mf_parse_file(&p->f, p->path, &popts, &scratch) &&
+	p->ok = !parse_source(&p->f, p->path, p->mem, &popts, &scratch) &&
 		p->f.nr_docs > 0;
 	if (p->ok)
 		p->kinds = xcalloc(p->f.nr_docs, sizeof(struct mf_kind *));
@@ -275,12 +289,13 @@ static bool first_pass_commit(struct loader *l, struct first_pass *p)
 }
 
 /* The full path: parse with positions, report everything with its place. */
-static void load_file_slow(struct loader *l, const char *path)
+static void load_file_slow(struct loader *l, const char *path,
+			   const struct mf_memfile *mem)
 {
 	struct mf_file f = MF_FILE_INIT;
 	size_t nerr = sm_err_count(l->err, SM_ERROR);
 
-	mf_parse_file(&f, path, &l->opts->parse, l->err);
+	parse_source(&f, path, mem, &l->opts->parse, l->err);
 	for (size_t i = 0; i < f.nr_docs && !l->stop; i++)
 		load_doc(l, &f, &f.docs[i]);
 	if (!f.nr_docs && sm_err_count(l->err, SM_ERROR) == nerr) {
@@ -359,7 +374,7 @@ static void flush_files(struct loader *l)
 		if (!l->stop && !(p->ok && first_pass_commit(l, p))) {
 			first_pass_release(p);
 			if (!l->stop)
-				load_file_slow(l, p->path);
+				load_file_slow(l, p->path, p->mem);
 		}
 	}
 	/* This batch is freed by the next one; the queue reuses the old. */
@@ -373,7 +388,8 @@ static void flush_files(struct loader *l)
 	l->nr_queue = 0;
 }
 
-static void load_file(struct loader *l, const char *path)
+static void load_file(struct loader *l, const char *path,
+		      const struct mf_memfile *mem)
 {
 	struct first_pass *p;
 
@@ -381,12 +397,37 @@ static void load_file(struct loader *l, const char *path)
 	p = &l->queue[l->nr_queue++];
 	memset(p, 0, sizeof(*p));
 	p->path = xstrdup(path);
+	p->mem = mem;
 	if (l->nr_queue >= (size_t)l->jobs * 256)
 		flush_files(l);
 }
 
 static void load_path(struct loader *l, const char *path, bool top,
 		      unsigned char type);
+
+/*
+ * Whether a file (base: its name) is loaded; a file known not to be a
+ * manifest is skipped with a note, one of another type silently. A file
+ * named on the command line (top) is read whatever its name.
+ */
+static bool wanted_file(struct loader *l, const char *path, const char *base,
+			bool top)
+{
+	const char *what = known_non_manifest(base);
+
+	if (what) {
+		struct sm_pos pos = { path, 0, 0 };
+
+		sm_note(l->err, &pos, "skipped: %s, not a manifest", what);
+		l->stats->skipped++;
+		return false;
+	}
+	if (!top && !is_manifest_name(base)) {
+		l->stats->skipped++;
+		return false;
+	}
+	return true;
+}
 
 struct dir_entry {
 	char *name;
@@ -459,7 +500,6 @@ static void load_path(struct loader *l, const char *path, bool top,
 		      unsigned char type)
 {
 	const char *base = strrchr(path, '/');
-	const char *what;
 	struct stat st;
 
 	base = base ? base + 1 : path;
@@ -477,19 +517,38 @@ static void load_path(struct loader *l, const char *path, bool top,
 		load_dir(l, path);
 		return;
 	}
-	if ((what = known_non_manifest(base))) {
-		struct sm_pos pos = { path, 0, 0 };
+	if (wanted_file(l, path, base, top))
+		load_file(l, path, NULL);
+}
 
-		sm_note(l->err, &pos, "skipped: %s, not a manifest", what);
-		l->stats->skipped++;
-		return;
-	}
-	/* A file named on the command line is read whatever its name. */
-	if (!top && !is_manifest_name(base)) {
-		l->stats->skipped++;
-		return;
-	}
-	load_file(l, path);
+static void loader_init(struct loader *l, const struct mf_load_opts *opts,
+			mf_object_fn fn, void *ctx, struct mf_load_stats *stats,
+			struct sm_err *err)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(l, 0, sizeof(*l));
+	l->opts = opts;
+	l->fn = fn;
+	l->ctx = ctx;
+	l->stats = stats;
+	l->err = err;
+	l->jobs = opts->jobs > 0 ? opts->jobs : cpus > 0 ? (int)cpus : 1;
+	if (l->jobs > MF_LOAD_MAX_JOBS)
+		l->jobs = MF_LOAD_MAX_JOBS;
+}
+
+/* Loads what is still queued and frees the loader; the load's result. */
+static int loader_finish(struct loader *l, size_t errors)
+{
+	flush_files(l);
+	flush_files(l); /* an empty batch that frees the last one */
+	free(l->queue);
+	free(l->done);
+	sm_strmap_release(&l->seen, free);
+	if (l->stop)
+		return l->stop;
+	return sm_err_count(l->err, SM_ERROR) != errors ? -EINVAL : 0;
 }
 
 int mf_load(const char *const *paths, size_t nr,
@@ -497,28 +556,90 @@ int mf_load(const char *const *paths, size_t nr,
 	    struct mf_load_stats *stats, struct sm_err *err)
 {
 	struct mf_load_stats local = { 0 };
-	struct loader l = {
-		.opts = opts,
-		.fn = fn,
-		.ctx = ctx,
-		.stats = stats ? stats : &local,
-		.err = err,
-		.seen = SM_STRMAP_INIT,
-	};
 	size_t errors = sm_err_count(err, SM_ERROR);
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct loader l;
 
-	l.jobs = opts->jobs > 0 ? opts->jobs : cpus > 0 ? (int)cpus : 1;
-	if (l.jobs > MF_LOAD_MAX_JOBS)
-		l.jobs = MF_LOAD_MAX_JOBS;
+	loader_init(&l, opts, fn, ctx, stats ? stats : &local, err);
 	for (size_t i = 0; i < nr && !l.stop; i++)
 		load_path(&l, paths[i], true, DT_UNKNOWN);
-	flush_files(&l);
-	flush_files(&l); /* an empty batch that frees the last one */
-	free(l.queue);
-	free(l.done);
-	sm_strmap_release(&l.seen, free);
-	if (l.stop)
-		return l.stop;
-	return sm_err_count(err, SM_ERROR) != errors ? -EINVAL : 0;
+	return loader_finish(&l, errors);
+}
+
+/*
+ * The order a walk of the folders gives: component by component, each
+ * compared as load_dir sorts names (strcmp), so "a/z.yaml" comes before
+ * "a-b.yaml" and "a.yaml" ("a" < "a-b" < "a.yaml").
+ */
+static int path_cmp(const char *a, const char *b)
+{
+	for (;;) {
+		size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+		int c = memcmp(a, b, la < lb ? la : lb);
+
+		if (c)
+			return c;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		if (!a[la] || !b[lb])
+			return a[la] ? 1 : b[lb] ? -1 : 0;
+		a += la + 1;
+		b += lb + 1;
+	}
+}
+
+struct memfile_ref {
+	const struct mf_memfile *f; /* borrowed */
+	size_t i; /* its index in the caller's array */
+};
+
+static int memfile_cmp(const void *a, const void *b)
+{
+	const struct memfile_ref *x = a, *y = b;
+	int c = path_cmp(x->f->path, y->f->path);
+
+	/* The same path twice: kept in the order given. */
+	if (!c)
+		c = x->i < y->i ? -1 : x->i > y->i;
+	return c;
+}
+
+/* Whether a folder or the file of path, after its root, is hidden. */
+static bool hidden_path(const struct mf_memfile *m)
+{
+	const char *p = m->path + m->root;
+
+	for (const char *s = p; *s; s++)
+		if (*s == '.' && (s == p || s[-1] == '/'))
+			return true;
+	return false;
+}
+
+int mf_load_memory(const struct mf_memfile *files, size_t nr,
+		   const struct mf_load_opts *opts, mf_object_fn fn, void *ctx,
+		   struct mf_load_stats *stats, struct sm_err *err)
+{
+	struct mf_load_stats local = { 0 };
+	size_t errors = sm_err_count(err, SM_ERROR);
+	struct memfile_ref *order = xcalloc(nr ? nr : 1, sizeof(*order));
+	struct loader l;
+
+	for (size_t i = 0; i < nr; i++) {
+		order[i].f = &files[i];
+		order[i].i = i;
+	}
+	if (nr)
+		qsort(order, nr, sizeof(*order), memfile_cmp);
+	loader_init(&l, opts, fn, ctx, stats ? stats : &local, err);
+	for (size_t i = 0; i < nr && !l.stop; i++) {
+		const char *path = order[i].f->path;
+		const char *base = strrchr(path, '/');
+
+		base = base ? base + 1 : path;
+		if (hidden_path(order[i].f) ||
+		    !wanted_file(&l, path, base, false))
+			continue;
+		load_file(&l, path, order[i].f);
+	}
+	free(order);
+	return loader_finish(&l, errors);
 }

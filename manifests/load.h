@@ -68,4 +68,29 @@ int mf_load(const char *const *paths, size_t nr,
 	    const struct mf_load_opts *opts, mf_object_fn fn, void *ctx,
 	    struct mf_load_stats *stats, struct sm_err *err);
 
+/*
+ * A file in memory: path is its name in messages and in struct mf_object
+ * ("apps/web.yaml"); data is len bytes, not necessarily NUL-terminated.
+ * The first `root` bytes of path name the folder the set comes from
+ * ("apps/", or 0 for none): they are not judged as hidden entries.
+ */
+struct mf_memfile {
+	const char *path;
+	const char *data;
+	size_t len;
+	size_t root;
+};
+
+/*
+ * Loads files[0..nr) exactly as mf_load() would load a folder holding them
+ * at their paths (relative, '/'-separated): the same files chosen (hidden
+ * entries, other types and known non-manifests skipped, the latter with a
+ * note), in the same order (a walk of sorted folders, whatever the order
+ * of files[]), with the same limits, messages, stats and results. Nothing
+ * is read from the disk; files and their data are borrowed for the call.
+ */
+int mf_load_memory(const struct mf_memfile *files, size_t nr,
+		   const struct mf_load_opts *opts, mf_object_fn fn, void *ctx,
+		   struct mf_load_stats *stats, struct sm_err *err);
+
 #endif

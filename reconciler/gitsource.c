@@ -4,17 +4,15 @@
  * The clone is bare (no work tree): fetch connects, lists the remote's
  * refs (to find its HEAD and to tell a deleted branch or an empty
  * repository), downloads and updates the refs/remotes/origin/ refs. The tree is
- * written from the object database, checked first (sizes without reading
- * the blobs, symlinks, names) so a refused revision writes nothing, and
- * loaded with mf_load() in the same job.
+ * checked first (sizes without reading the blobs, symlinks, names) so a
+ * refused revision reads nothing, then its blobs are copied from the object
+ * database and loaded from memory with mf_load_memory() in the same job.
  *
- * One job at a time: a follow job (fetch, resolve, write, load) or a
- * checkout job (resolve in the clone, write, load). Checkouts wait in a
+ * One job at a time: a follow job (fetch, resolve, read, load) or a
+ * checkout job (resolve in the clone, read, load). Checkouts wait in a
  * FIFO and go before a queued fetch; `again` asks for one more fetch.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <git2.h>
 #include <stdio.h>
@@ -55,19 +53,21 @@ struct job {
 	uv_work_t work;
 	struct gitsource *gs;
 	/* In (copies). */
-	char *url, *branch, *revision, *path, *clone_dir, *rev_root, *creds;
+	char *url, *branch, *revision, *path, *clone_dir, *creds;
+	char *old_revs; /* a folder older versions wrote, to remove, or NULL */
 	struct pending *checkout; /* NULL: a follow job */
 	char last_sha[GITSOURCE_SHA_LEN + 1]; /* the head delivered last */
-	char prev_sha[GITSOURCE_SHA_LEN + 1]; /* the one before it */
-	char checkout_sha[GITSOURCE_SHA_LEN + 1]; /* the last checkout */
 	bool last_ok; /* no error since last_sha was delivered */
 	uint64_t max_file, max_total;
 	/* Out. */
 	struct sm_err err;
-	bool ok; /* rev resolved and written (load errors aside) */
-	bool unchanged; /* the head is last_sha: nothing written or loaded */
+	bool ok; /* rev resolved and read (load errors aside) */
+	bool unchanged; /* the head is last_sha: nothing read or loaded */
 	struct gitsource_rev rev;
-	char *author_name, *author_email, *subject, *dir;
+	char *author_name, *author_email, *subject;
+	/* The blobs under path; path and data of each owned. */
+	struct mf_memfile *files;
+	size_t nr_files, alloc_files;
 	json_t *objects; /* new; NULL when the load has errors */
 	/* Scratch for the credentials callback. */
 	int cred_tries;
@@ -77,7 +77,7 @@ struct job {
 struct gitsource {
 	uv_loop_t *loop;
 	struct gitsource_opts o; /* strings owned */
-	char *clone_dir, *rev_root, *watch_dir;
+	char *clone_dir, *old_revs, *watch_dir;
 	uv_timer_t poll, debounce;
 	uv_fs_event_t watch_heads, watch_gitdir;
 	bool running, again, freed;
@@ -85,8 +85,6 @@ struct gitsource {
 	struct pending *checkouts, **checkouts_tail;
 	int refs;
 	char last_sha[GITSOURCE_SHA_LEN + 1];
-	char prev_sha[GITSOURCE_SHA_LEN + 1];
-	char checkout_sha[GITSOURCE_SHA_LEN + 1];
 	char *last_err; /* the text of the last errors reported, or NULL */
 	int64_t last_fetch_ms;
 	uint64_t fetches, loads, nr_checkouts;
@@ -400,11 +398,19 @@ found:
 	return 0;
 }
 
+/* A blob to read once the whole tree has passed its checks. */
+struct blob_ref {
+	char *path; /* its repository path, owned */
+	git_oid id;
+};
+
 struct walk {
 	struct job *j;
 	git_repository *repo;
-	const char *root; /* NULL: checking only */
+	git_odb *odb;
 	uint64_t total; /* bytes of the files seen so far */
+	struct blob_ref *blobs;
+	size_t nr_blobs, alloc_blobs;
 	bool damaged;
 	int rc;
 };
@@ -415,51 +421,13 @@ static bool bad_name(const char *n)
 	       !strcmp(n, ".git");
 }
 
-static int write_blob(struct walk *w, const char *file, const git_tree_entry *e)
-{
-	git_blob *blob = NULL;
-	const char *data;
-	size_t len, off = 0;
-	int fd;
-	mode_t mode = git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB_EXECUTABLE
-			      ? 0755
-			      : 0644;
-
-	if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(e)) < 0) {
-		w->damaged = true;
-		return sm_error(&w->j->err, NULL, "%s: reading: %s", file,
-				git_msg());
-	}
-	data = git_blob_rawcontent(blob);
-	len = (size_t)git_blob_rawsize(blob);
-	fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0) {
-		git_blob_free(blob);
-		return sm_error(&w->j->err, NULL, "%s: %s", file,
-				strerror(errno));
-	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	git_blob_free(blob);
-	if (off < len || close(fd) < 0)
-		return sm_error(&w->j->err, NULL, "%s: writing failed", file);
-	return 0;
-}
-
 static int walk_cb(const char *dir, const git_tree_entry *e, void *payload)
 {
 	struct walk *w = payload;
 	struct job *j = w->j;
 	const char *name = git_tree_entry_name(e);
 	git_filemode_t mode = git_tree_entry_filemode(e);
-	char *shown, *file = NULL;
+	char *shown;
 	int rc = 0;
 
 	shown = xasprintf("%s%s%s%s", j->path ? j->path : "",
@@ -468,47 +436,43 @@ static int walk_cb(const char *dir, const git_tree_entry *e, void *payload)
 		rc = sm_error(&j->err, NULL, "%s: refused file name", shown);
 		goto out;
 	}
-	if (w->root)
-		file = xasprintf("%s/%s%s", w->root, dir, name);
 	switch (mode) {
 	case GIT_FILEMODE_TREE:
-		if (file && mkdir(file, 0755) < 0)
-			rc = sm_error(&j->err, NULL, "%s: %s", file,
-				      strerror(errno));
 		break;
 	case GIT_FILEMODE_BLOB:
-	case GIT_FILEMODE_BLOB_EXECUTABLE:
-		if (!file) {
-			git_odb *odb = NULL;
-			size_t size = 0;
-			git_object_t type;
+	case GIT_FILEMODE_BLOB_EXECUTABLE: {
+		size_t size = 0;
+		git_object_t type;
 
-			if (git_repository_odb(&odb, w->repo) < 0 ||
-			    git_odb_read_header(&size, &type, odb,
-						git_tree_entry_id(e)) < 0) {
-				w->damaged = true;
-				rc = sm_error(&j->err, NULL, "%s: reading: %s",
-					      shown, git_msg());
-			} else if (size > j->max_file) {
-				rc = sm_error(&j->err, NULL,
-					      "%s: file of %zu bytes is over "
-					      "the limit of %llu bytes",
-					      shown, size,
-					      (unsigned long long)j->max_file);
-			} else if ((w->total += size) > j->max_total) {
-				rc = sm_error(&j->err, NULL,
-					      "%s: the files under \"%s\" "
-					      "are over the limit of %llu "
-					      "bytes in all (at %s)",
-					      j->url, j->path ? j->path : "/",
-					      (unsigned long long)j->max_total,
-					      shown);
-			}
-			git_odb_free(odb);
+		if (git_odb_read_header(&size, &type, w->odb,
+					git_tree_entry_id(e)) < 0) {
+			w->damaged = true;
+			rc = sm_error(&j->err, NULL, "%s: reading: %s", shown,
+				      git_msg());
+		} else if (size > j->max_file) {
+			rc = sm_error(&j->err, NULL,
+				      "%s: file of %zu bytes is over "
+				      "the limit of %llu bytes",
+				      shown, size,
+				      (unsigned long long)j->max_file);
+		} else if ((w->total += size) > j->max_total) {
+			rc = sm_error(&j->err, NULL,
+				      "%s: the files under \"%s\" "
+				      "are over the limit of %llu "
+				      "bytes in all (at %s)",
+				      j->url, j->path ? j->path : "/",
+				      (unsigned long long)j->max_total, shown);
 		} else {
-			rc = write_blob(w, file, e);
+			SM_ALLOC_GROW(w->blobs, w->nr_blobs + 1,
+				      w->alloc_blobs);
+			w->blobs[w->nr_blobs].path = shown;
+			git_oid_cpy(&w->blobs[w->nr_blobs].id,
+				    git_tree_entry_id(e));
+			w->nr_blobs++;
+			shown = NULL; /* kept */
 		}
 		break;
+	}
 	case GIT_FILEMODE_LINK:
 		rc = sm_error(&j->err, NULL,
 			      "%s: symbolic links are refused in the source",
@@ -519,7 +483,6 @@ static int walk_cb(const char *dir, const git_tree_entry *e, void *payload)
 	}
 out:
 	free(shown);
-	free(file);
 	if (rc < 0) {
 		w->rc = rc;
 		return -1;
@@ -527,41 +490,62 @@ out:
 	return 0;
 }
 
-/* Removes every entry of rev_root but the names in keep[0..n). */
-static void prune_revs(const char *rev_root, const char *const *keep, size_t n)
+/* Copies the blobs the walk found into j->files, in the walk's order. */
+static int read_blobs(struct job *j, struct walk *w)
 {
-	DIR *d = opendir(rev_root);
-	struct dirent *de;
+	size_t root = j->path ? strlen(j->path) + 1 : 0;
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		bool kept =
-			!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	for (size_t i = 0; i < w->nr_blobs; i++) {
+		struct blob_ref *b = &w->blobs[i];
+		git_blob *blob = NULL;
+		struct mf_memfile *f;
+		size_t len;
+		char *data;
 
-		for (size_t i = 0; i < n && !kept; i++)
-			kept = !strcmp(de->d_name, keep[i]);
-		if (kept)
-			continue;
-		char *p = xasprintf("%s/%s", rev_root, de->d_name);
-
-		rm_rf(p);
-		free(p);
+		if (git_blob_lookup(&blob, w->repo, &b->id) < 0) {
+			w->damaged = true;
+			return sm_error(&j->err, NULL, "%s: reading: %s",
+					b->path, git_msg());
+		}
+		len = (size_t)git_blob_rawsize(blob);
+		data = xmalloc(len ? len : 1);
+		memcpy(data, git_blob_rawcontent(blob), len);
+		git_blob_free(blob);
+		SM_ALLOC_GROW(j->files, j->nr_files + 1, j->alloc_files);
+		f = &j->files[j->nr_files++];
+		f->path = b->path;
+		f->data = data;
+		f->len = len;
+		f->root = root;
+		b->path = NULL; /* now the file's */
 	}
-	closedir(d);
+	return 0;
 }
 
-static enum job_result write_tree(struct job *j, git_repository *repo,
-				  git_commit *commit)
+static void free_files(struct job *j)
+{
+	for (size_t i = 0; i < j->nr_files; i++) {
+		free((char *)j->files[i].path);
+		free((char *)j->files[i].data);
+	}
+	free(j->files);
+	j->files = NULL;
+	j->nr_files = j->alloc_files = 0;
+}
+
+/*
+ * The tree under path, checked as a whole first (names, symlinks, sizes
+ * from the blobs' headers), so a refused revision reads no blob; then its
+ * blobs, copied into j->files.
+ */
+static enum job_result read_tree(struct job *j, git_repository *repo,
+				 git_commit *commit)
 {
 	git_tree *tree = NULL, *sub = NULL;
 	git_tree_entry *entry = NULL;
 	struct walk w = { .j = j, .repo = repo };
-	char *tmp = NULL;
-	struct stat st;
 	enum job_result r = JOB_FAILED;
 
-	j->dir = xasprintf("%s/%s", j->rev_root, j->rev.sha);
 	if (git_commit_tree(&tree, commit) < 0) {
 		sm_error(&j->err, NULL, "commit %s: reading its tree: %s",
 			 j->rev.short_sha, git_msg());
@@ -583,54 +567,35 @@ static enum job_result write_tree(struct job *j, git_repository *repo,
 			goto out;
 		}
 	}
-	/* Checked as a whole first: a refused revision writes nothing. */
+	if (git_repository_odb(&w.odb, repo) < 0) {
+		sm_error(&j->err, NULL, "clone %s: no object database: %s",
+			 j->clone_dir, git_msg());
+		r = JOB_CORRUPT;
+		goto out;
+	}
 	if (git_tree_walk(sub ? sub : tree, GIT_TREEWALK_PRE, walk_cb, &w) <
 		    0 ||
-	    w.rc < 0) {
-		if (!w.rc)
+	    w.rc < 0 || read_blobs(j, &w) < 0) {
+		if (!w.rc && !sm_err_failed(&j->err))
 			sm_error(&j->err, NULL, "commit %s: walking: %s",
 				 j->rev.short_sha, git_msg());
+		free_files(j);
 		r = w.damaged ? JOB_CORRUPT : JOB_FAILED;
-		goto out;
-	}
-	if (stat(j->dir, &st) == 0) {
-		r = JOB_OK; /* written before, complete (renamed in place) */
-		goto out;
-	}
-	char suffix[9];
-
-	sm_rand_name_suffix(&sm_rand_system, suffix, sizeof(suffix) - 1);
-	tmp = xasprintf("%s/.tmp-%s", j->rev_root, suffix);
-	if (mkdir_p(j->rev_root) < 0 || mkdir(tmp, 0755) < 0) {
-		sm_error(&j->err, NULL, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	w.root = tmp;
-	if (git_tree_walk(sub ? sub : tree, GIT_TREEWALK_PRE, walk_cb, &w) <
-		    0 ||
-	    w.rc < 0) {
-		if (!w.rc)
-			sm_error(&j->err, NULL, "commit %s: walking: %s",
-				 j->rev.short_sha, git_msg());
-		rm_rf(tmp);
-		r = w.damaged ? JOB_CORRUPT : JOB_FAILED;
-		goto out;
-	}
-	if (rename(tmp, j->dir) < 0) {
-		sm_error(&j->err, NULL, "%s: %s", j->dir, strerror(errno));
-		rm_rf(tmp);
 		goto out;
 	}
 	r = JOB_OK;
 out:
-	free(tmp);
+	for (size_t i = 0; i < w.nr_blobs; i++)
+		free(w.blobs[i].path);
+	free(w.blobs);
+	git_odb_free(w.odb);
 	git_tree_entry_free(entry);
 	git_tree_free(sub);
 	git_tree_free(tree);
 	return r;
 }
 
-/* Fills j->rev (but dir and objects) from the commit. */
+/* Fills j->rev (but objects) from the commit. */
 static void fill_rev(struct job *j, git_commit *commit)
 {
 	const git_signature *a = git_commit_author(commit);
@@ -663,7 +628,7 @@ static enum job_result run_once(struct job *j)
 	if (resolve(j, repo, head.ptr, &oid) < 0)
 		goto out;
 	/*
-	 * The commit delivered last, with no error since: nothing to write,
+	 * The commit delivered last, with no error since: nothing to read,
 	 * load or say. This is what most polls find.
 	 */
 	if (j->last_ok && j->last_sha[0] &&
@@ -693,7 +658,7 @@ static enum job_result run_once(struct job *j)
 				"ancestor of %s",
 				j->url, j->last_sha, j->rev.short_sha);
 	}
-	r = write_tree(j, repo, commit);
+	r = read_tree(j, repo, commit);
 out:
 	git_buf_dispose(&head);
 	git_commit_free(commit);
@@ -818,53 +783,11 @@ static enum job_result run_checkout(struct job *j)
 	r = resolve_checkout(j, repo, &commit);
 	if (r == JOB_OK) {
 		fill_rev(j, commit);
-		r = write_tree(j, repo, commit);
+		r = read_tree(j, repo, commit);
 	}
 	git_commit_free(commit);
 	git_repository_free(repo);
 	return r;
-}
-
-/*
- * The name a file has in the repository: `dir` (the revision folder) is
- * replaced by `path` (or nothing), in the diagnostic's file and wherever
- * its message mentions a place (a duplicate names the other one).
- */
-static char *repo_name(const char *s, const char *dir, size_t dlen,
-		       const char *path)
-{
-	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
-	const char *at;
-
-	if (!strcmp(s, dir))
-		return xstrdup(path ? path : ".");
-	while ((at = strstr(s, dir)) && at[dlen] == '/') {
-		sm_buf_add(&b, s, (size_t)(at - s));
-		if (path)
-			sm_buf_adds(&b, path);
-		s = at + dlen + !path; /* keep the slash after path */
-	}
-	sm_buf_adds(&b, s);
-	return sm_buf_detach(&b, NULL);
-}
-
-static void rename_diags(struct sm_err *e, const char *dir, const char *path)
-{
-	size_t dlen = strlen(dir);
-
-	for (size_t i = 0; i < e->nr; i++) {
-		struct sm_diag *d = &e->items[i];
-		char *n;
-
-		if (d->file) {
-			n = repo_name(d->file, dir, dlen, path);
-			free(d->file);
-			d->file = n;
-		}
-		n = repo_name(d->msg, dir, dlen, path);
-		free(d->msg);
-		d->msg = n;
-	}
 }
 
 static int collect(void *ctx, const struct mf_object *o)
@@ -872,11 +795,10 @@ static int collect(void *ctx, const struct mf_object *o)
 	return json_array_append(ctx, o->obj) ? -ENOMEM : 0;
 }
 
-/* Loads j->dir: j->objects, or its errors in j->err. */
+/* Loads j->files: j->objects, or its errors in j->err. */
 static void load_tree(struct job *j)
 {
 	struct mf_load_opts opts = MF_LOAD_OPTS_INIT;
-	const char *paths[] = { j->dir };
 	struct sm_err lerr;
 	json_t *objects = json_array();
 	int rc;
@@ -884,11 +806,11 @@ static void load_tree(struct job *j)
 	opts.jobs = 1; /* one pool thread, as a folder source does */
 	opts.parse.max_bytes = j->max_file;
 	sm_err_init(&lerr);
-	rc = mf_load(paths, 1, &opts, collect, objects, NULL, &lerr);
+	rc = mf_load_memory(j->files, j->nr_files, &opts, collect, objects,
+			    NULL, &lerr);
 	if (rc < 0 && !sm_err_failed(&lerr))
 		sm_error(&lerr, NULL, "commit %s: loading failed: %s",
 			 j->rev.short_sha, strerror(-rc));
-	rename_diags(&lerr, j->dir, j->path);
 	sm_err_move(&j->err, &lerr);
 	sm_err_release(&lerr);
 	if (rc < 0)
@@ -902,9 +824,9 @@ static void clear_out(struct job *j)
 	free(j->author_name);
 	free(j->author_email);
 	free(j->subject);
-	free(j->dir);
+	free_files(j);
 	json_decref(j->objects);
-	j->author_name = j->author_email = j->subject = j->dir = NULL;
+	j->author_name = j->author_email = j->subject = NULL;
 	j->objects = NULL;
 	j->unchanged = false;
 	memset(&j->rev, 0, sizeof(j->rev));
@@ -916,6 +838,8 @@ static void job_work(uv_work_t *w)
 	enum job_result r;
 
 	uv_once(&git_once, git_init);
+	if (j->old_revs)
+		rm_rf(j->old_revs); /* best effort */
 	r = j->checkout ? run_checkout(j) : run_once(j);
 	if (r == JOB_CORRUPT && !j->checkout) {
 		struct sm_buf why = SM_BUF_INIT(SM_BUF_UNBOUNDED);
@@ -945,17 +869,7 @@ static void job_work(uv_work_t *w)
 	if (!j->ok || j->unchanged)
 		return;
 	load_tree(j);
-	/* Kept: this one, the head and the one before, the last checkout. */
-	if (j->checkout) {
-		const char *keep[] = { j->rev.sha, j->last_sha, j->prev_sha };
-
-		prune_revs(j->rev_root, keep, SM_ARRAY_SIZE(keep));
-	} else {
-		const char *keep[] = { j->rev.sha, j->last_sha,
-				       j->checkout_sha };
-
-		prune_revs(j->rev_root, keep, SM_ARRAY_SIZE(keep));
-	}
+	free_files(j); /* the objects own what they need */
 }
 
 static void release(struct gitsource *gs)
@@ -976,7 +890,7 @@ static void release(struct gitsource *gs)
 	free((char *)gs->o.data_dir);
 	free((char *)gs->o.credentials_file);
 	free(gs->clone_dir);
-	free(gs->rev_root);
+	free(gs->old_revs);
 	free(gs->watch_dir);
 	free(gs->last_err);
 	free(gs);
@@ -1015,7 +929,6 @@ static void set_rev_strings(struct job *j)
 	j->rev.author_name = j->author_name;
 	j->rev.author_email = j->author_email;
 	j->rev.subject = j->subject;
-	j->rev.dir = j->dir;
 	j->rev.objects = j->objects;
 }
 
@@ -1031,12 +944,7 @@ static void follow_done(struct job *j, int status)
 		sm_error(&j->err, NULL, "%s: fetch was cancelled", gs->o.url);
 	if (j->ok && !status) {
 		if (strcmp(gs->last_sha, j->rev.sha) || gs->last_err) {
-			if (strcmp(gs->last_sha, j->rev.sha)) {
-				memcpy(gs->prev_sha, gs->last_sha,
-				       sizeof(gs->prev_sha));
-				memcpy(gs->last_sha, j->rev.sha,
-				       sizeof(gs->last_sha));
-			}
+			memcpy(gs->last_sha, j->rev.sha, sizeof(gs->last_sha));
 			free(gs->last_err);
 			gs->last_err = NULL;
 			gs->loads++;
@@ -1075,7 +983,6 @@ static void checkout_done(struct job *j, int status)
 		sm_error(&j->err, NULL, "%s: checkout of \"%s\" was cancelled",
 			 gs->o.url, j->checkout->rev);
 	if (j->ok && !status) {
-		memcpy(gs->checkout_sha, j->rev.sha, sizeof(gs->checkout_sha));
 		gs->loads++;
 		set_rev_strings(j);
 		j->checkout->cb(j->checkout->ctx, &j->rev, &j->err);
@@ -1113,7 +1020,7 @@ static void job_done(uv_work_t *w, int status)
 	free(j->revision);
 	free(j->path);
 	free(j->clone_dir);
-	free(j->rev_root);
+	free(j->old_revs);
 	free(j->creds);
 	free(j);
 	release(gs);
@@ -1145,13 +1052,12 @@ static void kick(struct gitsource *gs)
 	j->revision = dup_or_null(gs->o.revision);
 	j->path = dup_or_null(gs->o.path);
 	j->clone_dir = xstrdup(gs->clone_dir);
-	j->rev_root = xstrdup(gs->rev_root);
+	j->old_revs = gs->old_revs; /* the first job only */
+	gs->old_revs = NULL;
 	j->creds = dup_or_null(gs->o.credentials_file);
 	j->max_file = gs->o.max_file;
 	j->max_total = gs->o.max_total;
 	memcpy(j->last_sha, gs->last_sha, sizeof(j->last_sha));
-	memcpy(j->prev_sha, gs->prev_sha, sizeof(j->prev_sha));
-	memcpy(j->checkout_sha, gs->checkout_sha, sizeof(j->checkout_sha));
 	j->last_ok = !gs->last_err;
 	sm_err_init(&j->err);
 	j->work.data = j;
@@ -1280,7 +1186,8 @@ struct gitsource *gitsource_new(uv_loop_t *loop, const struct gitsource_opts *o)
 	gs->checkouts_tail = &gs->checkouts;
 	gs->clone_dir = xasprintf("%s/git/%016llx", o->data_dir,
 				  (unsigned long long)url_hash(o->url));
-	gs->rev_root = xasprintf("%s/git/rev", o->data_dir);
+	/* Older versions wrote revisions out there; now nothing does. */
+	gs->old_revs = xasprintf("%s/git/rev", o->data_dir);
 	gs->refs = 1; /* the poll timer */
 	uv_timer_init(loop, &gs->poll);
 	gs->poll.data = gs;

@@ -3,7 +3,7 @@
  *
  * The git counterpart of manifests/dirsource.h. All libgit2 work (fetch
  * into a bare clone in DATA/git/<hash of url>/, resolving the revision,
- * writing the tree out) runs on the libuv thread pool, one job at a time,
+ * reading the tree) runs on the libuv thread pool, one job at a time,
  * with its own repository object; results reach the callback on the loop
  * thread.
  *
@@ -11,22 +11,20 @@
  * and for a local repository (a path or file://) a watch on its refs
  * (refs/heads and packed-refs, debounced 50 ms), so a push is seen at once.
  *
- * A commit that differs from the last one delivered is written out, only
- * the blobs under `path`, to DATA/git/rev/<sha>/ (through a temporary
- * folder and a rename; executable bit kept; symlinks refused), then loaded
- * with mf_load() in the same job, on the worker. A poll that finds the
- * commit delivered last (and no error since) writes and loads nothing and
- * calls nobody. Kept revision folders: the last delivered head, the one
- * before it and the last checkout; older ones are removed. A failure
- * (unreachable remote, failed authentication, missing branch, empty
- * repository, missing path, a file over the size limit, a tree over the
- * total limit, a symlink) goes to the callback as errors and never deletes
- * the last good revision's folder. A corrupt clone is removed and cloned
- * again once, automatically (logged, and noted in the err).
+ * A commit that differs from the last one delivered has the blobs under
+ * `path` read from the clone into memory (after the whole tree passed its
+ * checks: names, no symlinks, sizes from the blobs' headers) and loaded
+ * with mf_load_memory() in the same job, on the worker; nothing is written
+ * out (older versions wrote DATA/git/rev/, which the first job removes).
+ * A poll that finds the commit delivered last (and no error since) reads
+ * and loads nothing and calls nobody. A failure (unreachable remote,
+ * failed authentication, missing branch, empty repository, missing path, a
+ * file over the size limit, a tree over the total limit, a symlink) goes
+ * to the callback as errors. A corrupt clone is removed and cloned again
+ * once, automatically (logged, and noted in the err).
  *
  * Diagnostics of the load name files as they are in the repository,
- * relative to its root and including `path` ("apps/web.yaml:3:5"), never
- * the DATA/git/rev/<sha>/ folder.
+ * relative to its root and including `path` ("apps/web.yaml:3:5").
  *
  * Lifetime: the source frees itself once its handles are closed and a
  * running job has finished, after gitsource_free().
@@ -58,13 +56,13 @@ struct gitsource_rev {
 	const char *author_email;
 	int64_t time; /* author time, seconds since the epoch */
 	const char *subject; /* first line of the message */
-	const char *dir; /* the tree under `path`, as written out */
 	bool rewritten; /* the last delivered commit is not an ancestor */
 	bool recloned; /* the clone was corrupt and was made again */
 	/*
-	 * The valid objects of dir (mf_load(): checked, defaulted, in file
-	 * order), a JSON array; borrowed for the call (json_incref to keep).
-	 * NULL when the set has errors: they are in the callback's err.
+	 * The valid objects of the tree under `path` (mf_load_memory():
+	 * checked, defaulted, in file order), a JSON array; borrowed for the
+	 * call (json_incref to keep). NULL when the set has errors: they are in
+	 * the callback's err.
 	 */
 	const json_t *objects;
 };
@@ -120,7 +118,7 @@ typedef void (*gitsource_checkout_cb)(void *ctx,
 /*
  * Resolves rev (a full or abbreviated sha of >= 4 hex, a tag, a branch;
  * a tag or branch of that name wins over a sha prefix, as in git) in the
- * local clone, without fetching, writes its tree under `path` out and loads
+ * local clone, without fetching, reads its tree under `path` and loads
  * it, on the worker (queued behind a running job; checkouts before a queued
  * fetch), and calls cb once on the loop thread: rev set (objects NULL and
  * the errors in err when it does not load) or rev NULL with err saying what
@@ -139,7 +137,7 @@ struct gitsource_status {
 			     nothing new or failed */
 	char head_sha[GITSOURCE_SHA_LEN + 1]; /* last delivered, "" before */
 	bool fetching; /* a fetch runs or is queued */
-	uint64_t loads; /* trees written out and loaded (follow, checkout) */
+	uint64_t loads; /* trees read and loaded (follow, checkout) */
 	uint64_t checkouts; /* finished checkout jobs */
 };
 

@@ -27,6 +27,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/xalloc.h"
 #include "reconciler/gitsource.h"
 #include "common/banned.h"
@@ -44,7 +45,7 @@ struct seen {
 	char sha[GITSOURCE_SHA_LEN + 1];
 	char author[256];
 	char subject[256];
-	char dir[1024];
+	char names[1024]; /* the delivered objects' names, "a,b" */
 	char err[4096];
 	bool rewritten, recloned;
 	bool bad_short; /* a broken promise, checked outside the callback */
@@ -85,6 +86,23 @@ static void head_of(const char *repo, char out[GITSOURCE_SHA_LEN + 1])
 	free(cmd);
 }
 
+/* The objects' metadata.name, comma-separated, in their order. */
+static void names_of(const json_t *objects, char *out, size_t size)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	size_t i;
+	json_t *o;
+
+	json_array_foreach (objects, i, o) {
+		if (i)
+			sm_buf_addch(&b, ',');
+		sm_buf_adds(&b, sm_json_get_str(json_object_get(o, "metadata"),
+						"name"));
+	}
+	snprintf(out, size, "%s", sm_buf_cstr(&b));
+	sm_buf_release(&b);
+}
+
 static void on_rev(void *ctx, const struct gitsource_rev *rev,
 		   const struct sm_err *err)
 {
@@ -112,7 +130,7 @@ static void on_rev(void *ctx, const struct gitsource_rev *rev,
 		snprintf(s->author, sizeof(s->author), "%s <%s>",
 			 rev->author_name, rev->author_email);
 		snprintf(s->subject, sizeof(s->subject), "%s", rev->subject);
-		snprintf(s->dir, sizeof(s->dir), "%s", rev->dir);
+		names_of(rev->objects, s->names, sizeof(s->names));
 		s->rewritten = rev->rewritten;
 		s->recloned = rev->recloned;
 		s->objects =
@@ -243,31 +261,28 @@ static char *slurp(const char *dir, const char *name)
 	return buf;
 }
 
-static int count_revs(struct fx *f)
+/* Whether DATA/git/rev exists: only older versions wrote revisions out. */
+static bool rev_dir_exists(struct fx *f)
 {
 	char *p = xasprintf("%s/git/rev", f->data);
-	DIR *d = opendir(p);
-	struct dirent *de;
-	int n = 0;
+	bool r = access(p, F_OK) == 0;
 
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
 	free(p);
-	return n;
+	return r;
 }
 
 static void test_commits_are_delivered_with_their_files_and_author(void **state)
 {
 	struct fx *f = *state;
-	char sha[GITSOURCE_SHA_LEN + 1], first[1024];
-	struct stat st;
+	char sha[GITSOURCE_SHA_LEN + 1];
 
 	commit_file(f, "apps/web.yaml", CM("one"), "first commit");
 	commit_file(f, "other/outside.yaml", CM("outside"), "second");
 	sh("printf '#!/bin/sh\\n' > %s/apps/run.sh && chmod +x %s/apps/run.sh",
 	   f->src, f->src);
+	/* Hidden entries are no manifests, as in a folder. */
+	commit_file(f, "apps/.ci/bad.yaml", "a: [1, 2\n", "hidden");
+	commit_file(f, "apps/.bad.yaml", "a: [1, 2\n", "hidden too");
 	commit_file(f, "apps/sub/db.yaml", CM("db"), "add the database");
 	head_of(f->src, sha);
 	start(f, f->remote, NULL, "/apps/", 0);
@@ -277,16 +292,12 @@ static void test_commits_are_delivered_with_their_files_and_author(void **state)
 	assert_string_equal(f->seen.author, "Ann Example <ann@example.org>");
 	assert_string_equal(f->seen.subject, "add the database");
 	assert_false(f->seen.rewritten);
-	assert_string_equal(slurp(f->seen.dir, "web.yaml"), CM("one"));
-	assert_string_equal(slurp(f->seen.dir, "sub/db.yaml"), CM("db"));
-	assert_null(slurp(f->seen.dir, "outside.yaml"));
-	assert_null(slurp(f->seen.dir, "other/outside.yaml"));
-	char *run = xasprintf("%s/run.sh", f->seen.dir);
-
-	assert_int_equal(stat(run, &st), 0);
-	assert_true(st.st_mode & S_IXUSR);
-	free(run);
-	snprintf(first, sizeof(first), "%s", f->seen.dir);
+	/* In the order of a walk of sorted folders; nothing outside path. */
+	assert_string_equal(f->seen.names, "db,one");
+	assert_string_equal(f->seen.err,
+			    "apps/run.sh: note: skipped: a script, not a "
+			    "manifest\n");
+	assert_false(rev_dir_exists(f));
 
 	/* A second commit, seen on fetch_now. */
 	commit_file(f, "apps/web.yaml", CM("two"), "second web");
@@ -295,17 +306,14 @@ static void test_commits_are_delivered_with_their_files_and_author(void **state)
 	wait_calls(f, 2);
 	assert_string_equal(f->seen.sha, sha);
 	assert_string_equal(f->seen.subject, "second web");
-	assert_string_equal(slurp(f->seen.dir, "web.yaml"), CM("two"));
-	assert_non_null(slurp(first, "web.yaml")); /* the previous one stays */
+	assert_string_equal(f->seen.names, "db,two");
 
 	/* A third, seen by the watch on the remote's refs alone. */
 	commit_file(f, "apps/web.yaml", CM("three"), "third web");
 	head_of(f->src, sha);
 	wait_calls(f, 3);
 	assert_string_equal(f->seen.sha, sha);
-	assert_string_equal(slurp(f->seen.dir, "web.yaml"), CM("three"));
-	assert_int_equal(count_revs(f), 2); /* the first was removed */
-	assert_null(slurp(first, "web.yaml"));
+	assert_string_equal(f->seen.names, "db,three");
 
 	/* A force-push: delivered, and said to rewrite history. */
 	sh("git -C %s reset -q --hard HEAD~2", f->src);
@@ -315,29 +323,28 @@ static void test_commits_are_delivered_with_their_files_and_author(void **state)
 	wait_calls(f, 4);
 	assert_string_equal(f->seen.sha, sha);
 	assert_true(f->seen.rewritten);
-	assert_string_equal(slurp(f->seen.dir, "web.yaml"), CM("forced"));
+	assert_string_equal(f->seen.names, "db,forced");
 	assert_int_equal(f->seen.oks, 4);
+	assert_false(rev_dir_exists(f));
 }
 
-static void
-test_a_deleted_branch_is_an_error_and_the_last_folder_stays(void **state)
+static void test_a_deleted_branch_is_an_error_and_delivers_nothing(void **state)
 {
 	struct fx *f = *state;
-	char dir[1024];
 
 	commit_file(f, "a.yaml", CM("a"), "on main");
 	sh("git -C %s push -q origin HEAD:feature 2>/dev/null", f->src);
 	start(f, f->remote, "feature", NULL, 0);
 	wait_calls(f, 1);
 	assert_false(f->seen.failed);
-	snprintf(dir, sizeof(dir), "%s", f->seen.dir);
+	assert_string_equal(f->seen.names, "a");
 	sh("git -C %s push -q origin --delete feature 2>/dev/null", f->src);
 	gitsource_fetch_now(f->gs);
 	wait_calls(f, 2);
 	assert_int_equal(f->seen.oks, 1);
 	assert_non_null(strstr(f->seen.err, "branch \"feature\""));
 	assert_non_null(strstr(f->seen.err, "does not exist"));
-	assert_string_equal(slurp(dir, "a.yaml"), CM("a"));
+	assert_string_equal(f->seen.names, "a"); /* no rev since */
 }
 
 static void test_a_missing_path_is_an_error_naming_it(void **state)
@@ -354,7 +361,7 @@ static void test_a_missing_path_is_an_error_naming_it(void **state)
 	gitsource_fetch_now(f->gs);
 	wait_calls(f, 2);
 	assert_int_equal(f->seen.oks, 1);
-	assert_string_equal(slurp(f->seen.dir, "x.yaml"), CM("b"));
+	assert_string_equal(f->seen.names, "b");
 }
 
 static void test_an_empty_repository_is_an_error(void **state)
@@ -394,19 +401,7 @@ static void test_a_file_over_the_limit_is_refused_and_not_written(void **state)
 	assert_int_equal(f->seen.oks, 0);
 	assert_non_null(strstr(f->seen.err, "deep/big.yaml"));
 	assert_non_null(strstr(f->seen.err, "over the limit"));
-	/* Nothing was written out. */
-	char *rev = xasprintf("%s/git/rev", f->data);
-	DIR *d = opendir(rev);
-
-	if (d) {
-		struct dirent *de;
-
-		while ((de = readdir(d)))
-			assert_true(de->d_name[0] == '.' &&
-				    (!de->d_name[1] || de->d_name[1] == '.'));
-		closedir(d);
-	}
-	free(rev);
+	assert_false(rev_dir_exists(f));
 	free(big);
 }
 
@@ -441,7 +436,7 @@ static void test_a_corrupt_clone_is_cloned_again(void **state)
 	d = opendir(git);
 	assert_non_null(d);
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && strcmp(de->d_name, "rev"))
+		if (de->d_name[0] != '.')
 			objs = xasprintf("%s/%s/objects", git, de->d_name);
 	closedir(d);
 	assert_non_null(objs);
@@ -456,8 +451,7 @@ static void test_a_corrupt_clone_is_cloned_again(void **state)
 	assert_int_equal(f->seen.oks, 2);
 	assert_true(f->seen.recloned);
 	assert_string_equal(f->seen.sha, sha);
-	assert_string_equal(slurp(f->seen.dir, "a.yaml"), CM("b"));
-	assert_string_equal(slurp(f->seen.dir, "keep.yaml"), CM("kept"));
+	assert_string_equal(f->seen.names, "b,kept");
 	free(objs);
 	free(git);
 }
@@ -487,12 +481,12 @@ static void test_a_revision_pins_a_tag_or_a_commit(void **state)
 	commit_file(f, "a.yaml", CM("two"), "two");
 	commit_file(f, "a.yaml", CM("three"), "three");
 	sh("git -C %s rev-parse HEAD~1 > %s/two", f->src, f->tmp);
-	snprintf(two, sizeof(two), "%s", slurp(f->tmp, "two"));
+	snprintf(two, sizeof(two), "%.40s", slurp(f->tmp, "two"));
 	start_rev(f, "v1");
 	wait_calls(f, 1);
 	assert_false(f->seen.failed);
 	assert_string_equal(f->seen.sha, one);
-	assert_string_equal(slurp(f->seen.dir, "a.yaml"), CM("one"));
+	assert_string_equal(f->seen.names, "one");
 	gitsource_free(f->gs);
 	f->gs = NULL;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -500,7 +494,7 @@ static void test_a_revision_pins_a_tag_or_a_commit(void **state)
 	wait_calls(f, 2);
 	assert_false(f->seen.failed);
 	assert_string_equal(f->seen.sha, two);
-	assert_string_equal(slurp(f->seen.dir, "a.yaml"), CM("two"));
+	assert_string_equal(f->seen.names, "two");
 	gitsource_free(f->gs);
 	f->gs = NULL;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -570,7 +564,7 @@ static void test_a_git_daemon_remote_is_fetched(void **state)
 	waitpid(pid, NULL, 0);
 	assert_false(f->seen.failed);
 	assert_string_equal(f->seen.sha, sha);
-	assert_string_equal(slurp(f->seen.dir, "a.yaml"), CM("a"));
+	assert_string_equal(f->seen.names, "a");
 	free(url);
 }
 
@@ -656,11 +650,11 @@ static void test_load_errors_at_the_root_have_no_leading_slash(void **state)
 }
 
 static void
-test_a_poll_without_a_new_commit_writes_and_loads_nothing(void **state)
+test_a_poll_without_a_new_commit_reads_and_loads_nothing(void **state)
 {
 	struct fx *f = *state;
 	struct gitsource_status st;
-	char sha[GITSOURCE_SHA_LEN + 1], *gone;
+	char sha[GITSOURCE_SHA_LEN + 1];
 
 	start(f, f->remote, NULL, NULL, 0);
 	gitsource_get_status(f->gs, &st);
@@ -684,10 +678,7 @@ test_a_poll_without_a_new_commit_writes_and_loads_nothing(void **state)
 	assert_true(st.fetches >= 2);
 	assert_int_equal(st.loads, 1);
 	assert_string_equal(st.head_sha, sha);
-	assert_int_equal(count_revs(f), 1);
-	/* A file removed by hand stays removed: nothing is written again. */
-	gone = xasprintf("%s/a.yaml", f->seen.dir);
-	assert_int_equal(unlink(gone), 0);
+	assert_string_equal(f->seen.names, "a");
 	for (int i = 0; i < 3; i++) {
 		uint64_t n = gitsource_fetch_now(f->gs);
 
@@ -698,9 +689,7 @@ test_a_poll_without_a_new_commit_writes_and_loads_nothing(void **state)
 	assert_true(st.fetches >= 5);
 	assert_int_equal(st.loads, 1);
 	assert_int_equal(f->seen.calls, 2);
-	assert_int_equal(count_revs(f), 1);
-	assert_int_equal(access(gone, F_OK), -1);
-	free(gone);
+	assert_false(rev_dir_exists(f));
 }
 
 static void test_fetch_now_during_a_fetch_runs_one_more(void **state)
@@ -741,6 +730,7 @@ struct co_seen {
 	int objects;
 	char sha[GITSOURCE_SHA_LEN + 1];
 	char subject[256];
+	char names[256];
 	char err[2048];
 };
 
@@ -766,6 +756,7 @@ static void on_checkout(void *ctx, const struct gitsource_rev *rev,
 	snprintf(c->sha, sizeof(c->sha), "%s", rev->sha);
 	snprintf(c->subject, sizeof(c->subject), "%s", rev->subject);
 	c->objects = rev->objects ? (int)json_array_size(rev->objects) : -1;
+	names_of(rev->objects, c->names, sizeof(c->names));
 }
 
 /* Runs the loop until the checkout callback has been called n times. */
@@ -786,15 +777,6 @@ static void checkout(struct fx *f, const char *rev, struct co_seen *c)
 {
 	assert_int_equal(gitsource_checkout(f->gs, rev, on_checkout, c), 0);
 	wait_checkouts(f, c, c->calls + 1);
-}
-
-static char *rev_file(struct fx *f, const char *sha, const char *name)
-{
-	char *dir = xasprintf("%s/git/rev/%s", f->data, sha);
-	char *r = slurp(dir, name);
-
-	free(dir);
-	return r;
 }
 
 static void test_checkout_by_short_sha_tag_or_branch(void **state)
@@ -830,7 +812,7 @@ static void test_checkout_by_short_sha_tag_or_branch(void **state)
 	assert_string_equal(c.sha, one);
 	assert_string_equal(c.subject, "one");
 	assert_int_equal(c.objects, 1);
-	assert_string_equal(rev_file(f, one, "a.yaml"), CM("one"));
+	assert_string_equal(c.names, "one");
 
 	/* An annotated tag, peeled to its commit. */
 	checkout(f, "v1", &c);
@@ -839,6 +821,7 @@ static void test_checkout_by_short_sha_tag_or_branch(void **state)
 	checkout(f, "feature", &c);
 	assert_string_equal(c.sha, two);
 	assert_int_equal(c.objects, 1);
+	assert_string_equal(c.names, "two");
 	/* A full sha; one that does not load is delivered with errors. */
 	checkout(f, head, &c);
 	assert_true(c.has_rev);
@@ -855,16 +838,17 @@ static void test_checkout_by_short_sha_tag_or_branch(void **state)
 	gitsource_get_status(f->gs, &st);
 	assert_string_equal(st.head_sha, head);
 
-	/* The last checkout's folder outlives a new head and its prune. */
+	/* Checkouts do not change what is followed; nothing is written. */
 	checkout(f, "feature", &c);
+	assert_string_equal(c.names, "two");
 	commit_file(f, "apps/a.yaml", CM("four"), "four");
 	gitsource_fetch_now(f->gs);
 	wait_calls(f, 2);
 	assert_false(f->seen.failed);
-	assert_string_equal(rev_file(f, two, "a.yaml"), CM("two"));
-	assert_non_null(rev_file(f, head, "a.yaml")); /* the head before */
-	assert_null(rev_file(f, one, "a.yaml"));
-	assert_int_equal(count_revs(f), 3);
+	assert_string_equal(f->seen.names, "four");
+	checkout(f, prefix, &c);
+	assert_string_equal(c.names, "one");
+	assert_false(rev_dir_exists(f));
 }
 
 static void test_checkout_of_an_unknown_revision_says_so(void **state)
@@ -912,7 +896,7 @@ static void test_checkout_of_an_unknown_revision_says_so(void **state)
 	d = opendir(git);
 	assert_non_null(d);
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && strcmp(de->d_name, "rev"))
+		if (de->d_name[0] != '.')
 			clone = xasprintf("%s/%s", git, de->d_name);
 	closedir(d);
 	assert_non_null(clone);
@@ -1000,6 +984,34 @@ static void test_an_alias_bomb_is_an_error_naming_its_file(void **state)
 	sm_buf_release(&y);
 }
 
+static void test_revision_folders_of_older_versions_are_removed(void **state)
+{
+	struct fx *f = *state;
+
+	sh("mkdir -p %s/git/rev/0123abc/apps && echo x > "
+	   "%s/git/rev/0123abc/apps/a.yaml",
+	   f->data, f->data);
+	assert_true(rev_dir_exists(f));
+	commit_file(f, "a.yaml", CM("a"), "one");
+	start(f, f->remote, NULL, NULL, 0);
+	wait_calls(f, 1);
+	assert_false(f->seen.failed);
+	assert_string_equal(f->seen.names, "a");
+	assert_false(rev_dir_exists(f));
+	/* Only rev went: the clone beside it stays. */
+	char *git = xasprintf("%s/git", f->data);
+	DIR *d = opendir(git);
+	struct dirent *de;
+	int entries = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		entries += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(entries, 1);
+	free(git);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1007,7 +1019,7 @@ int main(void)
 			test_commits_are_delivered_with_their_files_and_author,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_a_deleted_branch_is_an_error_and_the_last_folder_stays,
+			test_a_deleted_branch_is_an_error_and_delivers_nothing,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_a_missing_path_is_an_error_naming_it, setup,
@@ -1036,7 +1048,7 @@ int main(void)
 			test_load_errors_at_the_root_have_no_leading_slash,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_a_poll_without_a_new_commit_writes_and_loads_nothing,
+			test_a_poll_without_a_new_commit_reads_and_loads_nothing,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fetch_now_during_a_fetch_runs_one_more, setup,
@@ -1053,6 +1065,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_an_alias_bomb_is_an_error_naming_its_file, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_revision_folders_of_older_versions_are_removed,
+			setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
