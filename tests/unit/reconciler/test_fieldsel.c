@@ -3,7 +3,7 @@
  * (describe pod/node, events --for, the informer's metadata.name, the
  * agent's spec.nodeName): parsing, matching and the 400 messages.
  *
- * JSON in the tables is written with ' for "; json() swaps them back.
+ * JSON in the tables is written with ' for "; test_json() swaps them back.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,25 +18,9 @@
 #include "common/err.h"
 #include "common/xalloc.h"
 #include "reconciler/fieldsel.h"
+#include "tests/unit/testjson.h"
+
 #include "common/banned.h"
-
-static json_t *json(const char *text)
-{
-	char *s = xstrdup(text);
-	json_error_t jerr;
-	json_t *j;
-
-	for (char *p = s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	j = json_loads(s, 0, &jerr);
-	if (!j)
-		print_error("bad test JSON %s: %s\n", s, jerr.text);
-	free(s);
-	if (!j)
-		fail();
-	return j;
-}
 
 #define POD_ON_N1                                                           \
 	"{'kind':'Pod','metadata':{'name':'web-1','namespace':'default'},'" \
@@ -119,7 +103,7 @@ static void test_field_selectors_match_what_kubectl_sends(void **state)
 	for (size_t i = 0; i < SM_ARRAY_SIZE(t); i++) {
 		struct fieldsel fs = FIELDSEL_INIT;
 		struct sm_err err = SM_ERR_INIT;
-		json_t *obj = json(t[i].object);
+		json_t *obj = test_json(t[i].object);
 
 		if (fieldsel_parse(&fs, t[i].selector, t[i].kind, &err)) {
 			print_error("\"%s\": %s\n", t[i].selector,
@@ -256,8 +240,8 @@ static void test_filtered_watch_sees_entering_and_leaving(void **state)
 	assert_int_equal(fieldsel_parse(&fs, "spec.nodeName=n1", "Pod", NULL),
 			 0);
 	for (size_t i = 0; i < SM_ARRAY_SIZE(t); i++) {
-		json_t *old = t[i].old ? json(t[i].old) : NULL;
-		json_t *new = t[i].new ? json(t[i].new) : NULL;
+		json_t *old = t[i].old ? test_json(t[i].old) : NULL;
+		json_t *new = t[i].new ? test_json(t[i].new) : NULL;
 		const char *got =
 			fieldsel_watch_event(old && fieldsel_matches(&fs, old),
 					     new &&fieldsel_matches(&fs, new));

@@ -3,7 +3,7 @@
  * with the patches kubectl sends (scale, set image, rollout restart, pause,
  * resume and undo, and apply's patch from the API reference, §12.1).
  *
- * JSON in the tables is written with ' for " to stay readable; json()
+ * JSON in the tables is written with ' for " to stay readable; test_json()
  * swaps them back (no test value needs a real apostrophe).
  */
 #include <errno.h>
@@ -23,25 +23,9 @@
 #include "common/rand.h"
 #include "common/xalloc.h"
 #include "reconciler/patch.h"
+#include "tests/unit/testjson.h"
+
 #include "common/banned.h"
-
-static json_t *json(const char *text)
-{
-	char *s = xstrdup(text);
-	json_error_t jerr;
-	json_t *j;
-
-	for (char *p = s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	j = json_loads(s, JSON_DECODE_ANY, &jerr);
-	if (!j)
-		print_error("bad test JSON %s: %s\n", s, jerr.text);
-	free(s);
-	if (!j)
-		fail();
-	return j;
-}
 
 static char *canonical(const json_t *j)
 {
@@ -54,7 +38,7 @@ static char *canonical(const json_t *j)
 /* Fails the test (naming the case) unless got equals the JSON in want. */
 static void expect_json(const char *name, const json_t *got, const char *want)
 {
-	json_t *w = json(want);
+	json_t *w = test_json(want);
 	char *g = canonical(got), *ws = canonical(w);
 
 	if (strcmp(g, ws)) {
@@ -103,7 +87,8 @@ static void run_apply_cases(patch_fn fn, const struct apply_case *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct sm_err err = SM_ERR_INIT;
-		json_t *live = json(t[i].live), *patch = json(t[i].patch);
+		json_t *live = test_json(t[i].live),
+		       *patch = test_json(t[i].patch);
 		json_t *out = NULL;
 		char *before = canonical(live), *after;
 
@@ -144,7 +129,8 @@ static void run_error_cases(patch_fn fn, const struct error_case *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct sm_err err = SM_ERR_INIT;
-		json_t *live = json(t[i].live), *patch = json(t[i].patch);
+		json_t *live = test_json(t[i].live),
+		       *patch = test_json(t[i].patch);
 		json_t *out = (json_t *)0x1;
 		char *before = canonical(live), *after;
 		int rc = fn(live, patch, &out, &err);
@@ -955,7 +941,7 @@ static void test_content_types_pick_the_patch_format(void **state)
 static void test_unsupported_content_type_lists_the_accepted_ones(void **state)
 {
 	struct sm_err err = SM_ERR_INIT;
-	json_t *live = json("{'a':1}"), *patch = json("{'a':2}");
+	json_t *live = test_json("{'a':1}"), *patch = test_json("{'a':2}");
 	json_t *out = NULL;
 
 	assert_int_equal(patch_apply("application/apply-patch+yaml", live,
@@ -996,7 +982,8 @@ static void test_patch_apply_dispatches_on_the_content_type(void **state)
 
 	for (size_t i = 0; i < SM_ARRAY_SIZE(t); i++) {
 		struct sm_err err = SM_ERR_INIT;
-		json_t *live = json(t[i].live), *patch = json(t[i].patch);
+		json_t *live = test_json(t[i].live),
+		       *patch = test_json(t[i].patch);
 		json_t *out = NULL;
 
 		assert_int_equal(patch_apply(t[i].ct, live, patch, &out, &err),
@@ -1012,8 +999,8 @@ static void
 test_patch_apply_refuses_a_result_that_is_not_an_object(void **state)
 {
 	struct sm_err err = SM_ERR_INIT;
-	json_t *live = json("{'a':1}");
-	json_t *patch = json("[{'op':'replace','path':'','value':'x'}]");
+	json_t *live = test_json("{'a':1}");
+	json_t *patch = test_json("[{'op':'replace','path':'','value':'x'}]");
 	json_t *out = NULL;
 
 	assert_int_equal(patch_apply("application/json-patch+json", live, patch,
@@ -1029,9 +1016,9 @@ test_patch_apply_refuses_a_result_that_is_not_an_object(void **state)
 
 static void test_errors_go_nowhere_when_no_sink_is_given(void **state)
 {
-	json_t *live = json("{'a':1}");
-	json_t *bad = json("[{'op':'remove','path':'/b'}]");
-	json_t *smp = json("{'spec':{'containers':[{'image':'x'}]}}");
+	json_t *live = test_json("{'a':1}");
+	json_t *bad = test_json("[{'op':'remove','path':'/b'}]");
+	json_t *smp = test_json("{'spec':{'containers':[{'image':'x'}]}}");
 	json_t *out = NULL;
 
 	assert_int_equal(patch_json(live, bad, &out, NULL), -EPROTO);

@@ -28,6 +28,8 @@
 #include "reconciler/store.h"
 #include "reconciler/sync.h"
 
+#include "tests/unit/testjson.h"
+
 #include "common/banned.h"
 
 #define NS_PER_S 1000000000ULL
@@ -79,27 +81,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* JSON written with ' for " (new), not checked. */
-static json_t *raw(const char *text)
-{
-	char *s = strdup(text);
-	json_error_t jerr;
-	json_t *j;
-
-	for (char *p = s; *p; p++)
-		if (*p == '\'')
-			*p = '"';
-	j = json_loads(s, 0, &jerr);
-	if (!j)
-		fail_msg("bad test json: %s: %s", jerr.text, s);
-	free(s);
-	return j;
-}
-
 /* A desired object as manifests/ hands it over: checked and defaulted. */
 static json_t *want(const char *text)
 {
-	json_t *j = raw(text);
+	json_t *j = test_json(text);
 	struct sm_err err = SM_ERR_INIT;
 	struct mf_check_opts o = { .strict = false };
 	const struct mf_kind *k = NULL;
@@ -635,19 +620,21 @@ static void test_a_label_someone_removed_is_drift(void **state)
 static void test_drift_compares_values_not_their_spelling(void **state)
 {
 	(void)state;
-	json_t *w = raw("{'kind':'X','metadata':{'name':'a','labels':{'l':'1'},"
-			"'annotations':{'stuurman.io/revision':'r1',"
-			"'stuurman.io/applied':'h'}},'spec':{'n':2,'e':{},"
-			"'z':null,'list':[{'a':1},{'b':2}]},'status':{'s':1}}");
-	json_t *same = raw("{'kind':'X','metadata':{'name':'a','uid':'u',"
-			   "'labels':{'l':'1','x':'y'}},'spec':{'n':2.0,"
-			   "'list':[{'a':1,'c':3},{'b':2}],'more':1}}");
-	json_t *shorter = raw("{'kind':'X','metadata':{'labels':{'l':'1'}},"
-			      "'spec':{'n':2,'list':[{'a':1}]}}");
-	json_t *other = raw("{'kind':'X','metadata':{'labels':{'l':'1'}},"
-			    "'spec':{'n':2,'list':[{'a':1},{'b':3}]}}");
-	json_t *label = raw("{'kind':'X','metadata':{'labels':{'l':'2'}},"
-			    "'spec':{'n':2,'list':[{'a':1},{'b':2}]}}");
+	json_t *w = test_json(
+		"{'kind':'X','metadata':{'name':'a','labels':{'l':'1'},"
+		"'annotations':{'stuurman.io/revision':'r1',"
+		"'stuurman.io/applied':'h'}},'spec':{'n':2,'e':{},"
+		"'z':null,'list':[{'a':1},{'b':2}]},'status':{'s':1}}");
+	json_t *same = test_json("{'kind':'X','metadata':{'name':'a','uid':'u',"
+				 "'labels':{'l':'1','x':'y'}},'spec':{'n':2.0,"
+				 "'list':[{'a':1,'c':3},{'b':2}],'more':1}}");
+	json_t *shorter =
+		test_json("{'kind':'X','metadata':{'labels':{'l':'1'}},"
+			  "'spec':{'n':2,'list':[{'a':1}]}}");
+	json_t *other = test_json("{'kind':'X','metadata':{'labels':{'l':'1'}},"
+				  "'spec':{'n':2,'list':[{'a':1},{'b':3}]}}");
+	json_t *label = test_json("{'kind':'X','metadata':{'labels':{'l':'2'}},"
+				  "'spec':{'n':2,'list':[{'a':1},{'b':2}]}}");
 	struct sm_buf path = SM_BUF_INIT(SM_BUF_UNBOUNDED);
 
 	assert_false(sync_drifted(same, w));
