@@ -97,6 +97,7 @@ struct gitops {
 		char since[SM_TIME_RFC3339_LEN];
 	} pin;
 	char last_healthy[GITSOURCE_SHA_LEN + 1];
+	char rolled_back_from[GITSOURCE_SHA_LEN + 1]; /* auto-rollback tried */
 	enum health health;
 	json_t *degraded;
 
@@ -676,10 +677,16 @@ static enum health obj_health(const json_t *live, const char **msg)
 static void auto_rollback(struct gitops *g)
 {
 	json_t *e = current_entry(g);
+	const char *e_sha = sm_json_get_str(e, "sha");
 
-	for (struct checkout *c = g->checkouts; c; c = c->next)
-		if (c->why != CO_USER)
-			return;
+	/* Once per applied revision: a failed rollback is not retried. */
+	if (!strcmp(g->rolled_back_from, g->applied.sha))
+		return;
+	memcpy(g->rolled_back_from, g->applied.sha,
+	       sizeof(g->rolled_back_from));
+	/* The newest entry may be a later commit that was rejected. */
+	if (!e_sha || strcmp(e_sha, g->applied.sha))
+		e = NULL;
 	sm_log(SM_LOG_WARN, LOG,
 	       "commit %s is Degraded: marked bad, rolling back to the last "
 	       "healthy revision %.7s",
