@@ -2,7 +2,8 @@
 # GitOps against `stuurman server --repo git://127.0.0.1:PORT/...` served by
 # `git daemon`, with one joined agent on real Podman. The test makes the
 # repository, clones it, commits and pushes like a person would:
-#   - the first commit comes up; a push (and POST /hooks/git) converges;
+#   - the first commit comes up (an Ingress in it is a warning, left
+#     out); a push (and POST /hooks/git) converges;
 #   - a bad commit is rejected whole: the status is Failed and names the
 #     file and line, and the old version keeps serving, untouched;
 #   - a revert converges back;
@@ -94,6 +95,14 @@ kind: Secret
 metadata: {name: web-secret, namespace: default}
 stringData: {password: geheim-wachtwoord-42}
 YAML
+cat >"$work/apps/ingress.yaml" <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: default}
+spec:
+  defaultBackend:
+    service: {name: web, port: {number: 80}}
+YAML
 commit() { # commit MESSAGE: commits everything and pushes
 	g add -A && g commit -qm "$1" && g push -q origin main 2>/dev/null
 }
@@ -129,6 +138,8 @@ synced_at() { # synced_at SHA: the status says Synced at SHA
 check "the first commit is applied and Synced" eventually 30 \
 	synced_at "$(head_sha)"
 check "its 2 pods run" eventually 60 running_is 2
+check "a kind stuurman does not run is a warning in the status" \
+	is_q /stuurman/sync "any('apps/ingress.yaml' in w and 'Ingress' in w for w in d['warnings'])" True
 check "the object carries the managed-by label and the revision" \
 	is_q $dep "(d['metadata']['labels']['app.kubernetes.io/managed-by'], d['metadata']['annotations']['stuurman.io/revision'])" \
 	"('stuurman', '$(head_sha)')"
