@@ -1262,6 +1262,55 @@ test_no_credentials_against_a_server_asking_for_them_fails_at_once(void **state)
 	free(url);
 }
 
+/* libgit2 1.5 sends upload-pack requests with a length, but git and push
+ * send chunked bodies: the server used above takes them too. */
+static void test_the_http_server_takes_a_chunked_request_body(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sm_buf in = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char sha[GITSOURCE_SHA_LEN + 1], want[64], buf[4096];
+	char *url = start_http(f, "ann", "s3cret-pw"), *req;
+	ssize_t n;
+	long port;
+	int s;
+
+	if (!url) {
+		skip();
+		return;
+	}
+	commit_file(f, "a.yaml", CM("a"), "one");
+	head_of(f->src, sha);
+	port = strtol(url + strlen("http://127.0.0.1:"), NULL, 10);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	snprintf(want, sizeof(want), "0032want %s\n", sha);
+	/* The want line cut across two chunks, then flush and done. */
+	req = xasprintf(
+		"POST /remote.git/git-upload-pack HTTP/1.1\r\n"
+		"Host: 127.0.0.1\r\n"
+		"Authorization: Basic YW5uOnMzY3JldC1wdw==\r\n"
+		"Content-Type: application/x-git-upload-pack-request\r\n"
+		"Transfer-Encoding: chunked\r\n"
+		"Connection: close\r\n\r\n"
+		"a\r\n%.10s\r\n%zx\r\n%s\r\n"
+		"d\r\n00000009done\n\r\n0\r\n\r\n",
+		want, strlen(want) - 10, want + 10);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(write(s, req, strlen(req)), (ssize_t)strlen(req));
+	while ((n = read(s, buf, sizeof(buf))) > 0)
+		sm_buf_add(&in, buf, (size_t)n);
+	close(s);
+	assert_int_equal(strncmp(sm_buf_cstr(&in), "HTTP/1.1 200 ", 13), 0);
+	assert_non_null(strstr(sm_buf_cstr(&in), "0008NAK\n"));
+	assert_non_null(memmem(sm_buf_cstr(&in), in.len, "PACK", 4));
+	sm_buf_release(&in);
+	free(req);
+	free(url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1329,6 +1378,9 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_no_credentials_against_a_server_asking_for_them_fails_at_once,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_the_http_server_takes_a_chunked_request_body,
 			setup, teardown),
 	};
 
