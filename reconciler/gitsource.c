@@ -182,7 +182,7 @@ static bool local_damage(int klass)
 /*
  * The credentials file is read here, at fetch time: "user:secret" for a
  * user and password (or token), anything else is the path of an SSH key.
- * CRED_TRIES calls per fetch: libgit2 calls again as long as the server
+ * CRED_TRIES calls per connection: libgit2 calls again as long as the server
  * refuses, so a further call means the credentials were refused. What
  * went wrong is kept in the job for fetch() to say (never the secret).
  */
@@ -317,6 +317,10 @@ static enum job_result fetch(struct job *j, git_repository *repo, git_buf *head)
 			 git_msg());
 		return JOB_CORRUPT;
 	}
+	/* Per connection: a job that clones again after damage connects
+	 * twice. */
+	j->cred_tries = 0;
+	j->cred = CRED_NONE;
 	git_error_clear();
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) <
 	    0) {

@@ -1139,6 +1139,18 @@ static void test_the_right_password_fetches_over_smart_http(void **state)
 	assert_false(f->seen.failed);
 	assert_string_equal(f->seen.sha, sha);
 	assert_string_equal(f->seen.names, "a,b,c");
+	assert_false(f->seen.recloned);
+	/* A damaged clone is cloned again in the same job: the credentials
+	 * are offered again on that second connection. */
+	sh("find %s/git -path '*/objects/*' -type f -delete", f->data);
+	commit_file(f, "d.yaml", CM("d"), "four");
+	head_of(f->src, sha);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 3);
+	assert_false(f->seen.failed);
+	assert_true(f->seen.recloned);
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(f->seen.names, "a,b,c,d");
 	free(url);
 	free(creds);
 }
