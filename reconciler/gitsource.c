@@ -70,8 +70,14 @@ struct job {
 	size_t nr_files, alloc_files;
 	json_t *objects; /* new; NULL when the load has errors */
 	/* Scratch for the credentials callback. */
-	int cred_tries;
-	bool cred_err;
+	int cred_tries, cred_errno;
+	enum {
+		CRED_NONE, /* not asked, or asked and not known to fail */
+		CRED_MISSING, /* asked for; no file given */
+		CRED_UNREADABLE, /* the file: cred_errno */
+		CRED_UNUSABLE, /* nothing of a kind the server takes */
+		CRED_REFUSED, /* given and asked for again */
+	} cred;
 };
 
 struct gitsource {
@@ -176,8 +182,12 @@ static bool local_damage(int klass)
 /*
  * The credentials file is read here, at fetch time: "user:secret" for a
  * user and password (or token), anything else is the path of an SSH key.
- * One try only: a second call means the first was refused.
+ * CRED_TRIES calls per connection: libgit2 calls again as long as the server
+ * refuses, so a further call means the credentials were refused. What
+ * went wrong is kept in the job for fetch() to say (never the secret).
  */
+#define CRED_TRIES 1
+
 static int credentials(git_credential **out, const char *url,
 		       const char *user_from_url, unsigned int allowed,
 		       void *payload)
@@ -189,11 +199,18 @@ static int credentials(git_credential **out, const char *url,
 	int rc = -1;
 
 	(void)url;
-	if (!j->creds || j->cred_tries++ > 0)
-		return j->creds ? -1 : GIT_PASSTHROUGH;
+	if (j->cred_tries++ >= CRED_TRIES) {
+		j->cred = j->creds ? CRED_REFUSED : CRED_MISSING;
+		return GIT_EAUTH;
+	}
+	if (!j->creds) {
+		j->cred = CRED_MISSING;
+		return GIT_PASSTHROUGH; /* libgit2: no credentials, an error */
+	}
 	f = fopen(j->creds, "re");
 	if (!f) {
-		j->cred_err = true;
+		j->cred = CRED_UNREADABLE;
+		j->cred_errno = errno;
 		return -1;
 	}
 	if (!fgets(line, sizeof(line), f))
@@ -209,9 +226,55 @@ static int credentials(git_credential **out, const char *url,
 		rc = git_credential_ssh_key_new(
 			out, user_from_url ? user_from_url : "git", NULL, line,
 			NULL);
+	} else {
+		j->cred = CRED_UNUSABLE;
 	}
 	explicit_bzero(line, sizeof(line));
 	return rc;
+}
+
+/* Why a connection failed, in err: the credentials, or else the network. */
+static void connect_error(struct job *j)
+{
+	const char *m = git_msg();
+
+	switch (j->cred) {
+	case CRED_UNREADABLE:
+		sm_error(&j->err, NULL,
+			 "%s: credentials file %s cannot be read: %s", j->url,
+			 j->creds, strerror(j->cred_errno));
+		return;
+	case CRED_UNUSABLE:
+		sm_error(&j->err, NULL,
+			 "%s: authentication failed: credentials file %s holds "
+			 "nothing the server accepts (\"user:secret\" for "
+			 "http(s), the path of an SSH key for ssh)",
+			 j->url, j->creds);
+		return;
+	case CRED_REFUSED:
+		sm_error(
+			&j->err, NULL,
+			"%s: authentication failed: the credentials in %s were "
+			"refused (offered %d time%s per fetch; the next "
+			"fetch reads the file again)",
+			j->url, j->creds, CRED_TRIES,
+			CRED_TRIES == 1 ? "" : "s");
+		return;
+	case CRED_MISSING:
+		sm_error(&j->err, NULL,
+			 "%s: authentication failed: the server asks for "
+			 "credentials and no credentials file was given",
+			 j->url);
+		return;
+	case CRED_NONE:
+		break;
+	}
+	if (strstr(m, "authentication") || strstr(m, "401") || strstr(m, "403"))
+		sm_error(&j->err, NULL, "%s: authentication failed: %s", j->url,
+			 m);
+	else
+		sm_error(&j->err, NULL, "%s: remote unreachable: %s", j->url,
+			 m);
 }
 
 /*
@@ -254,21 +317,14 @@ static enum job_result fetch(struct job *j, git_repository *repo, git_buf *head)
 			 git_msg());
 		return JOB_CORRUPT;
 	}
+	/* Per connection: a job that clones again after damage connects
+	 * twice. */
+	j->cred_tries = 0;
+	j->cred = CRED_NONE;
+	git_error_clear();
 	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) <
 	    0) {
-		const char *m = git_msg();
-
-		if (j->cred_err)
-			sm_error(&j->err, NULL,
-				 "%s: credentials file %s cannot be read",
-				 j->url, j->creds);
-		else if (j->cred_tries > 0 || strstr(m, "authentication") ||
-			 strstr(m, "401") || strstr(m, "403"))
-			sm_error(&j->err, NULL, "%s: authentication failed: %s",
-				 j->url, m);
-		else
-			sm_error(&j->err, NULL, "%s: remote unreachable: %s",
-				 j->url, m);
+		connect_error(j);
 		goto out;
 	}
 	if (git_remote_ls(&refs, &n, remote) < 0) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "reconciler/gitsource.h"
 #include "common/banned.h"
@@ -57,6 +59,7 @@ struct fx {
 	char src[128], remote[128], data[128];
 	struct seen seen;
 	struct gitsource *gs;
+	pid_t http_pid; /* a git_http_server.py running, or 0 */
 };
 
 static void sh(const char *fmt, ...) SM_PRINTF(1, 2);
@@ -198,6 +201,10 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
+	if (f->http_pid > 0) {
+		kill(f->http_pid, SIGTERM);
+		waitpid(f->http_pid, NULL, 0);
+	}
 	gitsource_free(f->gs);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -1012,6 +1019,310 @@ static void test_revision_folders_of_older_versions_are_removed(void **state)
 	free(git);
 }
 
+/*
+ * Starts a smart-HTTP server (git_http_server.py: git http-backend behind
+ * HTTP Basic authentication) on 127.0.0.1, serving f->tmp, and returns the
+ * URL of remote.git on it; NULL (the test skips) without python3 or git
+ * http-backend. Teardown stops it.
+ */
+static char *start_http(struct fx *f, const char *user, const char *pass)
+{
+	const char *root = getenv("SM_SOURCE_ROOT");
+	char *script, *end, line[32] = "";
+	int fds[2];
+	FILE *in;
+
+	if (!root || system("command -v python3 >/dev/null && "
+			    "test -x \"$(git --exec-path)/git-http-backend\""))
+		return NULL;
+	script = xasprintf("%s/tests/unit/reconciler/git_http_server.py", root);
+	assert_int_equal(pipe(fds), 0);
+	f->http_pid = fork();
+	assert_true(f->http_pid >= 0);
+	if (f->http_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlives the test */
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execlp("python3", "python3", script, "--root", f->tmp, "--user",
+		       user, "--password", pass, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	in = fdopen(fds[0], "r");
+	assert_non_null(in);
+	/* It prints its port once it listens. */
+	assert_non_null(fgets(line, sizeof(line), in));
+	fclose(in);
+	long port = strtol(line, &end, 10);
+
+	assert_true(end != line && *end == '\n' && port > 0 && port < 65536);
+	free(script);
+	return xasprintf("http://127.0.0.1:%ld/remote.git", port);
+}
+
+static void write_creds(struct fx *f, const char *text)
+{
+	char *p = xasprintf("%s/creds", f->tmp);
+	FILE *o = fopen(p, "w");
+
+	assert_non_null(o);
+	fputs(text, o);
+	fclose(o);
+	free(p);
+}
+
+static void start_creds(struct fx *f, const char *url, const char *creds)
+{
+	struct gitsource_opts o = {
+		.url = url,
+		.data_dir = f->data,
+		.interval_ms = 3600 * 1000,
+		.credentials_file = creds,
+		.cb = on_rev,
+		.ctx = &f->seen,
+	};
+
+	f->gs = gitsource_new(&f->loop, &o);
+	assert_non_null(f->gs);
+}
+
+/* What the source logged while `fn` ran, in `out`. */
+struct logcap {
+	char *text;
+	size_t len;
+	FILE *f;
+};
+
+static void log_capture(struct logcap *c)
+{
+	c->f = open_memstream(&c->text, &c->len);
+	assert_non_null(c->f);
+	sm_log_setup(SM_LOG_DEBUG, SM_LOG_TEXT, c->f, NULL);
+}
+
+static void log_release(struct logcap *c)
+{
+	sm_log_setup(SM_LOG_INFO, SM_LOG_TEXT, NULL, NULL);
+	fclose(c->f);
+	free(c->text);
+}
+
+static void test_the_right_password_fetches_over_smart_http(void **state)
+{
+	struct fx *f = *state;
+	char sha[GITSOURCE_SHA_LEN + 1];
+	char *creds = xasprintf("%s/creds", f->tmp);
+
+	char *url = start_http(f, "ann", "s3cret-pw");
+
+	if (!url) {
+		free(creds);
+		skip();
+		return;
+	}
+	commit_file(f, "a.yaml", CM("a"), "over http");
+	commit_file(f, "b.yaml", CM("b"), "two");
+	head_of(f->src, sha);
+	write_creds(f, "ann:s3cret-pw\n");
+	start_creds(f, url, creds);
+	wait_calls(f, 1);
+	assert_false(f->seen.failed);
+	assert_string_equal(f->seen.sha, sha);
+	assert_int_equal(f->seen.objects, 2);
+	assert_string_equal(f->seen.names, "a,b");
+	/* A new commit over the same server, on fetch_now. */
+	commit_file(f, "c.yaml", CM("c"), "three");
+	head_of(f->src, sha);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_false(f->seen.failed);
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(f->seen.names, "a,b,c");
+	assert_false(f->seen.recloned);
+	/* A damaged clone is cloned again in the same job: the credentials
+	 * are offered again on that second connection. */
+	sh("find %s/git -path '*/objects/*' -type f -delete", f->data);
+	commit_file(f, "d.yaml", CM("d"), "four");
+	head_of(f->src, sha);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 3);
+	assert_false(f->seen.failed);
+	assert_true(f->seen.recloned);
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(f->seen.names, "a,b,c,d");
+	free(url);
+	free(creds);
+}
+
+static void
+test_a_wrong_password_fails_without_the_secret_and_keeps_the_revision(
+	void **state)
+{
+	struct fx *f = *state;
+	struct logcap lc;
+	struct gitsource_status st;
+	char sha[GITSOURCE_SHA_LEN + 1];
+	char *creds = xasprintf("%s/creds", f->tmp);
+
+	char *url = start_http(f, "ann", "s3cret-pw");
+
+	if (!url) {
+		free(creds);
+		skip();
+		return;
+	}
+	log_capture(&lc);
+	commit_file(f, "a.yaml", CM("a"), "one");
+	head_of(f->src, sha);
+	write_creds(f, "ann:s3cret-pw\n");
+	start_creds(f, url, creds);
+	wait_calls(f, 1);
+	assert_false(f->seen.failed);
+	assert_string_equal(f->seen.sha, sha);
+
+	/* The file now holds a wrong password; a new commit is pushed. */
+	write_creds(f, "ann:Wr0ng-pa55word\n");
+	commit_file(f, "b.yaml", CM("b"), "two");
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_true(f->seen.failed);
+	assert_int_equal(f->seen.oks, 1);
+	assert_string_equal(f->seen.sha, sha); /* nothing new delivered */
+	assert_non_null(strstr(f->seen.err, url));
+	assert_non_null(strstr(f->seen.err, "authentication failed"));
+	assert_non_null(strstr(f->seen.err, "were refused"));
+	assert_null(strstr(f->seen.err, "Wr0ng-pa55word"));
+	assert_null(strstr(f->seen.err, "s3cret-pw"));
+	gitsource_get_status(f->gs, &st);
+	assert_string_equal(st.head_sha, sha);
+	/* The same failure again calls nobody. */
+	uint64_t n = gitsource_fetch_now(f->gs);
+
+	wait_fetches(f, n);
+	assert_int_equal(f->seen.calls, 2);
+	fflush(lc.f);
+	assert_non_null(strstr(lc.text, "authentication failed"));
+	assert_null(strstr(lc.text, "Wr0ng-pa55word"));
+	assert_null(strstr(lc.text, "s3cret-pw"));
+	log_release(&lc);
+
+	/* Fixed: the new commit is delivered. */
+	write_creds(f, "ann:s3cret-pw\n");
+	head_of(f->src, sha);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 3);
+	assert_false(f->seen.failed);
+	assert_string_equal(f->seen.sha, sha);
+	assert_string_equal(f->seen.names, "a,b");
+	free(url);
+	free(creds);
+}
+
+static void test_a_missing_credentials_file_is_an_error_naming_it(void **state)
+{
+	struct fx *f = *state;
+	char *creds = xasprintf("%s/no-such-creds", f->tmp);
+
+	char *url = start_http(f, "ann", "s3cret-pw");
+
+	if (!url) {
+		free(creds);
+		skip();
+		return;
+	}
+	commit_file(f, "a.yaml", CM("a"), "one");
+	start_creds(f, url, creds);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, url));
+	assert_non_null(strstr(f->seen.err, "credentials file "));
+	assert_non_null(strstr(f->seen.err, creds));
+	assert_non_null(strstr(f->seen.err, "cannot be read: No such file"));
+
+	/* A key path where the server takes only a user and password. */
+	sh("echo /home/ann/.ssh/id_ed25519 > %s", creds);
+	gitsource_fetch_now(f->gs);
+	wait_calls(f, 2);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, url));
+	assert_non_null(
+		strstr(f->seen.err, "holds nothing the server accepts"));
+	assert_null(strstr(f->seen.err, "id_ed25519"));
+	free(url);
+	free(creds);
+}
+
+static void
+test_no_credentials_against_a_server_asking_for_them_fails_at_once(void **state)
+{
+	struct fx *f = *state;
+
+	char *url = start_http(f, "ann", "s3cret-pw");
+
+	if (!url) {
+		skip();
+		return;
+	}
+	commit_file(f, "a.yaml", CM("a"), "one");
+	start_creds(f, url, NULL);
+	wait_calls(f, 1);
+	assert_int_equal(f->seen.oks, 0);
+	assert_non_null(strstr(f->seen.err, url));
+	assert_non_null(strstr(f->seen.err, "authentication failed"));
+	assert_non_null(strstr(f->seen.err, "no credentials file"));
+	free(url);
+}
+
+/* libgit2 1.5 sends upload-pack requests with a length, but git and push
+ * send chunked bodies: the server used above takes them too. */
+static void test_the_http_server_takes_a_chunked_request_body(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sm_buf in = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+	char sha[GITSOURCE_SHA_LEN + 1], want[64], buf[4096];
+	char *url = start_http(f, "ann", "s3cret-pw"), *req;
+	ssize_t n;
+	long port;
+	int s;
+
+	if (!url) {
+		skip();
+		return;
+	}
+	commit_file(f, "a.yaml", CM("a"), "one");
+	head_of(f->src, sha);
+	port = strtol(url + strlen("http://127.0.0.1:"), NULL, 10);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	snprintf(want, sizeof(want), "0032want %s\n", sha);
+	/* The want line cut across two chunks, then flush and done. */
+	req = xasprintf(
+		"POST /remote.git/git-upload-pack HTTP/1.1\r\n"
+		"Host: 127.0.0.1\r\n"
+		"Authorization: Basic YW5uOnMzY3JldC1wdw==\r\n"
+		"Content-Type: application/x-git-upload-pack-request\r\n"
+		"Transfer-Encoding: chunked\r\n"
+		"Connection: close\r\n\r\n"
+		"a\r\n%.10s\r\n%zx\r\n%s\r\n"
+		"d\r\n00000009done\n\r\n0\r\n\r\n",
+		want, strlen(want) - 10, want + 10);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(write(s, req, strlen(req)), (ssize_t)strlen(req));
+	while ((n = read(s, buf, sizeof(buf))) > 0)
+		sm_buf_add(&in, buf, (size_t)n);
+	close(s);
+	assert_int_equal(strncmp(sm_buf_cstr(&in), "HTTP/1.1 200 ", 13), 0);
+	assert_non_null(strstr(sm_buf_cstr(&in), "0008NAK\n"));
+	assert_non_null(memmem(sm_buf_cstr(&in), in.len, "PACK", 4));
+	sm_buf_release(&in);
+	free(req);
+	free(url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1067,6 +1378,21 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_revision_folders_of_older_versions_are_removed,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_the_right_password_fetches_over_smart_http, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_wrong_password_fails_without_the_secret_and_keeps_the_revision,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_missing_credentials_file_is_an_error_naming_it,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_no_credentials_against_a_server_asking_for_them_fails_at_once,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_the_http_server_takes_a_chunked_request_body,
 			setup, teardown),
 	};
 
