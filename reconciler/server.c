@@ -42,7 +42,9 @@ struct server {
 	struct dirsource *manifests;
 	char *manifests_dir;
 	struct gitops *gitops;
-	struct gitops_opts git; /* strings borrowed from server_opts' copy */
+	struct gitops_opts git; /* its strings are in git_strs */
+	char *git_strs[6];
+	size_t nr_git_strs;
 	struct api_gitops api_gitops;
 	char *webhook_secret;
 	char *not_yet;
@@ -167,6 +169,14 @@ static void on_wait(uv_timer_t *t)
 	start_manifests(s);
 }
 
+/* A copy of v (NULL stays NULL) that lives as long as s. */
+static const char *keep(struct server *s, const char *v)
+{
+	if (!v)
+		return NULL;
+	return s->git_strs[s->nr_git_strs++] = xstrdup(v);
+}
+
 /* The first line of file, trimmed: a shared secret. */
 static int read_secret(const char *file, char **out, struct sm_err *err)
 {
@@ -272,12 +282,12 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 
 	if (o->repo) {
 		s->git = (struct gitops_opts){
-			.repo = o->repo,
-			.branch = o->branch,
-			.revision = o->revision,
-			.path = o->path,
-			.data_dir = o->data_dir,
-			.credentials_file = o->credentials_file,
+			.repo = keep(s, o->repo),
+			.branch = keep(s, o->branch),
+			.revision = keep(s, o->revision),
+			.path = keep(s, o->path),
+			.data_dir = keep(s, o->data_dir),
+			.credentials_file = keep(s, o->credentials_file),
 			.interval_ms = o->interval_ms,
 			.self_heal = o->self_heal,
 			.auto_rollback = o->auto_rollback,
@@ -346,6 +356,8 @@ void server_free(struct server *s)
 	sm_tls_server_free(s->tls);
 	pki_release(&s->pki);
 	free(s->manifests_dir);
+	for (size_t i = 0; i < s->nr_git_strs; i++)
+		free(s->git_strs[i]);
 	s->manifests_dir = NULL;
 	if (s->timer_open)
 		uv_close((uv_handle_t *)&s->wait_timer, server_closed);
