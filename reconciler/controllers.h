@@ -62,6 +62,12 @@ struct ctl *ctl_scheduler_new(const struct ctl_env *env) SM_MALLOC(ctl_free);
 struct ctl *ctl_node_new(const struct ctl_env *env, uint64_t grace_ms,
 			 uint64_t eviction_ms) SM_MALLOC(ctl_free);
 
+/*
+ * Endpoints of every Service with a selector, from its pods' readiness
+ * (ctl_endpoints.c).
+ */
+struct ctl *ctl_endpoints_new(const struct ctl_env *env) SM_MALLOC(ctl_free);
+
 /* The queue, for tests (controller_drain()). */
 struct controller *ctl_queue(struct ctl *c);
 

@@ -279,6 +279,7 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 	s->ctls[s->nr_ctls++] = ctl_scheduler_new(&env);
 	s->ctls[s->nr_ctls++] =
 		ctl_node_new(&env, o->node_grace_ms, o->pod_eviction_ms);
+	s->ctls[s->nr_ctls++] = ctl_endpoints_new(&env);
 
 	if (o->repo) {
 		s->git = (struct gitops_opts){

@@ -1,0 +1,439 @@
+/*
+ * ctl_endpoints.c: the endpoints controller.
+ *
+ * For every Service with a selector it keeps an Endpoints object of the
+ * same name, as Kubernetes' endpoints controller writes it:
+ * - the pods of the Service's namespace whose labels hold every pair of
+ *   spec.selector, that have a podIP, are not terminal (Succeeded,
+ *   Failed) and not terminating;
+ * - Ready pods (or every pod, with spec.publishNotReadyAddresses) go to
+ *   `addresses`, the others to `notReadyAddresses`, each as
+ *   {ip, nodeName, targetRef {kind Pod, namespace, name, uid}};
+ * - each Service port becomes {name, port, protocol} with port the
+ *   targetPort resolved for the pod: a number, a name looked up in the
+ *   pod's containers' ports (same protocol), or the Service's port when
+ *   none is given. A port a pod cannot resolve is left out for that pod;
+ *   a pod that resolves none of the Service's ports is left out;
+ * - addresses with identical port sets share a subset; addresses sort by
+ *   ip then uid, ports by name then number, subsets by their ports.
+ * The Endpoints carry the Service's labels plus
+ * endpointslice.kubernetes.io/skip-mirror: "true" (and
+ * service.kubernetes.io/headless when clusterIP is None), and no
+ * ownerReference. They are written only when they change.
+ *
+ * A Service without a selector is left alone: its Endpoints are the
+ * user's. Endpoints carrying the skip-mirror label (this controller's)
+ * are deleted when their Service goes or loses its selector; others are
+ * never deleted here.
+ *
+ * Keys are Services' "namespace/name"; pod events queue the Services of
+ * the pod's namespace whose selector matches its old or new labels.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "reconciler/ctl_internal.h"
+#include "reconciler/objutil.h"
+
+#include "common/banned.h"
+
+#define LABEL_SKIP_MIRROR "endpointslice.kubernetes.io/skip-mirror"
+#define LABEL_HEADLESS "service.kubernetes.io/headless"
+
+/* spec.selector when it selects something (a non-empty object), or NULL. */
+static json_t *svc_selector(const json_t *svc)
+{
+	json_t *sel = sm_json_get_path(svc, "spec.selector");
+
+	return json_is_object(sel) && json_object_size(sel) ? sel : NULL;
+}
+
+/* Every pair of sel is among labels. */
+static bool selects(const json_t *sel, const json_t *labels)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(labels))
+		return false;
+	json_object_foreach ((json_t *)sel, k, v) {
+		if (!json_equal(v, json_object_get(labels, k)))
+			return false;
+	}
+	return true;
+}
+
+static const char *protocol_of(const json_t *port)
+{
+	const char *p = sm_json_get_str(port, "protocol");
+
+	return p && *p ? p : "TCP";
+}
+
+/* The container port of pod named name with protocol proto, or -1. */
+static json_int_t named_port(const json_t *pod, const char *name,
+			     const char *proto)
+{
+	json_t *cs = sm_json_get_path(pod, "spec.containers");
+	size_t i, j;
+	json_t *c, *p;
+
+	json_array_foreach (cs, i, c) {
+		json_array_foreach (json_object_get(c, "ports"), j, p) {
+			const char *n = sm_json_get_str(p, "name");
+			json_t *num = json_object_get(p, "containerPort");
+
+			if (n && !strcmp(n, name) &&
+			    !strcmp(protocol_of(p), proto) &&
+			    json_is_integer(num))
+				return json_integer_value(num);
+		}
+	}
+	return -1;
+}
+
+/* The pod's port for Service port sp, or -1 when it has none. */
+static json_int_t resolve_port(const json_t *pod, const json_t *sp)
+{
+	json_t *tp = json_object_get(sp, "targetPort");
+	json_t *port = json_object_get(sp, "port");
+
+	if (json_is_integer(tp) && json_integer_value(tp) > 0)
+		return json_integer_value(tp);
+	if (json_is_string(tp) && *json_string_value(tp)) {
+		char *end;
+		long n = strtol(json_string_value(tp), &end, 10);
+
+		/* An IntOrString given as "8080" in a string. */
+		if (!*end && n > 0)
+			return n;
+		return named_port(pod, json_string_value(tp), protocol_of(sp));
+	}
+	return json_is_integer(port) ? json_integer_value(port) : -1;
+}
+
+/* The endpoint ports of pod for svc (new array), in svc's order. */
+static json_t *pod_ports(const json_t *svc, const json_t *pod)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *sp;
+
+	json_array_foreach (sm_json_get_path(svc, "spec.ports"), i, sp) {
+		json_int_t n = resolve_port(pod, sp);
+		const char *name = sm_json_get_str(sp, "name");
+		json_t *p;
+
+		if (n < 0)
+			continue;
+		p = json_pack("{s:I, s:s}", "port", n, "protocol",
+			      protocol_of(sp));
+		if (name && *name)
+			json_object_set_new(p, "name", json_string(name));
+		json_array_append_new(out, p);
+	}
+	return out;
+}
+
+static int cmp_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int cmp_port(const void *pa, const void *pb)
+{
+	const json_t *a = *(const json_t *const *)pa;
+	const json_t *b = *(const json_t *const *)pb;
+	int d = cmp_str(sm_json_get_str(a, "name"), sm_json_get_str(b, "name"));
+	json_int_t na = json_integer_value(json_object_get(a, "port"));
+	json_int_t nb = json_integer_value(json_object_get(b, "port"));
+
+	if (d)
+		return d;
+	if (na != nb)
+		return na < nb ? -1 : 1;
+	return cmp_str(sm_json_get_str(a, "protocol"),
+		       sm_json_get_str(b, "protocol"));
+}
+
+static int cmp_addr(const void *pa, const void *pb)
+{
+	const json_t *a = *(const json_t *const *)pa;
+	const json_t *b = *(const json_t *const *)pb;
+	int d = cmp_str(sm_json_get_str(a, "ip"), sm_json_get_str(b, "ip"));
+
+	if (d)
+		return d;
+	return cmp_str(sm_json_get_str(json_object_get(a, "targetRef"), "uid"),
+		       sm_json_get_str(json_object_get(b, "targetRef"), "uid"));
+}
+
+/* Sorts the array arr in place with cmp. */
+static void sort_array(json_t *arr, int (*cmp)(const void *, const void *))
+{
+	size_t n = json_array_size(arr), i;
+	json_t **v;
+
+	if (n < 2)
+		return;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(arr, i));
+	qsort(v, n, sizeof(*v), cmp);
+	json_array_clear(arr);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+}
+
+struct scan {
+	const json_t *svc;
+	const json_t *sel;
+	bool publish_not_ready;
+	json_t *groups; /* ports key -> {ports, ready[], notReady[]} */
+};
+
+static int scan_pod(void *ctx, const json_t *pod)
+{
+	struct scan *sc = ctx;
+	const char *ip =
+		sm_json_get_str(json_object_get(pod, "status"), "podIP");
+	const char *node =
+		sm_json_get_str(json_object_get(pod, "spec"), "nodeName");
+	json_t *ports, *group, *addr;
+	char *key;
+
+	if (!ip || !*ip || !pod_is_active(pod) ||
+	    !selects(sc->sel, sm_json_get_path(pod, "metadata.labels")))
+		return 0;
+	ports = pod_ports(sc->svc, pod);
+	if (!json_array_size(ports) &&
+	    json_array_size(sm_json_get_path(sc->svc, "spec.ports"))) {
+		json_decref(ports);
+		return 0; /* none of the Service's ports resolves */
+	}
+	sort_array(ports, cmp_port);
+	key = json_dumps(ports, JSON_COMPACT | JSON_SORT_KEYS);
+	group = json_object_get(sc->groups, key);
+	if (!group) {
+		group = json_pack("{s:o, s:[], s:[]}", "ports", ports, "ready",
+				  "notReady");
+		json_object_set_new(sc->groups, key, group);
+	} else {
+		json_decref(ports);
+	}
+	free(key);
+	addr = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "ip", ip, "targetRef",
+			 "kind", "Pod", "namespace", store_obj_ns(pod), "name",
+			 store_obj_name(pod), "uid",
+			 obj_uid(pod) ? obj_uid(pod) : "");
+	if (node && *node)
+		json_object_set_new(addr, "nodeName", json_string(node));
+	json_array_append_new(json_object_get(group, (sc->publish_not_ready ||
+						      pod_is_ready(pod))
+							     ? "ready"
+							     : "notReady"),
+			      addr);
+	return 0;
+}
+
+static int cmp_key(const void *pa, const void *pb)
+{
+	return strcmp(*(const char *const *)pa, *(const char *const *)pb);
+}
+
+/* The subsets svc should have (new array, possibly empty). */
+static json_t *subsets_for(struct ctl *c, const json_t *svc, const json_t *sel)
+{
+	json_t *sp = sm_json_get_path(svc, "spec.publishNotReadyAddresses");
+	struct scan sc = { svc, sel, json_is_true(sp), json_object() };
+	json_t *out = json_array();
+	size_t n = 0, i = 0;
+	const char **keys, *k;
+	json_t *g;
+
+	store_list(c->env.store, "Pod", store_obj_ns(svc), scan_pod, &sc);
+	n = json_object_size(sc.groups);
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys) {
+		json_decref(sc.groups);
+		return out;
+	}
+	json_object_foreach (sc.groups, k, g)
+		keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_key);
+	for (i = 0; i < n; i++) {
+		json_t *grp = json_object_get(sc.groups, keys[i]);
+		json_t *ready = json_object_get(grp, "ready");
+		json_t *not_ready = json_object_get(grp, "notReady");
+		json_t *ports = json_object_get(grp, "ports");
+		json_t *s = json_object();
+
+		sort_array(ready, cmp_addr);
+		sort_array(not_ready, cmp_addr);
+		if (json_array_size(ready))
+			json_object_set(s, "addresses", ready);
+		if (json_array_size(not_ready))
+			json_object_set(s, "notReadyAddresses", not_ready);
+		if (json_array_size(ports))
+			json_object_set(s, "ports", ports);
+		json_array_append_new(out, s);
+	}
+	free(keys);
+	json_decref(sc.groups);
+	return out;
+}
+
+/* The labels the Endpoints of svc carry (new). */
+static json_t *labels_for(const json_t *svc)
+{
+	json_t *l = json_deep_copy(sm_json_get_path(svc, "metadata.labels"));
+	const char *ip =
+		sm_json_get_str(json_object_get(svc, "spec"), "clusterIP");
+
+	if (!json_is_object(l)) {
+		json_decref(l);
+		l = json_object();
+	}
+	json_object_set_new(l, LABEL_SKIP_MIRROR, json_string("true"));
+	if (ip && !strcmp(ip, "None"))
+		json_object_set_new(l, LABEL_HEADLESS, json_string(""));
+	else
+		json_object_del(l, LABEL_HEADLESS);
+	return l;
+}
+
+static bool is_ours(const json_t *ep)
+{
+	const char *v = sm_json_get_str(sm_json_get_path(ep, "metadata.labels"),
+					LABEL_SKIP_MIRROR);
+
+	return v && !strcmp(v, "true");
+}
+
+static int write_endpoints(struct ctl *c, const json_t *svc,
+			   const json_t *stored, json_t *subsets)
+{
+	struct sm_err err = SM_ERR_INIT;
+	json_t *want, *meta;
+	int rc;
+
+	if (stored) {
+		want = json_deep_copy(stored);
+		meta = json_object_get(want, "metadata");
+	} else {
+		want = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1",
+				 "kind", "Endpoints", "metadata", "name",
+				 store_obj_name(svc), "namespace",
+				 store_obj_ns(svc));
+		meta = json_object_get(want, "metadata");
+	}
+	json_object_set_new(meta, "labels", labels_for(svc));
+	if (json_array_size(subsets))
+		json_object_set(want, "subsets", subsets);
+	else
+		json_object_del(want, "subsets");
+	if (stored && json_equal(want, stored)) {
+		json_decref(want);
+		return 0;
+	}
+	if (stored)
+		rc = store_update(c->env.store, want, STORE_ALL, NULL, NULL,
+				  NULL, &err);
+	else
+		rc = store_create(c->env.store, want, NULL, NULL, NULL, &err);
+	if (rc < 0)
+		sm_log(SM_LOG_DEBUG, "endpoints", "writing %s/%s: %s",
+		       store_obj_ns(svc), store_obj_name(svc),
+		       err.nr ? err.items[0].msg : "failed");
+	json_decref(want);
+	sm_err_release(&err);
+	return rc;
+}
+
+static int sync_svc(void *ctx, const char *key)
+{
+	struct ctl *c = ctx;
+	char ns[256], name[256];
+	const json_t *svc, *ep, *sel;
+	json_t *subsets;
+	int rc;
+
+	ctl__split_key(key, ns, name);
+	svc = store_get(c->env.store, "Service", ns, name);
+	ep = store_get(c->env.store, "Endpoints", ns, name);
+	sel = svc ? svc_selector(svc) : NULL;
+	if (!svc || !sel) {
+		/* Gone, or without selector: only ours are removed. */
+		if (ep && is_ours(ep))
+			return obj_delete(c->env.store, ep, NULL);
+		return 0;
+	}
+	if (obj_is_terminating(svc))
+		return 0;
+	subsets = subsets_for(c, svc, sel);
+	rc = write_endpoints(c, svc, ep, subsets);
+	json_decref(subsets);
+	return rc;
+}
+
+static void on_svc(void *ctx, const struct store_event *ev)
+{
+	ctl__queue_obj(ctx, ev->obj);
+}
+
+struct match {
+	struct ctl *c;
+	const json_t *labels[2];
+};
+
+static int queue_matching(void *ctx, const json_t *svc)
+{
+	struct match *m = ctx;
+	const json_t *sel = svc_selector(svc);
+
+	if (sel && ((m->labels[0] && selects(sel, m->labels[0])) ||
+		    (m->labels[1] && selects(sel, m->labels[1]))))
+		ctl__queue_obj(m->c, svc);
+	return 0;
+}
+
+static void on_pod(void *ctx, const struct store_event *ev)
+{
+	struct match m = { ctx,
+			   { sm_json_get_path(ev->obj, "metadata.labels"),
+			     ev->old ? sm_json_get_path(ev->old,
+							"metadata.labels")
+				     : NULL } };
+
+	store_list(m.c->env.store, "Service", store_obj_ns(ev->obj),
+		   queue_matching, &m);
+}
+
+/* Endpoints of ours left from Services deleted while stopped. */
+static int queue_orphan(void *ctx, const json_t *ep)
+{
+	struct ctl *c = ctx;
+
+	if (is_ours(ep) && !store_get(c->env.store, "Service", store_obj_ns(ep),
+				      store_obj_name(ep)))
+		ctl__queue_obj(c, ep);
+	return 0;
+}
+
+struct ctl *ctl_endpoints_new(const struct ctl_env *env)
+{
+	struct ctl *c = ctl__new(env, "endpoint", "Service", sync_svc);
+
+	ctl__watch(c, "Service", on_svc);
+	ctl__watch(c, "Pod", on_pod);
+	ctl__start(c);
+	store_list(env->store, "Endpoints", NULL, queue_orphan, c);
+	return c;
+}

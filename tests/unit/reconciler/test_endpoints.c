@@ -1,0 +1,372 @@
+/*
+ * test_endpoints.c: the endpoints controller on a memory-only store, with
+ * a fake clock, driven to a standstill after each change (settle()).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/rand.h"
+#include "reconciler/controller.h"
+#include "reconciler/controllers.h"
+#include "reconciler/store.h"
+
+#include "common/banned.h"
+
+#define NS_PER_S 1000000000ULL
+
+struct fixture {
+	uv_loop_t loop;
+	struct store *store;
+	struct sm_fake_clock clock;
+	struct sm_seeded_rand rand;
+	struct ctl *ctl;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct sm_err err = SM_ERR_INIT;
+	struct store_opts so = { 0 };
+
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	sm_fake_clock_init(&f->clock, 1764100000ULL * NS_PER_S);
+	f->clock.monotonic_ns = 1000 * NS_PER_S;
+	sm_seeded_rand_init(&f->rand, 42);
+	so.clock = &f->clock.clock;
+	so.rand = &f->rand.rand;
+	assert_int_equal(store_open(&f->loop, &so, &f->store, &err), 0);
+	sm_err_release(&err);
+
+	struct ctl_env e = { .loop = &f->loop,
+			     .store = f->store,
+			     .clock = &f->clock.clock,
+			     .rand = &f->rand.rand,
+			     .resync_ms = 3600000 };
+	f->ctl = ctl_endpoints_new(&e);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ctl_free(f->ctl);
+	store_free(f->store);
+	while (uv_run(&f->loop, UV_RUN_NOWAIT))
+		;
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f);
+	return 0;
+}
+
+static void settle(struct fixture *f)
+{
+	for (int round = 0; round < 200; round++) {
+		size_t n;
+
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		n = controller_drain(ctl_queue(f->ctl));
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		if (!n && round > 2)
+			return;
+	}
+	fail_msg("controller did not settle");
+}
+
+static json_t *parse(const char *json)
+{
+	json_error_t jerr;
+	json_t *obj = json_loads(json, 0, &jerr);
+
+	if (!obj)
+		fail_msg("bad test json: %s", jerr.text);
+	return obj;
+}
+
+static void create(struct fixture *f, const char *json)
+{
+	struct sm_err err = SM_ERR_INIT;
+	json_t *obj = parse(json);
+
+	if (store_create(f->store, obj, NULL, NULL, NULL, &err) < 0)
+		fail_msg("create: %s", err.items[0].msg);
+	json_decref(obj);
+	sm_err_release(&err);
+}
+
+/* Replaces the stored object's main part with json (no resourceVersion). */
+static void update(struct fixture *f, const char *json)
+{
+	struct sm_err err = SM_ERR_INIT;
+	json_t *obj = parse(json);
+
+	if (store_update(f->store, obj, STORE_MAIN, NULL, NULL, NULL, &err) < 0)
+		fail_msg("update: %s", err.items[0].msg);
+	json_decref(obj);
+	sm_err_release(&err);
+}
+
+static void pod(struct fixture *f, const char *name, const char *app,
+		const char *ip, bool ready)
+{
+	char json[1024];
+
+	snprintf(json, sizeof(json),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
+		 "\"name\":\"%s\",\"namespace\":\"default\",\"labels\":{"
+		 "\"app\":\"%s\"}},\"spec\":{\"nodeName\":\"n1\","
+		 "\"containers\":[{\"name\":\"main\",\"image\":\"nginx\","
+		 "\"ports\":[{\"name\":\"http\",\"containerPort\":8080}]}]},"
+		 "\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\","
+		 "\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}",
+		 name, app, ip, ready ? "True" : "False");
+	create(f, json);
+}
+
+#define SVC(sel, target)                                                   \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"       \
+	"\"name\":\"web\",\"namespace\":\"default\",\"labels\":{\"tier\":" \
+	"\"front\"}},\"spec\":{" sel "\"ports\":[{\"name\":\"http\","      \
+	"\"port\":80,\"targetPort\":" target "}]}}"
+#define SEL_WEB "\"selector\":{\"app\":\"web\"},"
+
+static const json_t *endpoints(struct fixture *f)
+{
+	return store_get(f->store, "Endpoints", "default", "web");
+}
+
+static json_t *subset(struct fixture *f, size_t i)
+{
+	return json_array_get(json_object_get(endpoints(f), "subsets"), i);
+}
+
+static const char *ip_at(const json_t *s, const char *field, size_t i)
+{
+	return sm_json_get_str(json_array_get(json_object_get(s, field), i),
+			       "ip");
+}
+
+static void
+test_ready_pods_are_addresses_and_unready_ones_not_ready_addresses(void **state)
+{
+	struct fixture *f = *state;
+
+	pod(f, "b", "web", "10.42.0.2", true);
+	pod(f, "a", "web", "10.42.0.1", true);
+	pod(f, "c", "web", "10.42.0.3", false);
+	pod(f, "d", "web", "10.42.0.4", true);
+	pod(f, "other", "db", "10.42.0.9", true);
+	pod(f, "noip", "web", "", true);
+	assert_int_equal(store_delete(f->store, "Pod", "default", "d", true, 30,
+				      NULL, NULL, NULL, NULL, NULL),
+			 0);
+	create(f, SVC(SEL_WEB, "8080"));
+	settle(f);
+
+	const json_t *ep = endpoints(f);
+	assert_non_null(ep);
+	assert_null(sm_json_get_path(ep, "metadata.ownerReferences"));
+	assert_string_equal(
+		sm_json_get_str(sm_json_get_path(ep, "metadata.labels"),
+				"endpointslice.kubernetes.io/skip-mirror"),
+		"true");
+	assert_string_equal(
+		sm_json_get_str(sm_json_get_path(ep, "metadata.labels"),
+				"tier"),
+		"front");
+	assert_int_equal(json_array_size(json_object_get(ep, "subsets")), 1);
+	json_t *s = subset(f, 0);
+	assert_int_equal(json_array_size(json_object_get(s, "addresses")), 2);
+	assert_string_equal(ip_at(s, "addresses", 0), "10.42.0.1");
+	assert_string_equal(ip_at(s, "addresses", 1), "10.42.0.2");
+	json_t *a0 = json_array_get(json_object_get(s, "addresses"), 0);
+	assert_string_equal(sm_json_get_str(a0, "nodeName"), "n1");
+	assert_string_equal(
+		sm_json_get_str(json_object_get(a0, "targetRef"), "name"), "a");
+	assert_string_equal(
+		sm_json_get_str(json_object_get(a0, "targetRef"), "kind"),
+		"Pod");
+	assert_non_null(
+		sm_json_get_str(json_object_get(a0, "targetRef"), "uid"));
+	assert_int_equal(
+		json_array_size(json_object_get(s, "notReadyAddresses")), 1);
+	assert_string_equal(ip_at(s, "notReadyAddresses", 0), "10.42.0.3");
+	json_t *p = json_array_get(json_object_get(s, "ports"), 0);
+	assert_int_equal(json_integer_value(json_object_get(p, "port")), 8080);
+	assert_string_equal(sm_json_get_str(p, "name"), "http");
+	assert_string_equal(sm_json_get_str(p, "protocol"), "TCP");
+
+	/* Nothing changed: nothing is written. */
+	uint64_t rv = store_obj_rv(endpoints(f));
+	controller_queue(ctl_queue(f->ctl), "default/web");
+	pod(f, "other2", "db", "10.42.0.10", true);
+	settle(f);
+	assert_int_equal(store_obj_rv(endpoints(f)), rv);
+
+	/* c becomes ready: it moves over. */
+	json_t *c = json_deep_copy(store_get(f->store, "Pod", "default", "c"));
+	json_object_set_new(c, "status",
+			    parse("{\"phase\":\"Running\",\"podIP\":"
+				  "\"10.42.0.3\",\"conditions\":[{\"type\":"
+				  "\"Ready\",\"status\":\"True\"}]}"));
+	json_object_del(json_object_get(c, "metadata"), "resourceVersion");
+	assert_int_equal(
+		store_update(f->store, c, STORE_STATUS, NULL, NULL, NULL, NULL),
+		0);
+	json_decref(c);
+	settle(f);
+	s = subset(f, 0);
+	assert_int_equal(json_array_size(json_object_get(s, "addresses")), 3);
+	assert_null(json_object_get(s, "notReadyAddresses"));
+	assert_true(store_obj_rv(endpoints(f)) > rv);
+}
+
+static void test_a_named_target_port_is_looked_up_in_each_pod(void **state)
+{
+	struct fixture *f = *state;
+
+	pod(f, "a", "web", "10.42.0.1", true);
+	/* b names its port differently: it is left out. */
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
+		  "\"name\":\"b\",\"namespace\":\"default\",\"labels\":{"
+		  "\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":"
+		  "\"main\",\"image\":\"nginx\",\"ports\":[{\"name\":\"web\","
+		  "\"containerPort\":9090}]}]},\"status\":{\"phase\":"
+		  "\"Running\",\"podIP\":\"10.42.0.2\",\"conditions\":[{"
+		  "\"type\":\"Ready\",\"status\":\"True\"}]}}");
+	create(f, SVC(SEL_WEB, "\"http\""));
+	settle(f);
+	json_t *s = subset(f, 0);
+	assert_int_equal(
+		json_array_size(json_object_get(endpoints(f), "subsets")), 1);
+	assert_int_equal(json_array_size(json_object_get(s, "addresses")), 1);
+	assert_string_equal(ip_at(s, "addresses", 0), "10.42.0.1");
+	assert_int_equal(json_integer_value(sm_json_get_path(
+				 json_array_get(json_object_get(s, "ports"), 0),
+				 "port")),
+			 8080);
+
+	/* A Service port b can resolve: b gets a subset of its own. */
+	update(f, "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
+		  "\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
+		  "\"selector\":{\"app\":\"web\"},\"ports\":[{\"name\":"
+		  "\"http\",\"port\":80,\"targetPort\":\"http\"},{\"name\":"
+		  "\"alt\",\"port\":81,\"targetPort\":\"web\"}]}}");
+	settle(f);
+	assert_int_equal(
+		json_array_size(json_object_get(endpoints(f), "subsets")), 2);
+	/* Subsets sort by their ports: "alt" (b's) before "http" (a's). */
+	s = subset(f, 0);
+	assert_string_equal(ip_at(s, "addresses", 0), "10.42.0.2");
+	assert_int_equal(json_integer_value(sm_json_get_path(
+				 json_array_get(json_object_get(s, "ports"), 0),
+				 "port")),
+			 9090);
+	assert_string_equal(ip_at(subset(f, 1), "addresses", 0), "10.42.0.1");
+}
+
+static void test_selector_and_label_changes_move_pods_in_and_out(void **state)
+{
+	struct fixture *f = *state;
+
+	pod(f, "a", "web", "10.42.0.1", true);
+	pod(f, "b", "api", "10.42.0.2", true);
+	create(f, SVC(SEL_WEB, "8080"));
+	settle(f);
+	assert_string_equal(ip_at(subset(f, 0), "addresses", 0), "10.42.0.1");
+
+	update(f, SVC("\"selector\":{\"app\":\"api\"},", "8080"));
+	settle(f);
+	assert_int_equal(
+		json_array_size(json_object_get(subset(f, 0), "addresses")), 1);
+	assert_string_equal(ip_at(subset(f, 0), "addresses", 0), "10.42.0.2");
+
+	/* b's label changes: it leaves, and the Endpoints are empty. */
+	json_t *b = json_deep_copy(store_get(f->store, "Pod", "default", "b"));
+	json_object_set_new(sm_json_get_path(b, "metadata.labels"), "app",
+			    json_string("other"));
+	json_object_del(json_object_get(b, "metadata"), "resourceVersion");
+	assert_int_equal(
+		store_update(f->store, b, STORE_MAIN, NULL, NULL, NULL, NULL),
+		0);
+	json_decref(b);
+	settle(f);
+	assert_non_null(endpoints(f));
+	assert_null(json_object_get(endpoints(f), "subsets"));
+}
+
+static void
+test_a_deleted_service_takes_its_endpoints_but_selectorless_are_left(
+	void **state)
+{
+	struct fixture *f = *state;
+
+	pod(f, "a", "web", "10.42.0.1", true);
+	create(f, SVC(SEL_WEB, "8080"));
+	settle(f);
+	assert_non_null(endpoints(f));
+	assert_int_equal(store_delete(f->store, "Service", "default", "web",
+				      false, 0, NULL, NULL, NULL, NULL, NULL),
+			 0);
+	settle(f);
+	assert_null(endpoints(f));
+
+	/* Without selector: the user's Endpoints stay as written. */
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"metadata\":"
+		  "{\"name\":\"web\",\"namespace\":\"default\"},\"subsets\":"
+		  "[{\"addresses\":[{\"ip\":\"192.0.2.1\"}],\"ports\":[{"
+		  "\"port\":80}]}]}");
+	uint64_t rv = store_obj_rv(endpoints(f));
+	create(f, SVC("", "8080"));
+	settle(f);
+	assert_non_null(endpoints(f));
+	assert_int_equal(store_obj_rv(endpoints(f)), rv);
+	assert_string_equal(ip_at(subset(f, 0), "addresses", 0), "192.0.2.1");
+	assert_int_equal(store_delete(f->store, "Service", "default", "web",
+				      false, 0, NULL, NULL, NULL, NULL, NULL),
+			 0);
+	settle(f);
+	assert_non_null(endpoints(f));
+}
+
+static void test_a_service_losing_its_selector_loses_its_endpoints(void **state)
+{
+	struct fixture *f = *state;
+
+	pod(f, "a", "web", "10.42.0.1", true);
+	create(f, SVC(SEL_WEB, "8080"));
+	settle(f);
+	assert_non_null(endpoints(f));
+	update(f, SVC("", "8080"));
+	settle(f);
+	assert_null(endpoints(f));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+		T(test_ready_pods_are_addresses_and_unready_ones_not_ready_addresses),
+		T(test_a_named_target_port_is_looked_up_in_each_pod),
+		T(test_selector_and_label_changes_move_pods_in_and_out),
+		T(test_a_deleted_service_takes_its_endpoints_but_selectorless_are_left),
+		T(test_a_service_losing_its_selector_loses_its_endpoints),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
