@@ -105,6 +105,15 @@ static const struct api_resource resources[] = {
 	  { "sts" },
 	  true,
 	  API_SUB_STATUS | API_SUB_SCALE },
+	{ "endpointslices",
+	  "endpointslice",
+	  "EndpointSlice",
+	  "discovery.k8s.io",
+	  "v1",
+	  true,
+	  { NULL },
+	  false,
+	  0 },
 };
 
 #define NR_RESOURCES (sizeof(resources) / sizeof(resources[0]))

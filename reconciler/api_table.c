@@ -496,6 +496,50 @@ static void c_ep(json_t *row, const json_t *obj, uint64_t now)
 	sm_buf_release(&b);
 }
 
+/* kubectl's EndpointSlice columns: ports, then up to 3 addresses. */
+static void c_es_type(json_t *row, const json_t *obj, uint64_t now)
+{
+	const char *t = sm_json_get_str(obj, "addressType");
+
+	put_str(row, t ? t : "");
+}
+
+static void c_es_ports(json_t *row, const json_t *obj, uint64_t now)
+{
+	struct sm_buf b = SM_BUF_INIT(1024);
+	size_t i;
+	json_t *p;
+
+	json_array_foreach (json_object_get(obj, "ports"), i, p) {
+		json_t *n = json_object_get(p, "port");
+
+		if (json_is_integer(n))
+			sm_buf_addf(&b, "%s%" JSON_INTEGER_FORMAT,
+				    b.len ? "," : "", json_integer_value(n));
+	}
+	put_str(row, b.len ? sm_buf_cstr(&b) : "<unset>");
+	sm_buf_release(&b);
+}
+
+static void c_es_endpoints(json_t *row, const json_t *obj, uint64_t now)
+{
+	struct sm_buf b = SM_BUF_INIT(1024);
+	size_t i, j, n = 0;
+	json_t *e, *a;
+
+	json_array_foreach (json_object_get(obj, "endpoints"), i, e) {
+		json_array_foreach (json_object_get(e, "addresses"), j, a) {
+			if (n++ < 3 && json_is_string(a))
+				sm_buf_addf(&b, "%s%s", b.len ? "," : "",
+					    json_string_value(a));
+		}
+	}
+	if (n > 3)
+		sm_buf_addf(&b, " + %zu more...", n - 3);
+	put_str(row, b.len ? sm_buf_cstr(&b) : "<unset>");
+	sm_buf_release(&b);
+}
+
 static void c_pvc_status(json_t *row, const json_t *obj, uint64_t now)
 {
 	put_str(row, str(obj, "status.phase"));
@@ -629,6 +673,15 @@ static const struct column ep_cols[] = {
 	{ NULL },
 };
 
+static const struct column es_cols[] = {
+	NAME,
+	{ "AddressType", "string", 0, c_es_type },
+	{ "Ports", "string", 0, c_es_ports },
+	{ "Endpoints", "string", 0, c_es_endpoints },
+	AGE,
+	{ NULL },
+};
+
 static const struct column pvc_cols[] = {
 	NAME,
 	{ "Status", "string", 0, c_pvc_status },
@@ -643,12 +696,13 @@ static const struct {
 	const char *resource;
 	const struct column *cols;
 } tables[] = {
-	{ "pods", pod_cols },	    { "deployments", deploy_cols },
-	{ "replicasets", rs_cols }, { "statefulsets", sts_cols },
-	{ "services", svc_cols },   { "configmaps", cm_cols },
-	{ "secrets", secret_cols }, { "nodes", node_cols },
-	{ "namespaces", ns_cols },  { "events", event_cols },
-	{ "endpoints", ep_cols },   { "persistentvolumeclaims", pvc_cols },
+	{ "pods", pod_cols },	       { "deployments", deploy_cols },
+	{ "replicasets", rs_cols },    { "statefulsets", sts_cols },
+	{ "services", svc_cols },      { "configmaps", cm_cols },
+	{ "secrets", secret_cols },    { "nodes", node_cols },
+	{ "namespaces", ns_cols },     { "events", event_cols },
+	{ "endpoints", ep_cols },      { "persistentvolumeclaims", pvc_cols },
+	{ "endpointslices", es_cols },
 };
 
 static const struct column *columns_of(const struct api_resource *r)

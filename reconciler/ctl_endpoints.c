@@ -26,6 +26,11 @@
  * are deleted when their Service goes or loses its selector; others are
  * never deleted here.
  *
+ * The same sync keeps one EndpointSlice per such Service (ours: labelled
+ * kubernetes.io/service-name and managed-by endpointslice-controller.k8s.io,
+ * owned by the Service) with the port set most pods share and the pods that
+ * have it, terminating ones included with their conditions.
+ *
  * Keys are Services' "namespace/name"; pod events queue the Services of
  * the pod's namespace whose selector matches its old or new labels.
  */
@@ -197,7 +202,29 @@ struct scan {
 	const json_t *sel;
 	bool publish_not_ready;
 	json_t *groups; /* ports key -> {ports, ready[], notReady[]} */
+	json_t *slice; /* [{key, ports, ep}]: the slice's candidates */
 };
+
+/* The EndpointSlice endpoint of pod (new). */
+static json_t *slice_endpoint(const json_t *pod, const char *ip,
+			      bool publish_not_ready)
+{
+	bool serving = publish_not_ready || pod_is_ready(pod);
+	bool terminating = obj_is_terminating(pod);
+	const char *node =
+		sm_json_get_str(json_object_get(pod, "spec"), "nodeName");
+	json_t *ep = json_pack(
+		"{s:[s], s:{s:b, s:b, s:b}, s:{s:s, s:s, s:s, s:s}}",
+		"addresses", ip, "conditions", "ready",
+		serving && (!terminating || publish_not_ready), "serving",
+		serving, "terminating", terminating, "targetRef", "kind", "Pod",
+		"namespace", store_obj_ns(pod), "name", store_obj_name(pod),
+		"uid", obj_uid(pod) ? obj_uid(pod) : "");
+
+	if (node && *node)
+		json_object_set_new(ep, "nodeName", json_string(node));
+	return ep;
+}
 
 static int scan_pod(void *ctx, const json_t *pod)
 {
@@ -209,7 +236,7 @@ static int scan_pod(void *ctx, const json_t *pod)
 	json_t *ports, *group, *addr;
 	char *key;
 
-	if (!ip || !*ip || !pod_is_active(pod) ||
+	if (!ip || !*ip || pod_is_terminal(pod) ||
 	    !selects(sc->sel, sm_json_get_path(pod, "metadata.labels")))
 		return 0;
 	ports = pod_ports(sc->svc, pod);
@@ -220,6 +247,15 @@ static int scan_pod(void *ctx, const json_t *pod)
 	}
 	sort_array(ports, cmp_port);
 	key = json_dumps(ports, JSON_COMPACT | JSON_SORT_KEYS);
+	json_array_append_new(
+		sc->slice,
+		json_pack("{s:s, s:O, s:o}", "key", key, "ports", ports, "ep",
+			  slice_endpoint(pod, ip, sc->publish_not_ready)));
+	if (obj_is_terminating(pod)) {
+		free(key);
+		json_decref(ports);
+		return 0; /* Endpoints list no terminating pods */
+	}
 	group = json_object_get(sc->groups, key);
 	if (!group) {
 		group = json_pack("{s:o, s:[], s:[]}", "ports", ports, "ready",
@@ -248,11 +284,16 @@ static int cmp_key(const void *pa, const void *pb)
 	return strcmp(*(const char *const *)pa, *(const char *const *)pb);
 }
 
-/* The subsets svc should have (new array, possibly empty). */
-static json_t *subsets_for(struct ctl *c, const json_t *svc, const json_t *sel)
+/*
+ * The subsets svc should have (new array, possibly empty); *slice gets the
+ * EndpointSlice candidates (new array, see struct scan).
+ */
+static json_t *subsets_for(struct ctl *c, const json_t *svc, const json_t *sel,
+			   json_t **slice)
 {
 	json_t *sp = sm_json_get_path(svc, "spec.publishNotReadyAddresses");
-	struct scan sc = { svc, sel, json_is_true(sp), json_object() };
+	struct scan sc = { svc, sel, json_is_true(sp), json_object(),
+			   json_array() };
 	json_t *out = json_array();
 	size_t n = 0, i = 0;
 	const char **keys, *k;
@@ -261,6 +302,7 @@ static json_t *subsets_for(struct ctl *c, const json_t *svc, const json_t *sel)
 	store_list(c->env.store, "Pod", store_obj_ns(svc), scan_pod, &sc);
 	n = json_object_size(sc.groups);
 	keys = calloc(n ? n : 1, sizeof(*keys));
+	*slice = sc.slice;
 	if (!keys) {
 		json_decref(sc.groups);
 		return out;
@@ -357,13 +399,159 @@ static int write_endpoints(struct ctl *c, const json_t *svc,
 	return rc;
 }
 
+#define LABEL_SERVICE_NAME "kubernetes.io/service-name"
+#define LABEL_MANAGED_BY "endpointslice.kubernetes.io/managed-by"
+#define MANAGED_BY "endpointslice-controller.k8s.io"
+
+struct slices {
+	const char *svc;
+	json_t *found;
+};
+
+static int collect_slice(void *ctx, const json_t *es)
+{
+	struct slices *sl = ctx;
+	json_t *l = sm_json_get_path(es, "metadata.labels");
+	const char *n = sm_json_get_str(l, LABEL_SERVICE_NAME);
+	const char *m = sm_json_get_str(l, LABEL_MANAGED_BY);
+
+	if (n && m && !strcmp(n, sl->svc) && !strcmp(m, MANAGED_BY))
+		json_array_append(sl->found, (json_t *)es);
+	return 0;
+}
+
+/* This controller's EndpointSlices of Service ns/name (new array). */
+static json_t *our_slices(struct ctl *c, const char *ns, const char *name)
+{
+	struct slices sl = { name, json_array() };
+
+	store_list(c->env.store, "EndpointSlice", ns, collect_slice, &sl);
+	return sl.found;
+}
+
+static int cmp_slice_ep(const void *pa, const void *pb)
+{
+	const json_t *a = *(const json_t *const *)pa;
+	const json_t *b = *(const json_t *const *)pb;
+	const char *ia = json_string_value(
+		json_array_get(json_object_get(a, "addresses"), 0));
+	const char *ib = json_string_value(
+		json_array_get(json_object_get(b, "addresses"), 0));
+	int d = cmp_str(ia, ib);
+
+	if (d)
+		return d;
+	return cmp_str(sm_json_get_str(json_object_get(a, "targetRef"), "uid"),
+		       sm_json_get_str(json_object_get(b, "targetRef"), "uid"));
+}
+
+/*
+ * Fills es (a copy of the stored slice, or a new one) from the candidates:
+ * the port set most pods share (the smallest such set on a tie) and the
+ * pods that have it.
+ */
+static void fill_slice(json_t *es, const json_t *svc, const json_t *cands)
+{
+	json_t *count = json_object(), *eps = json_array(), *ports = NULL;
+	const char *best = NULL, *k;
+	json_int_t most = 0;
+	json_t *v, *labels;
+	size_t i;
+
+	json_array_foreach (cands, i, v) {
+		const char *key = sm_json_get_str(v, "key");
+		json_int_t n = json_integer_value(json_object_get(count, key));
+
+		json_object_set_new(count, key, json_integer(n + 1));
+	}
+	json_object_foreach (count, k, v) {
+		json_int_t n = json_integer_value(v);
+
+		if (n > most || (n == most && best && strcmp(k, best) < 0)) {
+			most = n;
+			best = k;
+		}
+	}
+	json_array_foreach (cands, i, v) {
+		if (!best || strcmp(sm_json_get_str(v, "key"), best))
+			continue;
+		json_array_append(eps, json_object_get(v, "ep"));
+		ports = json_object_get(v, "ports");
+	}
+	sort_array(eps, cmp_slice_ep);
+	labels = json_deep_copy(sm_json_get_path(svc, "metadata.labels"));
+	if (!json_is_object(labels)) {
+		json_decref(labels);
+		labels = json_object();
+	}
+	json_object_set_new(labels, LABEL_SERVICE_NAME,
+			    json_string(store_obj_name(svc)));
+	json_object_set_new(labels, LABEL_MANAGED_BY, json_string(MANAGED_BY));
+	json_object_set_new(json_object_get(es, "metadata"), "labels", labels);
+	json_object_set_new(es, "addressType", json_string("IPv4"));
+	json_object_set_new(es, "endpoints", eps);
+	json_object_set_new(es, "ports",
+			    ports ? json_deep_copy(ports) : json_array());
+	json_decref(count);
+}
+
+/* Keeps one EndpointSlice of svc (ours), deleting any others of ours. */
+static int write_slice(struct ctl *c, const json_t *svc, const json_t *cands)
+{
+	json_t *found = our_slices(c, store_obj_ns(svc), store_obj_name(svc));
+	const json_t *stored = NULL;
+	json_t *es, *v;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach (found, i, v) {
+		if (!stored && !obj_is_terminating(v))
+			stored = v;
+		else
+			obj_delete(c->env.store, v, NULL);
+	}
+	if (stored) {
+		es = json_deep_copy(stored);
+	} else {
+		char prefix[300];
+
+		snprintf(prefix, sizeof(prefix), "%s-", store_obj_name(svc));
+		es = json_pack("{s:s, s:s, s:{s:s, s:s, s:[o]}}", "apiVersion",
+			       "discovery.k8s.io/v1", "kind", "EndpointSlice",
+			       "metadata", "generateName", prefix, "namespace",
+			       store_obj_ns(svc), "ownerReferences",
+			       obj_owner_ref(svc));
+	}
+	fill_slice(es, svc, cands);
+	if (!stored)
+		rc = store_create(c->env.store, es, NULL, NULL, NULL, NULL);
+	else if (!json_equal(es, stored))
+		rc = store_update(c->env.store, es, STORE_ALL, NULL, NULL, NULL,
+				  NULL);
+	json_decref(es);
+	json_decref(found);
+	return rc;
+}
+
+/* Deletes this controller's EndpointSlices of Service ns/name. */
+static void delete_slices(struct ctl *c, const char *ns, const char *name)
+{
+	json_t *found = our_slices(c, ns, name);
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (found, i, v)
+		obj_delete(c->env.store, v, NULL);
+	json_decref(found);
+}
+
 static int sync_svc(void *ctx, const char *key)
 {
 	struct ctl *c = ctx;
 	char ns[256], name[256];
 	const json_t *svc, *ep, *sel;
-	json_t *subsets;
-	int rc;
+	json_t *subsets, *slice = NULL;
+	int rc, rc2;
 
 	ctl__split_key(key, ns, name);
 	svc = store_get(c->env.store, "Service", ns, name);
@@ -371,16 +559,19 @@ static int sync_svc(void *ctx, const char *key)
 	sel = svc ? svc_selector(svc) : NULL;
 	if (!svc || !sel) {
 		/* Gone, or without selector: only ours are removed. */
+		delete_slices(c, ns, name);
 		if (ep && is_ours(ep))
 			return obj_delete(c->env.store, ep, NULL);
 		return 0;
 	}
 	if (obj_is_terminating(svc))
 		return 0;
-	subsets = subsets_for(c, svc, sel);
+	subsets = subsets_for(c, svc, sel, &slice);
 	rc = write_endpoints(c, svc, ep, subsets);
+	rc2 = write_slice(c, svc, slice);
 	json_decref(subsets);
-	return rc;
+	json_decref(slice);
+	return rc < 0 ? rc : rc2;
 }
 
 static void on_svc(void *ctx, const struct store_event *ev)

@@ -356,6 +356,100 @@ static void test_a_service_losing_its_selector_loses_its_endpoints(void **state)
 	assert_null(endpoints(f));
 }
 
+static int first(void *ctx, const json_t *obj)
+{
+	*(const json_t **)ctx = obj;
+	return 0;
+}
+
+/* The only EndpointSlice in default (fails when there are more). */
+static const json_t *slice(struct fixture *f)
+{
+	const json_t *es = NULL;
+
+	if (store_count(f->store, "EndpointSlice", "default") > 1)
+		fail_msg("more than one EndpointSlice");
+	store_list(f->store, "EndpointSlice", "default", first, &es);
+	return es;
+}
+
+static const json_t *slice_ep(struct fixture *f, size_t i)
+{
+	return json_array_get(json_object_get(slice(f), "endpoints"), i);
+}
+
+static bool cond(const json_t *ep, const char *c)
+{
+	return json_is_true(
+		json_object_get(json_object_get(ep, "conditions"), c));
+}
+
+static void test_one_endpointslice_per_service_with_conditions(void **state)
+{
+	struct fixture *f = *state;
+
+	pod(f, "a", "web", "10.42.0.1", true);
+	pod(f, "c", "web", "10.42.0.3", false);
+	pod(f, "d", "web", "10.42.0.4", true);
+	assert_int_equal(store_delete(f->store, "Pod", "default", "d", true, 30,
+				      NULL, NULL, NULL, NULL, NULL),
+			 0);
+	create(f, SVC(SEL_WEB, "\"http\""));
+	settle(f);
+
+	const json_t *es = slice(f);
+	const json_t *svc = store_get(f->store, "Service", "default", "web");
+	assert_non_null(es);
+	assert_int_equal(strlen(store_obj_name(es)), strlen("web-") + 5);
+	assert_memory_equal(store_obj_name(es), "web-", 4);
+	json_t *l = sm_json_get_path(es, "metadata.labels");
+	assert_string_equal(sm_json_get_str(l, "kubernetes.io/service-name"),
+			    "web");
+	assert_string_equal(
+		sm_json_get_str(l, "endpointslice.kubernetes.io/managed-by"),
+		"endpointslice-controller.k8s.io");
+	json_t *ref = json_array_get(
+		sm_json_get_path(es, "metadata.ownerReferences"), 0);
+	assert_string_equal(sm_json_get_str(ref, "kind"), "Service");
+	assert_string_equal(
+		sm_json_get_str(ref, "uid"),
+		sm_json_get_str(json_object_get(svc, "metadata"), "uid"));
+	assert_true(json_is_true(json_object_get(ref, "controller")));
+	assert_string_equal(sm_json_get_str(es, "addressType"), "IPv4");
+	json_t *p = json_array_get(json_object_get(es, "ports"), 0);
+	assert_int_equal(json_integer_value(json_object_get(p, "port")), 8080);
+	assert_string_equal(sm_json_get_str(p, "name"), "http");
+	assert_int_equal(json_array_size(json_object_get(es, "endpoints")), 3);
+
+	const json_t *a = slice_ep(f, 0), *c = slice_ep(f, 1),
+		     *d = slice_ep(f, 2);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(a, "addresses"), 0)),
+			    "10.42.0.1");
+	assert_true(cond(a, "ready") && cond(a, "serving"));
+	assert_false(cond(a, "terminating"));
+	assert_string_equal(sm_json_get_str(a, "nodeName"), "n1");
+	assert_string_equal(
+		sm_json_get_str(json_object_get(a, "targetRef"), "name"), "a");
+	assert_false(cond(c, "ready") || cond(c, "serving") ||
+		     cond(c, "terminating"));
+	assert_false(cond(d, "ready"));
+	assert_true(cond(d, "serving") && cond(d, "terminating"));
+
+	/* Nothing changed: nothing is written. */
+	uint64_t rv = store_obj_rv(slice(f));
+	controller_queue(ctl_queue(f->ctl), "default/web");
+	settle(f);
+	assert_int_equal(store_obj_rv(slice(f)), rv);
+
+	/* Gone with its Service. */
+	assert_int_equal(store_delete(f->store, "Service", "default", "web",
+				      false, 0, NULL, NULL, NULL, NULL, NULL),
+			 0);
+	settle(f);
+	assert_null(slice(f));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +459,7 @@ int main(void)
 		T(test_selector_and_label_changes_move_pods_in_and_out),
 		T(test_a_deleted_service_takes_its_endpoints_but_selectorless_are_left),
 		T(test_a_service_losing_its_selector_loses_its_endpoints),
+		T(test_one_endpointslice_per_service_with_conditions),
 #undef T
 	};
 
