@@ -185,12 +185,12 @@ static void sort_array(json_t *arr, int (*cmp)(const void *, const void *))
 
 	if (n < 2)
 		return;
-	v = calloc(n, sizeof(*v));
+	v = calloc(n, sizeof(json_t *));
 	if (!v)
 		return;
 	for (i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(arr, i));
-	qsort(v, n, sizeof(*v), cmp);
+	qsort(v, n, sizeof(json_t *), cmp);
 	json_array_clear(arr);
 	for (i = 0; i < n; i++)
 		json_array_append_new(arr, v[i]);
