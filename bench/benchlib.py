@@ -83,16 +83,16 @@ class Server:
     def server_pid(self):
         """The server's own pid: the child that runs stuurman under a
         SERVER_WRAP command, else the process started."""
-        todo = [self.proc.pid]
-        while todo:
-            pid = todo.pop()
+        pending = [self.proc.pid]
+        while pending:
+            pid = pending.pop()
             try:
                 with open("/proc/%d/cmdline" % pid, "rb") as f:
                     argv = f.read().split(b"\0")
                 if argv[0].endswith(b"stuurman") and b"server" in argv:
                     return pid
                 with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                    todo += [int(x) for x in f.read().split()]
+                    pending += [int(x) for x in f.read().split()]
             except OSError:
                 pass
         return self.proc.pid
