@@ -64,6 +64,9 @@
 #define STOP_GRACE_MS 15000
 #define OUT_OF_SERVICE "node.kubernetes.io/out-of-service"
 #define NODE_LABEL "stuurman.io/node"
+/* Kubernetes' kube-dns address and domain (see the proxy and the agent). */
+#define UP_CLUSTER_DNS "10.96.0.10"
+#define UP_CLUSTER_DOMAIN "cluster.local"
 
 static const char up_help[] =
 	"usage: stuurman up [--data DIR] [--nodes N] [--manifests DIR]\n"
@@ -73,7 +76,9 @@ static const char up_help[] =
 	"Runs a cluster on this machine, in the foreground: the Podman\n"
 	"service, the demo images, the control plane (`stuurman server`) and\n"
 	"N node agents as processes of their own (nodes node-1..node-N on\n"
-	"node IPs 127.0.1.1..127.0.1.N). The server follows the branch main\n"
+	"node IPs 127.0.1.1..127.0.1.N), and one service proxy (ClusterIPs,\n"
+	"NodePorts on 127.0.0.1 and the node IPs, cluster DNS on 10.96.0.10).\n"
+	"The server follows the branch main\n"
 	"of the git repository DATA/git/cluster.git, which up creates on its\n"
 	"first run with the manifests as its first commit (later runs keep\n"
 	"it and its history): clone it, edit, commit and push, and the change\n"
@@ -328,6 +333,7 @@ struct up {
 	struct podman *podman;
 	struct kubecli *kube;
 	struct child server;
+	struct child proxy; /* the service proxy (and cluster DNS) */
 	struct child *agents;
 	struct workload *work;
 	size_t nr_work;
@@ -376,6 +382,7 @@ static void save_state(struct up *u)
 	json_object_set_new(st, "podman_started",
 			    json_boolean(u->service_ours));
 	json_object_set_new(st, "server_pid", json_integer(u->server.pid));
+	json_object_set_new(st, "proxy_pid", json_integer(u->proxy.pid));
 	for (int i = 0; i < u->nodes; i++)
 		json_array_append_new(nodes,
 				      json_pack("{s:s, s:s, s:I}", "name",
@@ -428,6 +435,10 @@ static void on_child_exit(uv_process_t *p, int64_t status, int signum)
 		say("stuurman up: without the server nothing is left to "
 		    "supervise: stopping");
 		up_stop(u, 1);
+	} else if (c == &u->proxy) {
+		say("stuurman up: without the proxy, ClusterIPs, NodePorts "
+		    "and cluster DNS stop answering: stop up and start it "
+		    "again");
 	} else if (u->phase == PHASE_RUN) {
 		say("stuurman up: %s is lost; once its containers are gone "
 		    "too, up fences it (taint %s) so that its StatefulSet "
@@ -507,6 +518,42 @@ static int start_server(struct up *u)
 	return 0;
 }
 
+/* Service proxy and cluster DNS: started before the agents, so that
+ * the first pods find the DNS server. */
+static int start_proxy(struct up *u)
+{
+	char *token = xasprintf("%s/pki/node-token", u->data);
+	char *ca = xasprintf("%s/pki/ca.crt", u->data);
+	const char *args[] = {
+		"proxy",
+		"--server",
+		u->url,
+		"--token-file",
+		token,
+		"--ca-file",
+		ca,
+		"--data",
+		u->data,
+		"--cluster-dns",
+		UP_CLUSTER_DNS,
+		"--cluster-domain",
+		UP_CLUSTER_DOMAIN,
+		NULL,
+	};
+	int r = spawn(u, &u->proxy, args);
+
+	if (r)
+		fprintf(stderr, "stuurman up: cannot start the proxy: %s\n",
+			uv_strerror(r));
+	else
+		say("proxy: started (pid %d), ClusterIPs, NodePorts and "
+		    "cluster DNS on %s; log %s",
+		    (int)u->proxy.pid, UP_CLUSTER_DNS, u->proxy.log_path);
+	free(token);
+	free(ca);
+	return r;
+}
+
 static int start_agents(struct up *u)
 {
 	char *token = xasprintf("%s/pki/node-token", u->data);
@@ -517,15 +564,28 @@ static int start_agents(struct up *u)
 		struct child *c = &u->agents[i];
 		char *api = xasprintf("%s:%d", c->ip, u->node_api_port);
 		const char *args[] = {
-			"agent", "--node",
-			c->name, "--server",
-			u->url,	 "--token-file",
-			token,	 "--ca-file",
-			ca,	 "--node-ip",
-			c->ip,	 "--api-listen",
-			api,	 "--podman-socket",
-			u->sock, "--data",
-			u->data, NULL,
+			"agent",
+			"--node",
+			c->name,
+			"--server",
+			u->url,
+			"--token-file",
+			token,
+			"--ca-file",
+			ca,
+			"--node-ip",
+			c->ip,
+			"--api-listen",
+			api,
+			"--podman-socket",
+			u->sock,
+			"--data",
+			u->data,
+			"--cluster-dns",
+			UP_CLUSTER_DNS,
+			"--cluster-domain",
+			UP_CLUSTER_DOMAIN,
+			NULL,
 		};
 
 		r = spawn(u, c, args);
@@ -553,6 +613,8 @@ static void signal_children(struct up *u, int sig, bool agents)
 		for (int i = 0; i < u->nodes; i++)
 			if (u->agents[i].running)
 				uv_process_kill(&u->agents[i].proc, sig);
+		if (u->proxy.running)
+			uv_process_kill(&u->proxy.proc, sig);
 	} else if (u->server.running) {
 		uv_process_kill(&u->server.proc, sig);
 	}
@@ -598,6 +660,7 @@ static void stop_next(struct up *u)
 		return;
 	for (int i = 0; i < u->nodes; i++)
 		agents_left |= u->agents[i].running;
+	agents_left |= u->proxy.running;
 	if (u->stop_stage == 0 && !agents_left) {
 		u->stop_stage = 1;
 		if (u->server.running) {
@@ -638,6 +701,8 @@ static void up_stop(struct up *u, int status)
 	u->polls = 0;
 	for (int i = 0; i < u->nodes; i++)
 		any |= u->agents[i].running;
+	if (u->proxy.running)
+		say("stopping the proxy");
 	if (any)
 		say("stopping the agents (their containers keep running; "
 		    "`stuurman down --data %s` removes them)",
@@ -862,19 +927,26 @@ static void print_summary(struct up *u)
 		json_t *ports = sm_json_get_path(s, "spec.ports"), *pt;
 		const char *type =
 			json_string_value(sm_json_get_path(s, "spec.type"));
+		const char *name =
+			json_string_value(sm_json_get_path(s, "metadata.name"));
+		const char *ns = json_string_value(
+			sm_json_get_path(s, "metadata.namespace"));
 
-		if (!type || strcmp(type, "NodePort"))
+		if (!type || !name || !ns)
 			continue;
-		json_array_foreach (ports, j, pt)
-			say("  Service %s: NodePort %" JSON_INTEGER_FORMAT
-			    " on every node IP (e.g. "
-			    "http://%s:%" JSON_INTEGER_FORMAT
-			    "/) once a node proxy serves NodePorts (not in "
-			    "this version)",
-			    json_string_value(
-				    sm_json_get_path(s, "metadata.name")),
-			    jint(pt, "nodePort", 0), u->agents[0].ip,
-			    jint(pt, "nodePort", 0));
+		json_array_foreach (ports, j, pt) {
+			json_int_t np = jint(pt, "nodePort", 0);
+
+			if (np)
+				say("  Service %s: "
+				    "http://127.0.0.1:%" JSON_INTEGER_FORMAT
+				    "/  (NodePort; also on every node IP, e.g. "
+				    "%s:%" JSON_INTEGER_FORMAT ")",
+				    name, np, u->agents[0].ip, np);
+			say("  Service %s: %s.%s:%" JSON_INTEGER_FORMAT
+			    " from inside pods (cluster DNS)",
+			    name, name, ns, jint(pt, "port", 0));
+		}
 	}
 	putchar('\n');
 	say("Try:");
@@ -891,7 +963,8 @@ static void print_summary(struct up *u)
 	putchar('\n');
 	print_git_steps(u);
 	putchar('\n');
-	say("Processes: server %d", (int)u->server.pid);
+	say("Processes: server %d, proxy %d", (int)u->server.pid,
+	    (int)u->proxy.pid);
 	for (int k = 0; k < u->nodes; k++)
 		say("  %s: agent %d on %s", u->agents[k].name,
 		    (int)u->agents[k].pid, u->agents[k].ip);
@@ -979,7 +1052,7 @@ static void on_readyz(void *ctx, const struct kubecli_reply *r)
 	if (u->phase != PHASE_SERVER || r->status != 200)
 		return;
 	say("server: the API answers (%.1f s)", up_seconds(u));
-	if (write_kubeconfig(u) || start_agents(u)) {
+	if (write_kubeconfig(u) || start_proxy(u) || start_agents(u)) {
 		up_stop(u, 1);
 		return;
 	}
@@ -1196,8 +1269,10 @@ static void print_not_ready(struct up *u)
 	if (!u->ci)
 		return;
 	/* In CI nobody can look at the files afterwards. */
-	for (int i = -1; i < u->nodes; i++) {
-		struct child *c = i < 0 ? &u->server : &u->agents[i];
+	for (int i = -2; i < u->nodes; i++) {
+		struct child *c = i == -2   ? &u->server
+				  : i == -1 ? &u->proxy
+					    : &u->agents[i];
 		char *cmd = xasprintf("tail -n 25 '%s' >&2", c->log_path);
 
 		fprintf(stderr, "--- the last lines of %s ---\n", c->log_path);
@@ -1420,6 +1495,8 @@ static void up_release(struct up *u)
 	free(u->agents);
 	free(u->server.name);
 	free(u->server.log_path);
+	free(u->proxy.name);
+	free(u->proxy.log_path);
 	for (size_t i = 0; i < u->nr_work; i++) {
 		free(u->work[i].kind);
 		free(u->work[i].ns);
@@ -1658,6 +1735,9 @@ int cmd_up(int argc, char **argv)
 	u.server.name = xstrdup("server");
 	u.server.log_path = xasprintf("%s/server.log", u.logs);
 	u.server.closed = true;
+	u.proxy.name = xstrdup("proxy");
+	u.proxy.log_path = xasprintf("%s/proxy.log", u.logs);
+	u.proxy.closed = true;
 	u.agents = xcalloc((size_t)u.nodes, sizeof(*u.agents));
 	for (int i = 0; i < u.nodes; i++) {
 		u.agents[i].name = xasprintf("node-%d", i + 1);
@@ -1995,6 +2075,9 @@ int cmd_down(int argc, char **argv)
 			free(what);
 		}
 	}
+	pid = (pid_t)jint(st, "proxy_pid", 0);
+	if (pid_runs(pid, "proxy", "--data", data))
+		stop_pid(pid, "the proxy", 10000);
 	pid = (pid_t)jint(st, "server_pid", 0);
 	if (pid_runs(pid, "server", "--data", data))
 		stop_pid(pid, "the server", 10000);

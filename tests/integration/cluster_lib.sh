@@ -62,14 +62,16 @@ server_ready() {
 		write_kubeconfig
 }
 
-# agent_start NODE IP: starts (or restarts) the agent of NODE.
+# agent_start NODE IP: starts (or restarts) the agent of NODE, with the
+# test's agent_args (e.g. --cluster-dns) after the usual ones.
+agent_args=()
 agent_start() {
 	agent_ips[$1]=$2
 	"$bin" agent --node "$1" --server "$api" \
 		--token-file "$srv/pki/node-token" --ca-file "$srv/pki/ca.crt" \
 		--node-ip "$2" --api-listen "$2:$((port + 1))" \
 		--podman-socket "$sock" --data "$tmp/agent-$1" \
-		>>"$tmp/agent-$1.log" 2>&1 &
+		"${agent_args[@]}" >>"$tmp/agent-$1.log" 2>&1 &
 	agent_pids[$1]=$!
 }
 
