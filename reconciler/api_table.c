@@ -290,6 +290,39 @@ static void c_svc_ip(json_t *row, const json_t *obj, uint64_t now)
 	put_str(row, str(obj, "spec.clusterIP"));
 }
 
+/*
+ * EXTERNAL-IP as kubectl prints it: a LoadBalancer's ingress addresses
+ * (or <pending>), an ExternalName's name, and any spec.externalIPs.
+ */
+static void c_svc_external(json_t *row, const json_t *obj, uint64_t now)
+{
+	struct sm_buf b = SM_BUF_INIT(4096);
+	const char *t = str(obj, "spec.type");
+	json_t *in = sm_json_get_path(obj, "status.loadBalancer.ingress");
+	json_t *v;
+	size_t i;
+
+	if (t && !strcmp(t, "ExternalName"))
+		sm_buf_adds(&b, str(obj, "spec.externalName") ?: "");
+	json_array_foreach (sm_json_get_path(obj, "spec.externalIPs"), i, v)
+		sm_buf_addf(&b, "%s%s", b.len ? "," : "",
+			    json_string_value(v) ?: "");
+	if (t && !strcmp(t, "LoadBalancer")) {
+		json_array_foreach (in, i, v) {
+			const char *a = sm_json_get_str(v, "ip");
+
+			if (!a)
+				a = sm_json_get_str(v, "hostname");
+			if (a)
+				sm_buf_addf(&b, "%s%s", b.len ? "," : "", a);
+		}
+		if (!b.len)
+			sm_buf_adds(&b, "<pending>");
+	}
+	put_str(row, sm_buf_cstr(&b));
+	sm_buf_release(&b);
+}
+
 static void c_svc_ports(json_t *row, const json_t *obj, uint64_t now)
 {
 	struct sm_buf b = SM_BUF_INIT(4096);
@@ -609,7 +642,7 @@ static const struct column svc_cols[] = {
 	NAME,
 	{ "Type", "string", 0, c_svc_type },
 	{ "Cluster-IP", "string", 0, c_svc_ip },
-	{ "External-IP", "string", 0, c_none },
+	{ "External-IP", "string", 0, c_svc_external },
 	{ "Port(s)", "string", 0, c_svc_ports },
 	AGE,
 	{ "Selector", "string", 1, c_svc_selector },

@@ -425,6 +425,49 @@ static void test_kubectl_get_gets_a_table_with_kubernetes_columns(void **state)
 	assert_int_equal(json_array_size(json_object_get(f->body, "rows")), 1);
 }
 
+static void test_a_service_table_shows_external_ips_as_kubectl(void **state)
+{
+	struct fixture *f = *state;
+	const char *accept = "Authorization: Bearer admin\r\nAccept: "
+			     "application/json;as=Table;v=v1;g=meta.k8s.io\r\n";
+	const char *want[][2] = { { "lb", "<pending>" },
+				  { "np", "<none>" },
+				  { "xn", "db.example.org" } };
+	json_t *rows;
+
+	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
+	    "{\"metadata\":{\"name\":\"lb\"},\"spec\":{\"type\":"
+	    "\"LoadBalancer\",\"ports\":[{\"port\":80}]}}");
+	assert_int_equal(f->status, 201);
+	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
+	    "{\"metadata\":{\"name\":\"np\"},\"spec\":{\"type\":"
+	    "\"NodePort\",\"ports\":[{\"port\":80}]}}");
+	assert_int_equal(f->status, 201);
+	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
+	    "{\"metadata\":{\"name\":\"xn\"},\"spec\":{\"type\":"
+	    "\"ExternalName\",\"externalName\":\"db.example.org\"}}");
+	assert_int_equal(f->status, 201);
+	req(f, "GET", "/api/v1/namespaces/default/services", accept, NULL);
+	assert_int_equal(f->status, 200);
+	assert_string_equal(
+		str_at(json_array_get(
+			       json_object_get(f->body, "columnDefinitions"),
+			       3),
+		       "name"),
+		"External-IP");
+	rows = json_object_get(f->body, "rows");
+	assert_int_equal(json_array_size(rows), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *cells =
+			json_object_get(json_array_get(rows, i), "cells");
+
+		assert_string_equal(json_string_value(json_array_get(cells, 0)),
+				    want[i][0]);
+		assert_string_equal(json_string_value(json_array_get(cells, 3)),
+				    want[i][1]);
+	}
+}
+
 static void test_an_oversized_body_is_413_as_a_status(void **state)
 {
 	struct fixture *f = *state;
@@ -675,6 +718,7 @@ int main(void)
 		T(test_scale_patch_sets_replicas_and_answers_a_scale),
 		T(test_list_filters_by_label_and_field_selectors),
 		T(test_kubectl_get_gets_a_table_with_kubernetes_columns),
+		T(test_a_service_table_shows_external_ips_as_kubectl),
 		T(test_an_oversized_body_is_413_as_a_status),
 		T(test_binding_sets_the_node_once),
 		T(test_deleting_a_bound_pod_marks_it_and_an_unbound_one_goes),
