@@ -235,6 +235,8 @@ char *clusterdns_render(const json_t *services, const json_t *slices,
 	const char *key;
 	json_t *v;
 
+	if (!domain || !*domain)
+		domain = "cluster.local";
 	json_object_foreach ((json_t *)services, key, v)
 		add_service(&r, v, domain);
 	json_object_foreach ((json_t *)slices, key, v)

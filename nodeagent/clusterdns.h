@@ -92,7 +92,8 @@ void clusterdns_update(struct clusterdns *d, const json_t *services,
 		       const json_t *slices);
 
 /*
- * The hosts file for services and slices (as above) under domain: lines
+ * The hosts file for services and slices (as above) under domain (NULL or
+ * "": cluster.local): lines
  * "IP NAME\n" sorted by name then address, without duplicates; "" when there
  * is nothing. Pure; new, free() it.
  */
