@@ -290,6 +290,48 @@ static void c_svc_ip(json_t *row, const json_t *obj, uint64_t now)
 	put_str(row, str(obj, "spec.clusterIP"));
 }
 
+/*
+ * Kubernetes' getServiceExternalIP (the server prints wide, so nothing is
+ * shortened): spec.externalIPs, plus for a LoadBalancer its ingress
+ * addresses first (<pending> when it has none), an ExternalName's name.
+ */
+static void c_svc_external(json_t *row, const json_t *obj, uint64_t now)
+{
+	struct sm_buf b = SM_BUF_INIT(4096);
+	const char *type = str(obj, "spec.type");
+	json_t *v;
+	size_t i;
+
+	if (type && !strcmp(type, "ExternalName")) {
+		put_str(row, str(obj, "spec.externalName"));
+		sm_buf_release(&b);
+		return;
+	}
+	if (type && !strcmp(type, "LoadBalancer")) {
+		json_array_foreach (
+			sm_json_get_path(obj, "status.loadBalancer.ingress"), i,
+			v) {
+			const char *a = sm_json_get_str(v, "ip");
+
+			if (!a || !*a)
+				a = sm_json_get_str(v, "hostname");
+			if (a && *a)
+				sm_buf_addf(&b, "%s%s", b.len ? "," : "", a);
+		}
+	}
+	json_array_foreach (sm_json_get_path(obj, "spec.externalIPs"), i, v) {
+		if (json_is_string(v))
+			sm_buf_addf(&b, "%s%s", b.len ? "," : "",
+				    json_string_value(v));
+	}
+	if (b.len)
+		put_str(row, sm_buf_cstr(&b));
+	else
+		put_str(row, type && !strcmp(type, "LoadBalancer") ? "<pending>"
+								   : "<none>");
+	sm_buf_release(&b);
+}
+
 static void c_svc_ports(json_t *row, const json_t *obj, uint64_t now)
 {
 	struct sm_buf b = SM_BUF_INIT(4096);
@@ -609,7 +651,7 @@ static const struct column svc_cols[] = {
 	NAME,
 	{ "Type", "string", 0, c_svc_type },
 	{ "Cluster-IP", "string", 0, c_svc_ip },
-	{ "External-IP", "string", 0, c_none },
+	{ "External-IP", "string", 0, c_svc_external },
 	{ "Port(s)", "string", 0, c_svc_ports },
 	AGE,
 	{ "Selector", "string", 1, c_svc_selector },

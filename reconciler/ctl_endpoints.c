@@ -29,7 +29,11 @@
  * The same sync keeps one EndpointSlice per such Service (ours: labelled
  * kubernetes.io/service-name and managed-by endpointslice-controller.k8s.io,
  * owned by the Service) with the port set most pods share and the pods that
- * have it, terminating ones included with their conditions.
+ * have it, terminating ones included with their conditions. A Service
+ * that selects no pod with an address has no slice: Kubernetes keeps an
+ * empty placeholder slice, for which kubectl 1.32's `describe service`
+ * (which reads slices, not Endpoints) prints an empty `Endpoints:` line;
+ * without one it prints `Endpoints: <none>`, which says what is wrong.
  *
  * Endpoints and slice endpoints get the pod's `hostname` when its
  * spec.hostname is set and spec.subdomain names the Service (so StatefulSet
@@ -521,8 +525,16 @@ static void fill_slice(json_t *es, const json_t *svc, const json_t *cands)
 	json_object_set_new(json_object_get(es, "metadata"), "labels", labels);
 	json_object_set_new(es, "addressType", json_string("IPv4"));
 	json_object_set_new(es, "endpoints", eps);
-	json_object_set_new(es, "ports",
-			    ports ? json_deep_copy(ports) : json_array());
+	ports = ports ? json_deep_copy(ports) : json_array();
+	/*
+	 * A slice port always has a name, "" for an unnamed one, as
+	 * Kubernetes writes it: kubectl describe service dereferences it.
+	 */
+	json_array_foreach (ports, i, v) {
+		if (!json_object_get(v, "name"))
+			json_object_set_new(v, "name", json_string(""));
+	}
+	json_object_set_new(es, "ports", ports);
 	json_decref(count);
 }
 
@@ -536,10 +548,15 @@ static int write_slice(struct ctl *c, const json_t *svc, const json_t *cands)
 	int rc = 0;
 
 	json_array_foreach (found, i, v) {
-		if (!stored && !obj_is_terminating(v))
+		/* No endpoint at all: no slice (see the top of the file). */
+		if (!stored && !obj_is_terminating(v) && json_array_size(cands))
 			stored = v;
 		else
 			obj_delete(c->env.store, v, NULL);
+	}
+	if (!json_array_size(cands)) {
+		json_decref(found);
+		return 0;
 	}
 	if (stored) {
 		es = json_deep_copy(stored);

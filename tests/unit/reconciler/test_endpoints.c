@@ -495,6 +495,43 @@ test_pods_with_hostname_and_this_subdomain_get_dns_hostnames(void **state)
 	assert_string_equal(sm_json_get_str(slice_ep(f, 2), "nodeName"), "n1");
 }
 
+static void
+test_a_service_selecting_nothing_has_empty_endpoints_and_no_slice(void **state)
+{
+	struct fixture *f = *state;
+
+	pod(f, "other", "db", "10.42.0.9", true);
+	create(f, SVC(SEL_WEB, "8080"));
+	settle(f);
+	/* Endpoints without subsets (kubectl: <none>), and no slice. */
+	assert_non_null(endpoints(f));
+	assert_null(json_object_get(endpoints(f), "subsets"));
+	assert_null(slice(f));
+
+	/* A pod comes: a slice, whose unnamed port has the name "". */
+	update(f, "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":"
+		  "{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
+		  "\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80}]}}");
+	pod(f, "a", "web", "10.42.0.1", true);
+	settle(f);
+	assert_non_null(slice(f));
+	json_t *p = json_array_get(json_object_get(slice(f), "ports"), 0);
+	assert_string_equal(sm_json_get_str(p, "name"), "");
+	assert_int_equal(json_integer_value(json_object_get(p, "port")), 80);
+	/* The Endpoints port stays without a name, as in Kubernetes. */
+	assert_null(json_object_get(
+		json_array_get(json_object_get(subset(f, 0), "ports"), 0),
+		"name"));
+
+	/* It goes: so does the slice. */
+	assert_int_equal(store_delete(f->store, "Pod", "default", "a", false, 0,
+				      NULL, NULL, NULL, NULL, NULL),
+			 0);
+	settle(f);
+	assert_null(slice(f));
+	assert_null(json_object_get(endpoints(f), "subsets"));
+}
+
 static const json_t *lb_status(struct fixture *f, const char *name)
 {
 	return sm_json_get_path(store_get(f->store, "Service", "default", name),
@@ -555,6 +592,7 @@ int main(void)
 		T(test_a_service_losing_its_selector_loses_its_endpoints),
 		T(test_one_endpointslice_per_service_with_conditions),
 		T(test_pods_with_hostname_and_this_subdomain_get_dns_hostnames),
+		T(test_a_service_selecting_nothing_has_empty_endpoints_and_no_slice),
 		T(test_load_balancers_report_127_0_0_1_and_others_nothing),
 #undef T
 	};
