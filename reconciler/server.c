@@ -255,6 +255,7 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 	/* Every writer's Services get their addresses and ports here. */
 	s->svcalloc.store = s->store;
 	store_set_admit(s->store, svcalloc_admit, &s->svcalloc);
+	svcalloc_fill_missing(&s->svcalloc);
 
 	struct apiserver_opts ao = {
 		.listen = o->listen ? o->listen : "127.0.0.1:6443",

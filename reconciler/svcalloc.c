@@ -14,6 +14,7 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "reconciler/store.h"
 #include "reconciler/svcalloc.h"
@@ -612,4 +613,57 @@ int svcalloc_admit(void *ctx, const json_t *old, json_t *obj,
 	free(h.ips);
 	free(h.ports);
 	return rc;
+}
+
+/* ---- data from before the admitter ------------------------------------ */
+
+static bool lacks(const json_t *svc)
+{
+	json_t *spec = json_object_get(svc, "spec"), *p;
+	const char *type = type_of(svc);
+	size_t i;
+
+	if (has_ip(type) && !str_set(spec, "clusterIP"))
+		return true;
+	if (!node_ports_auto(spec, type))
+		return false;
+	json_array_foreach (json_object_get(spec, "ports"), i, p)
+		if (!node_port_of(p))
+			return true;
+	return false;
+}
+
+static int collect_lacking(void *ctx, const json_t *svc)
+{
+	if (lacks(svc) && !sm_json_get_str(json_object_get(svc, "metadata"),
+					   "deletionTimestamp"))
+		json_array_append((json_t *)ctx, (json_t *)svc);
+	return 0;
+}
+
+size_t svcalloc_fill_missing(struct svcalloc *a)
+{
+	json_t *todo = json_array(), *svc;
+	size_t i, n = 0;
+
+	store_list(a->store, "Service", NULL, collect_lacking, todo);
+	json_array_foreach (todo, i, svc) {
+		struct sm_err err = SM_ERR_INIT;
+
+		if (store_update(a->store, svc, STORE_MAIN, NULL, NULL, NULL,
+				 &err) < 0)
+			sm_log(SM_LOG_WARN, "svcalloc", "%s/%s: %s",
+			       store_obj_ns(svc), store_obj_name(svc),
+			       err.nr ? err.items[0].msg : "not updated");
+		else
+			n++;
+		sm_err_release(&err);
+	}
+	json_decref(todo);
+	if (n)
+		sm_log(SM_LOG_INFO, "svcalloc",
+		       "gave %zu Services stored without them their "
+		       "clusterIP and nodePorts",
+		       n);
+	return n;
 }

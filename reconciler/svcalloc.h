@@ -80,6 +80,15 @@ int svcalloc_admit(void *ctx, const json_t *old, json_t *obj,
 		   struct sm_err *err);
 
 /*
+ * Gives the Services stored before this admitter existed (a data dir of
+ * an earlier version) what they lack: each Service that needs a clusterIP
+ * and has none, or a node port type with a port lacking its nodePort, is
+ * updated through the store, so a is asked (install it first). Returns the
+ * number updated; a Service that cannot be given one is logged and left.
+ */
+size_t svcalloc_fill_missing(struct svcalloc *a);
+
+/*
  * What Kubernetes does to an update before validating it: when the type no
  * longer has node ports (ClusterIP, ExternalName), nodePorts equal to the
  * old object's for the same port and protocol are removed; when it no

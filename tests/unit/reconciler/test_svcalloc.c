@@ -517,6 +517,29 @@ static void test_updates_keep_node_ports_and_type_changes_follow(void **state)
 	assert_string_equal(cluster_ip(f, "web"), "10.96.0.2");
 }
 
+static void test_services_stored_before_the_admitter_are_filled_in(void **state)
+{
+	struct fixture *f = *state;
+
+	store_set_admit(f->store, NULL, NULL);
+	assert_int_equal(create(f, SVC("old", PORT80)), 0);
+	assert_int_equal(create(f, SVC("oldnp", NODEPORT(0))), 0);
+	assert_int_equal(
+		create(f, SVC("peers", "\"clusterIP\":\"None\"," PORT80)), 0);
+	assert_int_equal(
+		create(f, SVC("ext", "\"type\":\"ExternalName\","
+				     "\"externalName\":\"x.example\"")),
+		0);
+	assert_null(cluster_ip(f, "old"));
+	store_set_admit(f->store, svcalloc_admit, &f->alloc);
+	assert_int_equal(svcalloc_fill_missing(&f->alloc), 2);
+	assert_string_equal(cluster_ip(f, "old"), "10.96.0.2");
+	assert_string_equal(cluster_ip(f, "oldnp"), "10.96.0.3");
+	assert_int_equal(node_port(f, "oldnp", 0), 30000);
+	assert_string_equal(cluster_ip(f, "peers"), "None");
+	assert_int_equal(svcalloc_fill_missing(&f->alloc), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,6 +557,7 @@ int main(void)
 		T(test_node_ports_are_allocated_over_all_namespaces),
 		T(test_a_node_port_held_by_another_service_is_refused),
 		T(test_updates_keep_node_ports_and_type_changes_follow),
+		T(test_services_stored_before_the_admitter_are_filled_in),
 #undef T
 	};
 
