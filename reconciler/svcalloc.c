@@ -85,14 +85,14 @@ int svcalloc_parse_cidr(const char *cidr, uint32_t *net, unsigned *prefix,
 int svcalloc_init(struct svcalloc *a, struct store *s, const char *cidr,
 		  struct sm_err *err)
 {
-	unsigned prefix;
+	unsigned prefix = 0;
 	int rc;
 
 	cidr = cidr ? cidr : SVCALLOC_DEFAULT_CIDR;
 	memset(a, 0, sizeof(*a));
 	rc = svcalloc_parse_cidr(cidr, &a->net, &prefix, err);
-	if (rc < 0)
-		return rc;
+	if (rc < 0 || prefix < PREFIX_MIN || prefix > PREFIX_MAX)
+		return rc < 0 ? rc : -EINVAL;
 	a->store = s;
 	a->mask = ~((1u << (32 - prefix)) - 1);
 	snprintf(a->cidr, sizeof(a->cidr), "%s", cidr);
