@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "reconciler/store.h"
 #include "reconciler/svcalloc.h"
+#include "reconciler/sync.h"
 
 #include "common/banned.h"
 
@@ -540,6 +541,66 @@ static void test_services_stored_before_the_admitter_are_filled_in(void **state)
 	assert_int_equal(svcalloc_fill_missing(&f->alloc), 0);
 }
 
+/* A NodePort Service as a manifest has it: no nodePort at all. */
+#define NODEPORT_AUTO                                                      \
+	"\"type\":\"NodePort\",\"ports\":[{\"name\":\"http\",\"port\":80," \
+	"\"protocol\":\"TCP\"}]"
+
+/* Applies one Service as git would; returns sync_apply's code. */
+static int sync_one(struct fixture *f, const char *json, struct sync_result *r)
+{
+	struct sync_opts o = { .source = "git://a", .prune = true };
+	json_t *set = json_array();
+	int rc;
+
+	json_array_append_new(set, parse(json));
+	sync_result_release(r);
+	sm_err_release(&f->err);
+	rc = sync_apply(f->store, set, &o, r, &f->err);
+	json_decref(set);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	return rc;
+}
+
+static void test_git_syncs_keep_allocations_and_are_not_drift(void **state)
+{
+	struct fixture *f = *state;
+	struct sync_result r = SYNC_RESULT_INIT;
+	json_t *want = parse(SVC("web", NODEPORT_AUTO));
+
+	assert_int_equal(create(f, "{\"apiVersion\":\"v1\",\"kind\":"
+				   "\"Namespace\",\"metadata\":{\"name\":"
+				   "\"default\"}}"),
+			 0);
+	assert_int_equal(sync_one(f, SVC("web", NODEPORT_AUTO), &r), 0);
+	assert_int_equal(r.created, 1);
+	assert_string_equal(cluster_ip(f, "web"), "10.96.0.2");
+	assert_int_equal(node_port(f, "web", 0), 30000);
+	/* Allocated fields are not drift: the same commit changes nothing. */
+	assert_false(sync_drifted(svc(f, "default", "web"), want));
+	json_decref(want);
+	assert_int_equal(sync_one(f, SVC("web", NODEPORT_AUTO), &r), 0);
+	assert_int_equal(r.unchanged, 1);
+	/* A change in git replaces the spec: address and port stay. */
+	assert_int_equal(sync_one(f,
+				  SVC("web", "\"type\":\"NodePort\","
+					     "\"ports\":[{\"name\":\"http\","
+					     "\"port\":80,\"targetPort\":"
+					     "8080}]"),
+				  &r),
+			 0);
+	assert_int_equal(r.configured, 1);
+	assert_string_equal(cluster_ip(f, "web"), "10.96.0.2");
+	assert_int_equal(node_port(f, "web", 0), 30000);
+	/* A nodePort another Service holds: the write fails, saying why. */
+	assert_int_equal(create(f, SVC("other", NODEPORT(30080))), 0);
+	assert_int_equal(sync_one(f, SVC("web", NODEPORT(30080)), &r), -EIO);
+	assert_non_null(strstr(msg(f), "provided port is already allocated "
+				       "(Service default/other holds it)"));
+	assert_int_equal(node_port(f, "web", 0), 30000);
+	sync_result_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +619,7 @@ int main(void)
 		T(test_a_node_port_held_by_another_service_is_refused),
 		T(test_updates_keep_node_ports_and_type_changes_follow),
 		T(test_services_stored_before_the_admitter_are_filled_in),
+		T(test_git_syncs_keep_allocations_and_are_not_drift),
 #undef T
 	};
 
