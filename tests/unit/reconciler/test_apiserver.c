@@ -592,6 +592,38 @@ static void test_a_patch_to_cluster_ip_drops_the_node_ports(void **state)
 	assert_string_equal(str_at(f->body, "spec.clusterIP"), "10.96.0.2");
 }
 
+static void test_service_rows_show_cluster_and_load_balancer_ips(void **state)
+{
+	struct fixture *f = *state;
+	const char *accept = "Authorization: Bearer admin\r\nAccept: "
+			     "application/json;as=Table;v=v1;g=meta.k8s.io\r\n";
+	json_t *cells;
+
+	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
+	    "{\"metadata\":{\"name\":\"lb\"},\"spec\":{\"type\":"
+	    "\"LoadBalancer\",\"ports\":[{\"port\":80}]}}");
+	assert_int_equal(f->status, 201);
+	req(f, "GET", "/api/v1/namespaces/default/services/lb", accept, NULL);
+	cells = sm_json_get_path(
+		json_array_get(json_object_get(f->body, "rows"), 0), "cells");
+	/* NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) */
+	assert_string_equal(json_string_value(json_array_get(cells, 2)),
+			    "10.96.0.2");
+	assert_string_equal(json_string_value(json_array_get(cells, 3)),
+			    "<pending>");
+	assert_string_equal(json_string_value(json_array_get(cells, 4)),
+			    "80:30000/TCP");
+	req(f, "PUT", "/api/v1/namespaces/default/services/lb/status", NULL,
+	    "{\"metadata\":{\"name\":\"lb\"},\"status\":{\"loadBalancer\":"
+	    "{\"ingress\":[{\"ip\":\"127.0.0.1\",\"ipMode\":\"VIP\"}]}}}");
+	assert_int_equal(f->status, 200);
+	req(f, "GET", "/api/v1/namespaces/default/services/lb", accept, NULL);
+	cells = sm_json_get_path(
+		json_array_get(json_object_get(f->body, "rows"), 0), "cells");
+	assert_string_equal(json_string_value(json_array_get(cells, 3)),
+			    "127.0.0.1");
+}
+
 static void test_merge_and_strategic_patches_change_the_object(void **state)
 {
 	struct fixture *f = *state;
@@ -765,6 +797,7 @@ int main(void)
 		T(test_a_node_token_may_read_endpointslices_and_nodes),
 		T(test_a_taken_node_port_is_422_naming_its_holder),
 		T(test_a_patch_to_cluster_ip_drops_the_node_ports),
+		T(test_service_rows_show_cluster_and_load_balancer_ips),
 		T(test_merge_and_strategic_patches_change_the_object),
 		T(test_watch_sends_initial_state_then_changes_and_times_out),
 		T(test_watch_from_a_resource_version_too_old_is_410),
