@@ -447,14 +447,21 @@ static int admit_ip(const struct svcalloc *a, const struct held *h,
 		return rc;
 	if (ip0 && !*ip0)
 		ip0 = NULL;
+	if (old && has_ip(type_of(old)))
+		oip = str_set(json_object_get(old, "spec"), "clusterIP");
+	/*
+	 * An update that changes clusterIP but leaves clusterIPs as they were
+	 * (kubectl apply of a new clusterIP) means clusterIP: the answer is
+	 * "immutable", not a mismatch between the two.
+	 */
+	if (oip && ip0 && !strcmp(ip0, oip))
+		ip0 = NULL;
 	if (ip && ip0 && strcmp(ip, ip0))
 		return invalid(err, obj,
 			       "spec.clusterIPs[0]: Invalid value: \"%s\": "
 			       "must match spec.clusterIP \"%s\"",
 			       ip0, ip);
 	ip = ip ? ip : ip0;
-	if (old && has_ip(type_of(old)))
-		oip = str_set(json_object_get(old, "spec"), "clusterIP");
 	if (oip) {
 		if (ip && strcmp(ip, oip))
 			return invalid(err, obj,

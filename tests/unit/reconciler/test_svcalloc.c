@@ -352,6 +352,16 @@ static void test_cluster_ip_is_immutable_and_kept_on_update(void **state)
 	assert_int_equal(
 		update(f, SVC("web", "\"clusterIP\":\"None\"," PORT80)),
 		-EINVAL);
+	/* kubectl apply of a new clusterIP keeps the old clusterIPs. */
+	assert_int_equal(
+		update(f, SVC("web", "\"clusterIP\":\"10.96.0.9\","
+				     "\"clusterIPs\":[\"10.96.0.2\"]," PORT80)),
+		-EINVAL);
+	assert_non_null(strstr(msg(f), "field is immutable"));
+	/* Only clusterIPs, as it was: fine. */
+	assert_int_equal(
+		update(f, SVC("web", "\"clusterIPs\":[\"10.96.0.2\"]," PORT80)),
+		0);
 	assert_string_equal(cluster_ip(f, "web"), "10.96.0.2");
 }
 
