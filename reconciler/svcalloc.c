@@ -297,7 +297,15 @@ void svcalloc_prepare_update(const json_t *old, json_t *obj)
 			    node_port_of(op) == node_port_of(p))
 				json_object_del(p, "nodePort");
 		}
+		/* Fields of externally reachable types, left as they were. */
+		if (json_equal(json_object_get(spec, "externalTrafficPolicy"),
+			       json_object_get(ospec, "externalTrafficPolicy")))
+			json_object_del(spec, "externalTrafficPolicy");
 	}
+	if (!strcmp(otype, "LoadBalancer") && strcmp(type, "LoadBalancer") &&
+	    json_equal(json_object_get(spec, "allocateLoadBalancerNodePorts"),
+		       json_object_get(ospec, "allocateLoadBalancerNodePorts")))
+		json_object_del(spec, "allocateLoadBalancerNodePorts");
 	if (has_ip(otype) && !has_ip(type)) {
 		const char *ip = str_set(spec, "clusterIP");
 		const char *oip = str_set(ospec, "clusterIP");

@@ -91,7 +91,9 @@ size_t svcalloc_fill_missing(struct svcalloc *a);
 /*
  * What Kubernetes does to an update before validating it: when the type no
  * longer has node ports (ClusterIP, ExternalName), nodePorts equal to the
- * old object's for the same port and protocol are removed; when it no
+ * old object's for the same port and protocol are removed, and so are an
+ * unchanged externalTrafficPolicy (and allocateLoadBalancerNodePorts when
+ * it is no longer a LoadBalancer); when it no
  * longer has a virtual IP (ExternalName), a clusterIP equal to the old one
  * is removed with clusterIPs, ipFamilies and ipFamilyPolicy. Anything the
  * update itself changed is left for validation to refuse. The API server

@@ -518,6 +518,26 @@ static void test_updates_keep_node_ports_and_type_changes_follow(void **state)
 	/* To NodePort: allocated. */
 	assert_int_equal(update(f, SVC("web", NODEPORT(0))), 0);
 	assert_int_equal(node_port(f, "web", 0), 30000);
+	/* Leaving LoadBalancer: its own fields go with it. */
+	assert_int_equal(
+		update(f, SVC("web", "\"type\":\"LoadBalancer\","
+				     "\"externalTrafficPolicy\":"
+				     "\"Cluster\","
+				     "\"allocateLoadBalancerNodePorts\":"
+				     "true," PORT80)),
+		0);
+	assert_int_equal(
+		update(f, SVC("web", "\"type\":\"ClusterIP\","
+				     "\"externalTrafficPolicy\":"
+				     "\"Cluster\","
+				     "\"allocateLoadBalancerNodePorts\":"
+				     "true," PORT80)),
+		0);
+	assert_null(sm_json_get_path(svc(f, "default", "web"),
+				     "spec.externalTrafficPolicy"));
+	assert_null(sm_json_get_path(svc(f, "default", "web"),
+				     "spec.allocateLoadBalancerNodePorts"));
+	assert_int_equal(update(f, SVC("web", NODEPORT(0))), 0);
 	/* To ExternalName: address and ports go, and come back anew. */
 	assert_int_equal(update(f, SVC("web", "\"type\":\"ExternalName\","
 					      "\"externalName\":\"x.example\","
