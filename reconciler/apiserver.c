@@ -581,6 +581,10 @@ static void initial_status(const struct api_call *c, json_t *obj)
 	else if (!strcmp(c->res->kind, "Pod"))
 		json_object_set_new(obj, "status",
 				    json_pack("{s:s}", "phase", "Pending"));
+	else if (!strcmp(c->res->kind, "Service"))
+		/* The endpoints controller fills a LoadBalancer's in. */
+		json_object_set_new(obj, "status",
+				    json_pack("{s:{}}", "loadBalancer"));
 }
 
 static void do_create(struct api_call *c)

@@ -547,6 +547,9 @@ static void test_a_taken_node_port_is_422_naming_its_holder(void **state)
 	    NODEPORT_SVC("other", 30080));
 	assert_int_equal(f->status, 201);
 	assert_string_equal(str_at(f->body, "spec.clusterIP"), "10.96.0.2");
+	/* As Kubernetes answers a create: an empty load balancer status. */
+	assert_true(json_is_object(
+		sm_json_get_path(f->body, "status.loadBalancer")));
 	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
 	    NODEPORT_SVC("web", 30080));
 	assert_int_equal(f->status, 422);
