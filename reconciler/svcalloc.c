@@ -553,7 +553,7 @@ static int admit_ports(const struct held *h, const json_t *old, json_t *obj,
 				       i, np, holder(h, 0, np, &w));
 		h->ports[np - NP_MIN] = PORT_MINE;
 	}
-	if (!auto_np)
+	if (!node_ports_allowed(type))
 		return 0;
 	json_array_foreach (ports, i, p) {
 		const json_t *op = old_np ? old_port(old, p) : NULL;
@@ -561,10 +561,15 @@ static int admit_ports(const struct held *h, const json_t *old, json_t *obj,
 
 		if (np)
 			continue;
+		/* Kept from the old object, also without allocation. */
 		if (op)
 			np = node_port_of(op);
-		if (np < NP_MIN || np > NP_MAX ||
-		    h->ports[np - NP_MIN] == PORT_OTHERS)
+		if (np && (np < NP_MIN || np > NP_MAX ||
+			   h->ports[np - NP_MIN] == PORT_OTHERS))
+			np = 0;
+		if (!np && !auto_np)
+			continue;
+		if (!np)
 			np = shared_port(ports, i, p);
 		if (!np && !(np = free_port(h))) {
 			sm_error(err, NULL,

@@ -442,6 +442,25 @@ static void test_node_ports_are_allocated_over_all_namespaces(void **state)
 					    "false," PORT80)),
 			 0);
 	assert_int_equal(node_port(f, "d", 0), 0);
+	/* Opting out later keeps what was allocated (as Kubernetes). */
+	assert_int_equal(update(f, SVC_NS("shop", "a",
+					  "\"type\":\"LoadBalancer\","
+					  "\"allocateLoadBalancerNodePorts\":"
+					  "false,\"ports\":[{\"name\":\"http\","
+					  "\"port\":80,\"protocol\":\"TCP\"},"
+					  "{\"name\":\"x\",\"port\":81}]")),
+			 0);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_array_get(sm_json_get_path(svc(f, "shop", "a"),
+							"spec.ports"),
+				       0),
+			"nodePort")),
+		30000);
+	assert_null(json_object_get(
+		json_array_get(
+			sm_json_get_path(svc(f, "shop", "a"), "spec.ports"), 1),
+		"nodePort"));
 	assert_int_equal(create(f, SVC("e", NODEPORT(0))), 0);
 	assert_int_equal(node_port(f, "e", 0), 30003);
 }
