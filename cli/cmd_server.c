@@ -15,6 +15,7 @@
 #include "common/xalloc.h"
 #include "nodeagent/service.h"
 #include "reconciler/server.h"
+#include "reconciler/svcalloc.h"
 
 #include "common/banned.h"
 
@@ -44,6 +45,10 @@ static const char server_help[] =
 	"                        (default 1; Kubernetes uses 300)\n"
 	"  --wait-for-nodes N    apply the manifests once N nodes are Ready\n"
 	"                        (at most 30 s later), so pods spread\n"
+	"  --service-cidr CIDR   Services' virtual IPs (default "
+	"10.96.0.0/16;\n"
+	"                        .1 and .10 are reserved, .10 for the "
+	"cluster DNS)\n"
 	"\n"
 	"GitOps (instead of --manifests):\n"
 	"  --repo URL            follow a git repository: a path, file://,\n"
@@ -100,6 +105,7 @@ int cmd_server(int argc, char **argv)
 		{ "auto-rollback", no_argument, NULL, 'A' },
 		{ "git-credentials-file", required_argument, NULL, 'C' },
 		{ "webhook-secret-file", required_argument, NULL, 'W' },
+		{ "service-cidr", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -208,6 +214,22 @@ int cmd_server(int argc, char **argv)
 		case 'W':
 			so.webhook_secret_file = optarg;
 			break;
+		case 'S': {
+			uint32_t net;
+			unsigned prefix;
+			struct sm_err cerr = SM_ERR_INIT;
+
+			if (svcalloc_parse_cidr(optarg, &net, &prefix, &cerr) <
+			    0) {
+				rc = cli_usage_error("server",
+						     "--service-cidr: %s",
+						     cerr.items[0].msg);
+				sm_err_release(&cerr);
+				goto out;
+			}
+			so.service_cidr = optarg;
+			break;
+		}
 		case 'h':
 			fputs(server_help, stdout);
 			goto out;

@@ -1556,8 +1556,15 @@ static void check_service_spec(struct mf_walk *w, json_t *spec)
 				      NODE_PORT_MIN, NODE_PORT_MAX, v);
 		mf_walk_pop(w, m);
 		for (size_t j = 0; j < i; j++) {
-			if (json_integer_value(json_object_get(
-				    json_array_get(ports, j), "nodePort")) != v)
+			json_t *q = json_array_get(ports, j);
+			const char *pq = str_member(q, "protocol");
+			const char *pp = str_member(p, "protocol");
+
+			/* As Kubernetes: one nodePort per protocol (DNS's
+			 * TCP and UDP ports share one). */
+			if (json_integer_value(
+				    json_object_get(q, "nodePort")) != v ||
+			    strcmp(pq ? pq : "TCP", pp ? pp : "TCP"))
 				continue;
 			m = mf_walk_push_key(w, "ports");
 			mf_walk_push_index(w, i);

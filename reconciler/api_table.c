@@ -291,35 +291,44 @@ static void c_svc_ip(json_t *row, const json_t *obj, uint64_t now)
 }
 
 /*
- * EXTERNAL-IP as kubectl prints it: a LoadBalancer's ingress addresses
- * (or <pending>), an ExternalName's name, and any spec.externalIPs.
+ * Kubernetes' getServiceExternalIP (the server prints wide, so nothing is
+ * shortened): spec.externalIPs, plus for a LoadBalancer its ingress
+ * addresses first (<pending> when it has none), an ExternalName's name.
  */
 static void c_svc_external(json_t *row, const json_t *obj, uint64_t now)
 {
 	struct sm_buf b = SM_BUF_INIT(4096);
-	const char *t = str(obj, "spec.type");
-	json_t *in = sm_json_get_path(obj, "status.loadBalancer.ingress");
+	const char *type = str(obj, "spec.type");
 	json_t *v;
 	size_t i;
 
-	if (t && !strcmp(t, "ExternalName"))
-		sm_buf_adds(&b, str(obj, "spec.externalName") ?: "");
-	json_array_foreach (sm_json_get_path(obj, "spec.externalIPs"), i, v)
-		sm_buf_addf(&b, "%s%s", b.len ? "," : "",
-			    json_string_value(v) ?: "");
-	if (t && !strcmp(t, "LoadBalancer")) {
-		json_array_foreach (in, i, v) {
+	if (type && !strcmp(type, "ExternalName")) {
+		put_str(row, str(obj, "spec.externalName"));
+		sm_buf_release(&b);
+		return;
+	}
+	if (type && !strcmp(type, "LoadBalancer")) {
+		json_array_foreach (
+			sm_json_get_path(obj, "status.loadBalancer.ingress"), i,
+			v) {
 			const char *a = sm_json_get_str(v, "ip");
 
-			if (!a)
+			if (!a || !*a)
 				a = sm_json_get_str(v, "hostname");
-			if (a)
+			if (a && *a)
 				sm_buf_addf(&b, "%s%s", b.len ? "," : "", a);
 		}
-		if (!b.len)
-			sm_buf_adds(&b, "<pending>");
 	}
-	put_str(row, sm_buf_cstr(&b));
+	json_array_foreach (sm_json_get_path(obj, "spec.externalIPs"), i, v) {
+		if (json_is_string(v))
+			sm_buf_addf(&b, "%s%s", b.len ? "," : "",
+				    json_string_value(v));
+	}
+	if (b.len)
+		put_str(row, sm_buf_cstr(&b));
+	else
+		put_str(row, type && !strcmp(type, "LoadBalancer") ? "<pending>"
+								   : "<none>");
 	sm_buf_release(&b);
 }
 

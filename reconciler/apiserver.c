@@ -29,6 +29,7 @@
 #include "reconciler/objutil.h"
 #include "reconciler/patch.h"
 #include "reconciler/store.h"
+#include "reconciler/svcalloc.h"
 
 #include "stuurman-config.h"
 
@@ -77,6 +78,36 @@ static json_t *details_for(const struct api_resource *r, const char *name)
 			 r->group, "kind", r->name);
 }
 
+/*
+ * The cause of an admission message `Kind "name" is invalid: field:
+ * Invalid value: ...` (new): {reason, message, field}, the reason read
+ * from the message as Kubernetes' field errors spell them.
+ */
+static json_t *invalid_cause(const char *msg)
+{
+	static const struct {
+		const char *prefix, *reason;
+	} reasons[] = {
+		{ "Forbidden", "FieldValueForbidden" },
+		{ "Duplicate value", "FieldValueDuplicate" },
+		{ "Required value", "FieldValueRequired" },
+		{ "Unsupported value", "FieldValueNotSupported" },
+	};
+	const char *p = strstr(msg, " is invalid: ");
+	const char *colon, *reason = "FieldValueInvalid";
+
+	if (!p || !(colon = strstr(p + 13, ": ")))
+		return json_pack("{s:s, s:s}", "reason", reason, "message",
+				 msg);
+	p += 13;
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (!strncmp(colon + 2, reasons[i].prefix,
+			     strlen(reasons[i].prefix)))
+			reason = reasons[i].reason;
+	return json_pack("{s:s, s:s, s:s%}", "reason", reason, "message",
+			 colon + 2, "field", p, (size_t)(colon - p));
+}
+
 /* Answers a store error for resource r, object name. */
 void api__send_store_error(struct sm_http_resp *resp,
 			   const struct api_resource *r, const char *name,
@@ -103,11 +134,23 @@ void api__send_store_error(struct sm_http_resp *resp,
 			"to the latest version and try again",
 			q, name);
 		break;
-	case -EINVAL:
-		api__send_status(resp, 400, "BadRequest", NULL, "%s",
-				 err && err->nr ? err->items[0].msg
-						: "bad request");
+	case -EINVAL: {
+		/*
+		 * Refused by the store or its admission (store.h): 422
+		 * Invalid, with the cause kubectl prints ("The Service "web"
+		 * is invalid: spec.ports[0].nodePort: Invalid value: ...").
+		 */
+		const char *msg =
+			err && err->nr ? err->items[0].msg : "invalid object";
+		json_t *d =
+			json_pack("{s:s, s:s, s:s}", "name", name ? name : "",
+				  "group", r->group, "kind", r->kind);
+
+		json_object_set_new(d, "causes",
+				    json_pack("[o]", invalid_cause(msg)));
+		api__send_status(resp, 422, "Invalid", d, "%s", msg);
 		break;
+	}
 	default:
 		api__send_status(resp, 500, "InternalError", NULL,
 				 "%s \"%s\": %s", q, name,
@@ -278,6 +321,8 @@ static int validate(struct api_call *c, json_t *obj)
 			sm_buf_adds(&all, err.items[i].msg);
 		}
 		json_t *d = details_for(c->res, name);
+		/* Invalid names the kind (kubectl: The Service "x" is ...). */
+		json_object_set_new(d, "kind", json_string(c->res->kind));
 		json_object_set_new(d, "causes", causes);
 		snprintf(q, sizeof(q), "%s%s%s", c->res->kind,
 			 *c->res->group ? "." : "", c->res->group);
@@ -536,6 +581,10 @@ static void initial_status(const struct api_call *c, json_t *obj)
 	else if (!strcmp(c->res->kind, "Pod"))
 		json_object_set_new(obj, "status",
 				    json_pack("{s:s}", "phase", "Pending"));
+	else if (!strcmp(c->res->kind, "Service"))
+		/* The endpoints controller fills a LoadBalancer's in. */
+		json_object_set_new(obj, "status",
+				    json_pack("{s:{}}", "loadBalancer"));
 }
 
 static void do_create(struct api_call *c)
@@ -589,6 +638,14 @@ static void update_with(struct api_call *c, json_t *obj, bool status)
 	char rv[32];
 
 	body_rv(obj, rv, sizeof(rv));
+	if (!status && !strcmp(c->res->kind, "Service")) {
+		const json_t *old =
+			store_get(c->a->store, c->res->kind, c->ns, c->name);
+
+		/* A type change drops what the old type allocated. */
+		if (old)
+			svcalloc_prepare_update(old, obj);
+	}
 	if (fit_to_url(c, obj, true) == 0 &&
 	    (status || validate(c, obj) == 0)) {
 		set_rv(obj, rv);
@@ -1068,16 +1125,25 @@ static void do_binding(struct api_call *c)
 
 /*
  * What a node's token may do, as Kubernetes' Node authorizer allows a
- * kubelet: its Node and Pods (read, status, delete), Events, and reading
- * what pods reference. Everything else needs the API token.
+ * kubelet and kube-proxy: Nodes (the proxy lists them for their
+ * addresses), Pods (read, status, delete), Events, and reading what pods
+ * reference and what services route to. Everything else needs the API
+ * token.
  */
 static bool node_may(const struct api_call *c, bool write)
 {
 	static const char *const rw[] = { "nodes", "pods", "events" };
-	static const char *const ro[] = {
-		"configmaps", "secrets",    "services",
-		"endpoints",  "namespaces", "persistentvolumeclaims"
-	};
+	/*
+	 * endpointslices: the proxy (which runs with the node token) and
+	 * the agents (draining a pod before SIGTERM) follow them.
+	 */
+	static const char *const ro[] = { "configmaps",
+					  "secrets",
+					  "services",
+					  "endpoints",
+					  "endpointslices",
+					  "namespaces",
+					  "persistentvolumeclaims" };
 
 	for (size_t i = 0; i < sizeof(rw) / sizeof(rw[0]); i++)
 		if (!strcmp(c->res->name, rw[i]))

@@ -29,7 +29,17 @@
  * The same sync keeps one EndpointSlice per such Service (ours: labelled
  * kubernetes.io/service-name and managed-by endpointslice-controller.k8s.io,
  * owned by the Service) with the port set most pods share and the pods that
- * have it, terminating ones included with their conditions.
+ * have it, terminating ones included with their conditions. A Service
+ * that selects no pod with an address has no slice: Kubernetes keeps an
+ * empty placeholder slice, for which kubectl 1.32's `describe service`
+ * (which reads slices, not Endpoints) prints an empty `Endpoints:` line;
+ * without one it prints `Endpoints: <none>`, which says what is wrong.
+ *
+ * Endpoints and slice endpoints get the pod's `hostname` when its
+ * spec.hostname is set and spec.subdomain names the Service (so StatefulSet
+ * pods get `<pod>.<svc>` DNS names). Every Service also gets
+ * status.loadBalancer: ingress 127.0.0.1 (ipMode VIP) for type
+ * LoadBalancer, which the proxies serve on every machine, `{}` otherwise.
  *
  * Keys are Services' "namespace/name"; pod events queue the Services of
  * the pod's namespace whose selector matches its old or new labels.
@@ -205,9 +215,26 @@ struct scan {
 	json_t *slice; /* [{key, ports, ep}]: the slice's candidates */
 };
 
+/*
+ * The DNS hostname of pod's endpoint for svc, or NULL: Kubernetes' rule
+ * (spec.hostname set and spec.subdomain the Service's name, in the same
+ * namespace), which gives StatefulSet pods `<pod>.<svc>` names.
+ */
+static const char *hostname_for(const json_t *svc, const json_t *pod)
+{
+	json_t *spec = json_object_get(pod, "spec");
+	const char *h = sm_json_get_str(spec, "hostname");
+	const char *sub = sm_json_get_str(spec, "subdomain");
+
+	if (!h || !*h || !sub || strcmp(sub, store_obj_name(svc)) ||
+	    strcmp(store_obj_ns(pod), store_obj_ns(svc)))
+		return NULL;
+	return h;
+}
+
 /* The EndpointSlice endpoint of pod (new). */
-static json_t *slice_endpoint(const json_t *pod, const char *ip,
-			      bool publish_not_ready)
+static json_t *slice_endpoint(const json_t *svc, const json_t *pod,
+			      const char *ip, bool publish_not_ready)
 {
 	bool serving = publish_not_ready || pod_is_ready(pod);
 	bool terminating = obj_is_terminating(pod);
@@ -221,8 +248,12 @@ static json_t *slice_endpoint(const json_t *pod, const char *ip,
 		"namespace", store_obj_ns(pod), "name", store_obj_name(pod),
 		"uid", obj_uid(pod) ? obj_uid(pod) : "");
 
+	const char *host = hostname_for(svc, pod);
+
 	if (node && *node)
 		json_object_set_new(ep, "nodeName", json_string(node));
+	if (host)
+		json_object_set_new(ep, "hostname", json_string(host));
 	return ep;
 }
 
@@ -247,10 +278,11 @@ static int scan_pod(void *ctx, const json_t *pod)
 	}
 	sort_array(ports, cmp_port);
 	key = json_dumps(ports, JSON_COMPACT | JSON_SORT_KEYS);
-	json_array_append_new(
-		sc->slice,
-		json_pack("{s:s, s:O, s:o}", "key", key, "ports", ports, "ep",
-			  slice_endpoint(pod, ip, sc->publish_not_ready)));
+	json_array_append_new(sc->slice,
+			      json_pack("{s:s, s:O, s:o}", "key", key, "ports",
+					ports, "ep",
+					slice_endpoint(sc->svc, pod, ip,
+						       sc->publish_not_ready)));
 	if (obj_is_terminating(pod)) {
 		free(key);
 		json_decref(ports);
@@ -271,6 +303,9 @@ static int scan_pod(void *ctx, const json_t *pod)
 			 obj_uid(pod) ? obj_uid(pod) : "");
 	if (node && *node)
 		json_object_set_new(addr, "nodeName", json_string(node));
+	if (hostname_for(sc->svc, pod))
+		json_object_set_new(addr, "hostname",
+				    json_string(hostname_for(sc->svc, pod)));
 	json_array_append_new(json_object_get(group, (sc->publish_not_ready ||
 						      pod_is_ready(pod))
 							     ? "ready"
@@ -490,8 +525,16 @@ static void fill_slice(json_t *es, const json_t *svc, const json_t *cands)
 	json_object_set_new(json_object_get(es, "metadata"), "labels", labels);
 	json_object_set_new(es, "addressType", json_string("IPv4"));
 	json_object_set_new(es, "endpoints", eps);
-	json_object_set_new(es, "ports",
-			    ports ? json_deep_copy(ports) : json_array());
+	ports = ports ? json_deep_copy(ports) : json_array();
+	/*
+	 * A slice port always has a name, "" for an unnamed one, as
+	 * Kubernetes writes it: kubectl describe service dereferences it.
+	 */
+	json_array_foreach (ports, i, v) {
+		if (!json_object_get(v, "name"))
+			json_object_set_new(v, "name", json_string(""));
+	}
+	json_object_set_new(es, "ports", ports);
 	json_decref(count);
 }
 
@@ -505,10 +548,15 @@ static int write_slice(struct ctl *c, const json_t *svc, const json_t *cands)
 	int rc = 0;
 
 	json_array_foreach (found, i, v) {
-		if (!stored && !obj_is_terminating(v))
+		/* No endpoint at all: no slice (see the top of the file). */
+		if (!stored && !obj_is_terminating(v) && json_array_size(cands))
 			stored = v;
 		else
 			obj_delete(c->env.store, v, NULL);
+	}
+	if (!json_array_size(cands)) {
+		json_decref(found);
+		return 0;
 	}
 	if (stored) {
 		es = json_deep_copy(stored);
@@ -545,6 +593,42 @@ static void delete_slices(struct ctl *c, const char *ns, const char *name)
 	json_decref(found);
 }
 
+/*
+ * status.loadBalancer as the Service's type wants it: a LoadBalancer is
+ * served by the proxies on 127.0.0.1 (the address the proxies bind for it
+ * on every machine), the others have an empty one, as in Kubernetes.
+ * Written (status only) when it changes.
+ */
+static int write_lb_status(struct ctl *c, const json_t *svc)
+{
+	const char *type =
+		sm_json_get_str(json_object_get(svc, "spec"), "type");
+	json_t *st = json_object_get(svc, "status");
+	json_t *want, *obj;
+	int rc;
+
+	if (type && !strcmp(type, "LoadBalancer"))
+		want = json_pack("{s:[{s:s, s:s}]}", "ingress", "ip",
+				 "127.0.0.1", "ipMode", "VIP");
+	else
+		want = json_object();
+	if (json_equal(want, json_object_get(st, "loadBalancer"))) {
+		json_decref(want);
+		return 0;
+	}
+	obj = json_deep_copy(svc);
+	st = json_object_get(obj, "status");
+	if (!json_is_object(st)) {
+		st = json_object();
+		json_object_set_new(obj, "status", st);
+	}
+	json_object_set_new(st, "loadBalancer", want);
+	rc = store_update(c->env.store, obj, STORE_STATUS, NULL, NULL, NULL,
+			  NULL);
+	json_decref(obj);
+	return rc;
+}
+
 static int sync_svc(void *ctx, const char *key)
 {
 	struct ctl *c = ctx;
@@ -556,6 +640,11 @@ static int sync_svc(void *ctx, const char *key)
 	ctl__split_key(key, ns, name);
 	svc = store_get(c->env.store, "Service", ns, name);
 	ep = store_get(c->env.store, "Endpoints", ns, name);
+	if (svc && !obj_is_terminating(svc) &&
+	    (rc = write_lb_status(c, svc)) < 0)
+		return rc;
+	/* The status write stored a new object: read it again. */
+	svc = store_get(c->env.store, "Service", ns, name);
 	sel = svc ? svc_selector(svc) : NULL;
 	if (!svc || !sel) {
 		/* Gone, or without selector: only ours are removed. */

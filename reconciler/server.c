@@ -25,6 +25,7 @@
 #include "reconciler/pki.h"
 #include "reconciler/server.h"
 #include "reconciler/store.h"
+#include "reconciler/svcalloc.h"
 #include "reconciler/sync.h"
 
 #include "common/banned.h"
@@ -36,6 +37,7 @@ struct server {
 	struct pki pki;
 	struct sm_tls_server *tls;
 	struct store *store;
+	struct svcalloc svcalloc; /* the store's admission */
 	struct apiserver *api;
 	struct ctl *ctls[MAX_CTLS];
 	size_t nr_ctls;
@@ -241,13 +243,19 @@ int server_start(uv_loop_t *loop, const struct server_opts *o,
 			      "manifests, a folder or a git repository");
 		goto fail;
 	}
-	if ((rc = make_dir(o->data_dir, err)) < 0 ||
+	if ((rc = svcalloc_init(&s->svcalloc, NULL, o->service_cidr, err)) <
+		    0 ||
+	    (rc = make_dir(o->data_dir, err)) < 0 ||
 	    (rc = pki_ensure(pki_dir, o->advertise, o->nr_advertise, &s->pki,
 			     err)) < 0 ||
 	    (rc = sm_tls_server_new(s->pki.cert_path, s->pki.key_path, &s->tls,
 				    err)) < 0 ||
 	    (rc = store_open(loop, &so, &s->store, err)) < 0)
 		goto fail;
+	/* Every writer's Services get their addresses and ports here. */
+	s->svcalloc.store = s->store;
+	store_set_admit(s->store, svcalloc_admit, &s->svcalloc);
+	svcalloc_fill_missing(&s->svcalloc);
 
 	struct apiserver_opts ao = {
 		.listen = o->listen ? o->listen : "127.0.0.1:6443",

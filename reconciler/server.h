@@ -45,6 +45,8 @@ struct server_opts {
 	uint64_t node_grace_ms; /* 0: 2000 */
 	uint64_t pod_eviction_ms; /* 0: 1000 */
 	uint64_t resync_ms; /* 0: 30000 */
+	/* Where Services' virtual IPs come from; NULL: 10.96.0.0/16. */
+	const char *service_cidr;
 };
 
 /*

@@ -122,6 +122,8 @@ struct store {
 	int broken; /* -EIO once the journal failed */
 	int dispatching; /* depth of callbacks running */
 	bool need_sweep, catchup, snap_pending, freeing, closing;
+	store_admit_fn admit; /* NULL: none */
+	void *admit_ctx;
 	struct sm_err *open_err; /* during store_open's replay */
 	struct sm_buf text; /* scratch for a record's JSON text */
 };
@@ -1220,6 +1222,36 @@ static int commit(struct store *s, struct kind *k, struct entry *e,
 	return 0;
 }
 
+void store_set_admit(struct store *s, store_admit_fn fn, void *ctx)
+{
+	s->admit = fn;
+	s->admit_ctx = ctx;
+}
+
+/*
+ * Runs the admission function on nobj (taken: freed when it fails). The
+ * function always gets a sink, even when the caller passed none.
+ */
+static int admit(struct store *s, const json_t *old, json_t *nobj,
+		 struct sm_err *err)
+{
+	struct sm_err local = SM_ERR_INIT;
+	int rc;
+
+	if (!s->admit)
+		return 0;
+	rc = s->admit(s->admit_ctx, old, nobj, err ? err : &local);
+	if (rc < 0) {
+		json_decref(nobj);
+		if (err && !sm_err_failed(err))
+			fail(err, rc, "%s \"%s\": refused by admission",
+			     RES(store_obj_kind(old ? old : nobj)),
+			     store_obj_name(old ? old : nobj));
+	}
+	sm_err_release(&local);
+	return rc < 0 ? rc : 0;
+}
+
 /* Checks obj's kind, metadata, namespace (and name unless gen_ok). */
 static int check_obj(const json_t *obj, bool gen_ok, struct sm_err *err)
 {
@@ -1314,6 +1346,10 @@ int store_create(struct store *s, const json_t *obj, json_t **out,
 	meta = json_object_get(nobj, "metadata");
 	if (!store_obj_name(obj))
 		json_object_set_new(meta, "name", json_string(name));
+	if ((rc = admit(s, NULL, nobj, err)) < 0)
+		return rc;
+	/* The admission function may have replaced it. */
+	meta = own_meta(nobj);
 	new_uid(s->rand, uid, sizeof(uid));
 	now_text(s, ts);
 	rv_text(s->rv + 1, rv, sizeof(rv));
@@ -1409,6 +1445,8 @@ int store_update(struct store *s, const json_t *obj,
 			else
 				json_object_del(nobj, "status");
 		}
+		if ((rc = admit(s, stored, nobj, err)) < 0)
+			return rc;
 		meta = own_meta(nobj);
 		for (size_t i = 0; i < SM_ARRAY_SIZE(server_meta); i++) {
 			json_t *v = json_object_get(smeta, server_meta[i]);

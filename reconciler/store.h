@@ -131,6 +131,25 @@ size_t store_count(const struct store *s, const char *kind, const char *ns);
 int store_create(struct store *s, const json_t *obj, json_t **out,
 		 store_done_cb cb, void *ctx, struct sm_err *err);
 
+/*
+ * Admission: a function that sees every create and update (STORE_MAIN and
+ * STORE_ALL; not STORE_STATUS, not deletes, not the journal's replay)
+ * before anything is written, whoever writes (the API server, the GitOps
+ * sync, the controllers). old is the stored object (NULL on create),
+ * borrowed for the call; obj is the object about to be stored (metadata
+ * name already set, server-set metadata not yet), whose spec and metadata
+ * the function may change (defaults, allocations; not status, which may
+ * be shared with the stored object). It returns 0, or a negative errno with a
+ * message in err (never NULL) that fails the write with that code:
+ * -EINVAL for an invalid object, whose message is the whole of
+ * Kubernetes' `Kind "name" is invalid: field: ...` (the API answers it
+ * 422 Invalid). It must not write to the store.
+ */
+typedef int (*store_admit_fn)(void *ctx, const json_t *old, json_t *obj,
+			      struct sm_err *err);
+/* Sets the one admission function (fn NULL: none); ctx is borrowed. */
+void store_set_admit(struct store *s, store_admit_fn fn, void *ctx);
+
 enum store_update_part {
 	STORE_MAIN, /* everything but status, which is kept */
 	STORE_STATUS, /* status only; everything else is kept */

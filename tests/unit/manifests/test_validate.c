@@ -435,6 +435,30 @@ static void test_node_port_out_of_range_is_an_error(void **state)
 	checked_release(&c);
 }
 
+static void test_a_node_port_may_repeat_only_for_another_protocol(void **state)
+{
+	struct checked c;
+
+	/* DNS: 53/TCP and 53/UDP on one nodePort, as Kubernetes allows. */
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Service\nmetadata:\n  name: dns\n"
+		   "spec:\n  type: NodePort\n  ports:\n  - name: tcp\n"
+		   "    port: 53\n    nodePort: 30053\n  - name: udp\n"
+		   "    port: 53\n    protocol: UDP\n    nodePort: 30053\n",
+		   false);
+	assert_int_equal(c.result, MF_CHECK_OK);
+	checked_release(&c);
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Service\nmetadata:\n  name: dns\n"
+		   "spec:\n  type: NodePort\n  ports:\n  - name: a\n"
+		   "    port: 53\n    nodePort: 30053\n  - name: b\n"
+		   "    port: 54\n    nodePort: 30053\n",
+		   false);
+	assert_int_equal(c.result, MF_CHECK_INVALID);
+	assert_true(has_diag(&c, SM_ERROR, 13, 15, "duplicate value 30053"));
+	checked_release(&c);
+}
+
 static void test_server_set_fields_and_status_are_dropped(void **state)
 {
 	struct checked c;
@@ -550,6 +574,8 @@ int main(void)
 		cmocka_unit_test(test_volume_mount_needs_a_volume),
 		cmocka_unit_test(test_service_defaults_target_port_and_type),
 		cmocka_unit_test(test_node_port_out_of_range_is_an_error),
+		cmocka_unit_test(
+			test_a_node_port_may_repeat_only_for_another_protocol),
 		cmocka_unit_test(test_server_set_fields_and_status_are_dropped),
 		cmocka_unit_test(
 			test_statefulset_mounts_may_name_claim_templates),

@@ -22,12 +22,14 @@
 #include "common/json.h"
 #include "reconciler/apiserver.h"
 #include "reconciler/store.h"
+#include "reconciler/svcalloc.h"
 
 #include "common/banned.h"
 
 struct fixture {
 	uv_loop_t loop;
 	struct store *store;
+	struct svcalloc alloc;
 	struct apiserver *api;
 	struct sm_http_client *client;
 	int status;
@@ -58,6 +60,8 @@ static int setup(void **state)
 
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(store_open(&f->loop, &so, &f->store, &err), 0);
+	assert_int_equal(svcalloc_init(&f->alloc, f->store, NULL, &err), 0);
+	store_set_admit(f->store, svcalloc_admit, &f->alloc);
 	ao.store = f->store;
 	assert_int_equal(apiserver_start(&f->loop, &ao, &f->api, &err), 0);
 	f->client = sm_http_client_new(&f->loop);
@@ -553,6 +557,119 @@ static void test_a_node_token_may_not_write_deployments(void **state)
 	assert_int_equal(f->status, 201);
 }
 
+static void test_a_node_token_may_read_endpointslices_and_nodes(void **state)
+{
+	struct fixture *f = *state;
+
+	req(f, "GET", "/apis/discovery.k8s.io/v1/endpointslices",
+	    "Authorization: Bearer node\r\n", NULL);
+	assert_int_equal(f->status, 200);
+	req(f, "GET", "/api/v1/nodes", "Authorization: Bearer node\r\n", NULL);
+	assert_int_equal(f->status, 200);
+	req(f, "POST",
+	    "/apis/discovery.k8s.io/v1/namespaces/default/"
+	    "endpointslices",
+	    "Authorization: Bearer node\r\n",
+	    "{\"metadata\":{\"name\":\"x\"},\"addressType\":\"IPv4\","
+	    "\"endpoints\":[]}");
+	assert_int_equal(f->status, 403);
+}
+
+#define NODEPORT_SVC(name, np)                                       \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{" \
+	"\"name\":\"" name "\"},\"spec\":{\"type\":\"NodePort\","    \
+	"\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80,"    \
+	"\"nodePort\":" #np "}]}}"
+
+static void test_a_taken_node_port_is_422_naming_its_holder(void **state)
+{
+	struct fixture *f = *state;
+	json_t *cause;
+
+	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
+	    NODEPORT_SVC("other", 30080));
+	assert_int_equal(f->status, 201);
+	assert_string_equal(str_at(f->body, "spec.clusterIP"), "10.96.0.2");
+	/* As Kubernetes answers a create: an empty load balancer status. */
+	assert_true(json_is_object(
+		sm_json_get_path(f->body, "status.loadBalancer")));
+	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
+	    NODEPORT_SVC("web", 30080));
+	assert_int_equal(f->status, 422);
+	assert_string_equal(str_at(f->body, "reason"), "Invalid");
+	assert_string_equal(str_at(f->body, "message"),
+			    "Service \"web\" is invalid: "
+			    "spec.ports[0].nodePort: Invalid value: 30080: "
+			    "provided port is already allocated (Service "
+			    "default/other holds it)");
+	/* What kubectl prints: The Service "web" is invalid: field: msg. */
+	assert_string_equal(str_at(f->body, "details.kind"), "Service");
+	assert_string_equal(str_at(f->body, "details.name"), "web");
+	cause = json_array_get(sm_json_get_path(f->body, "details.causes"), 0);
+	assert_string_equal(str_at(cause, "field"), "spec.ports[0].nodePort");
+	assert_string_equal(str_at(cause, "reason"), "FieldValueInvalid");
+	assert_string_equal(str_at(cause, "message"),
+			    "Invalid value: 30080: provided port is already "
+			    "allocated (Service default/other holds it)");
+}
+
+static void test_a_patch_to_cluster_ip_drops_the_node_ports(void **state)
+{
+	struct fixture *f = *state;
+
+	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
+	    NODEPORT_SVC("web", 0));
+	assert_int_equal(f->status, 201);
+	assert_int_equal(
+		int_at(json_array_get(sm_json_get_path(f->body, "spec.ports"),
+				      0),
+		       "nodePort"),
+		30000);
+	req(f, "PATCH", "/api/v1/namespaces/default/services/web",
+	    "Authorization: Bearer admin\r\nContent-Type: "
+	    "application/merge-patch+json\r\n",
+	    "{\"spec\":{\"type\":\"ClusterIP\"}}");
+	assert_int_equal(f->status, 200);
+	assert_int_equal(
+		int_at(json_array_get(sm_json_get_path(f->body, "spec.ports"),
+				      0),
+		       "nodePort"),
+		-1);
+	assert_string_equal(str_at(f->body, "spec.clusterIP"), "10.96.0.2");
+}
+
+static void test_service_rows_show_cluster_and_load_balancer_ips(void **state)
+{
+	struct fixture *f = *state;
+	const char *accept = "Authorization: Bearer admin\r\nAccept: "
+			     "application/json;as=Table;v=v1;g=meta.k8s.io\r\n";
+	json_t *cells;
+
+	req(f, "POST", "/api/v1/namespaces/default/services", NULL,
+	    "{\"metadata\":{\"name\":\"lb\"},\"spec\":{\"type\":"
+	    "\"LoadBalancer\",\"ports\":[{\"port\":80}]}}");
+	assert_int_equal(f->status, 201);
+	req(f, "GET", "/api/v1/namespaces/default/services/lb", accept, NULL);
+	cells = sm_json_get_path(
+		json_array_get(json_object_get(f->body, "rows"), 0), "cells");
+	/* NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) */
+	assert_string_equal(json_string_value(json_array_get(cells, 2)),
+			    "10.96.0.2");
+	assert_string_equal(json_string_value(json_array_get(cells, 3)),
+			    "<pending>");
+	assert_string_equal(json_string_value(json_array_get(cells, 4)),
+			    "80:30000/TCP");
+	req(f, "PUT", "/api/v1/namespaces/default/services/lb/status", NULL,
+	    "{\"metadata\":{\"name\":\"lb\"},\"status\":{\"loadBalancer\":"
+	    "{\"ingress\":[{\"ip\":\"127.0.0.1\",\"ipMode\":\"VIP\"}]}}}");
+	assert_int_equal(f->status, 200);
+	req(f, "GET", "/api/v1/namespaces/default/services/lb", accept, NULL);
+	cells = sm_json_get_path(
+		json_array_get(json_object_get(f->body, "rows"), 0), "cells");
+	assert_string_equal(json_string_value(json_array_get(cells, 3)),
+			    "127.0.0.1");
+}
+
 static void test_merge_and_strategic_patches_change_the_object(void **state)
 {
 	struct fixture *f = *state;
@@ -724,6 +841,10 @@ int main(void)
 		T(test_deleting_a_bound_pod_marks_it_and_an_unbound_one_goes),
 		T(test_the_default_namespace_may_not_be_deleted),
 		T(test_a_node_token_may_not_write_deployments),
+		T(test_a_node_token_may_read_endpointslices_and_nodes),
+		T(test_a_taken_node_port_is_422_naming_its_holder),
+		T(test_a_patch_to_cluster_ip_drops_the_node_ports),
+		T(test_service_rows_show_cluster_and_load_balancer_ips),
 		T(test_merge_and_strategic_patches_change_the_object),
 		T(test_watch_sends_initial_state_then_changes_and_times_out),
 		T(test_watch_from_a_resource_version_too_old_is_410),

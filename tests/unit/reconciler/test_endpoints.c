@@ -450,6 +450,137 @@ static void test_one_endpointslice_per_service_with_conditions(void **state)
 	assert_null(slice(f));
 }
 
+static void
+test_pods_with_hostname_and_this_subdomain_get_dns_hostnames(void **state)
+{
+	struct fixture *f = *state;
+	char json[1024];
+	const char *const names[] = { "web-0", "web-1", "loose" };
+	const char *const subdomains[] = { "web", "web", "other" };
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(json, sizeof(json),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\","
+			 "\"metadata\":{\"name\":\"%s\",\"namespace\":"
+			 "\"default\",\"labels\":{\"app\":\"web\"}},"
+			 "\"spec\":{\"nodeName\":\"n1\",\"hostname\":"
+			 "\"%s\",\"subdomain\":\"%s\",\"containers\":[{"
+			 "\"name\":\"main\",\"image\":\"nginx\"}]},"
+			 "\"status\":{\"phase\":\"Running\",\"podIP\":"
+			 "\"10.42.0.%d\",\"conditions\":[{\"type\":"
+			 "\"Ready\",\"status\":\"%s\"}]}}",
+			 names[i], names[i], subdomains[i], i + 1,
+			 i == 1 ? "False" : "True");
+		create(f, json);
+	}
+	create(f, SVC(SEL_WEB, "8080"));
+	settle(f);
+
+	json_t *s = subset(f, 0);
+	json_t *a0 = json_array_get(json_object_get(s, "addresses"), 0);
+	json_t *a1 = json_array_get(json_object_get(s, "addresses"), 1);
+	json_t *nr = json_array_get(json_object_get(s, "notReadyAddresses"), 0);
+	assert_string_equal(sm_json_get_str(a0, "hostname"), "web-0");
+	assert_string_equal(sm_json_get_str(a0, "nodeName"), "n1");
+	assert_string_equal(sm_json_get_str(nr, "hostname"), "web-1");
+	/* Its subdomain names another Service: no name under this one. */
+	assert_string_equal(ip_at(s, "addresses", 1), "10.42.0.3");
+	assert_null(json_object_get(a1, "hostname"));
+
+	assert_string_equal(sm_json_get_str(slice_ep(f, 0), "hostname"),
+			    "web-0");
+	assert_string_equal(sm_json_get_str(slice_ep(f, 1), "hostname"),
+			    "web-1");
+	assert_null(json_object_get(slice_ep(f, 2), "hostname"));
+	assert_string_equal(sm_json_get_str(slice_ep(f, 2), "nodeName"), "n1");
+}
+
+static void
+test_a_service_selecting_nothing_has_empty_endpoints_and_no_slice(void **state)
+{
+	struct fixture *f = *state;
+
+	pod(f, "other", "db", "10.42.0.9", true);
+	create(f, SVC(SEL_WEB, "8080"));
+	settle(f);
+	/* Endpoints without subsets (kubectl: <none>), and no slice. */
+	assert_non_null(endpoints(f));
+	assert_null(json_object_get(endpoints(f), "subsets"));
+	assert_null(slice(f));
+
+	/* A pod comes: a slice, whose unnamed port has the name "". */
+	update(f, "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":"
+		  "{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":{"
+		  "\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80}]}}");
+	pod(f, "a", "web", "10.42.0.1", true);
+	settle(f);
+	assert_non_null(slice(f));
+	json_t *p = json_array_get(json_object_get(slice(f), "ports"), 0);
+	assert_string_equal(sm_json_get_str(p, "name"), "");
+	assert_int_equal(json_integer_value(json_object_get(p, "port")), 80);
+	/* The Endpoints port stays without a name, as in Kubernetes. */
+	assert_null(json_object_get(
+		json_array_get(json_object_get(subset(f, 0), "ports"), 0),
+		"name"));
+
+	/* It goes: so does the slice. */
+	assert_int_equal(store_delete(f->store, "Pod", "default", "a", false, 0,
+				      NULL, NULL, NULL, NULL, NULL),
+			 0);
+	settle(f);
+	assert_null(slice(f));
+	assert_null(json_object_get(endpoints(f), "subsets"));
+}
+
+static const json_t *lb_status(struct fixture *f, const char *name)
+{
+	return sm_json_get_path(store_get(f->store, "Service", "default", name),
+				"status.loadBalancer");
+}
+
+static void
+test_load_balancers_report_127_0_0_1_and_others_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":"
+		  "{\"name\":\"lb\",\"namespace\":\"default\"},\"spec\":{"
+		  "\"type\":\"LoadBalancer\",\"selector\":{\"app\":\"web\"},"
+		  "\"ports\":[{\"port\":80}]}}");
+	/* Selectorless Services get their status too. */
+	create(f, "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":"
+		  "{\"name\":\"plain\",\"namespace\":\"default\"},\"spec\":"
+		  "{\"ports\":[{\"port\":80}]}}");
+	settle(f);
+
+	json_t *in = json_array_get(
+		json_object_get(lb_status(f, "lb"), "ingress"), 0);
+	assert_int_equal(
+		json_array_size(json_object_get(lb_status(f, "lb"), "ingress")),
+		1);
+	assert_string_equal(sm_json_get_str(in, "ip"), "127.0.0.1");
+	assert_string_equal(sm_json_get_str(in, "ipMode"), "VIP");
+	assert_true(json_is_object(lb_status(f, "plain")));
+	assert_int_equal(json_object_size(lb_status(f, "plain")), 0);
+
+	/* Unchanged: not written again. */
+	uint64_t rv =
+		store_obj_rv(store_get(f->store, "Service", "default", "lb"));
+	controller_queue(ctl_queue(f->ctl), "default/lb");
+	settle(f);
+	assert_int_equal(
+		store_obj_rv(store_get(f->store, "Service", "default", "lb")),
+		rv);
+
+	/* No longer a LoadBalancer: the ingress goes. */
+	update(f, "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":"
+		  "{\"name\":\"lb\",\"namespace\":\"default\"},\"spec\":{"
+		  "\"type\":\"ClusterIP\",\"selector\":{\"app\":\"web\"},"
+		  "\"ports\":[{\"port\":80}]}}");
+	settle(f);
+	assert_int_equal(json_object_size(lb_status(f, "lb")), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +591,9 @@ int main(void)
 		T(test_a_deleted_service_takes_its_endpoints_but_selectorless_are_left),
 		T(test_a_service_losing_its_selector_loses_its_endpoints),
 		T(test_one_endpointslice_per_service_with_conditions),
+		T(test_pods_with_hostname_and_this_subdomain_get_dns_hostnames),
+		T(test_a_service_selecting_nothing_has_empty_endpoints_and_no_slice),
+		T(test_load_balancers_report_127_0_0_1_and_others_nothing),
 #undef T
 	};
 
