@@ -159,9 +159,12 @@ struct pod_source {
 	void (*gone)(struct apod *p);
 	/* From agent_free(), before the pods are freed. */
 	void (*stop)(struct agent *a);
-	/* Whether an EndpointSlice lists ip as a ready endpoint. */
-	bool (*endpoint_ready)(struct agent *a, const char *ip);
+	/* How the EndpointSlices list ip (enum endpoint). */
+	int (*endpoint)(struct agent *a, const char *ip);
 };
+
+/* How the EndpointSlices list a pod IP, the highest of the slices'. */
+enum endpoint { EP_NONE, EP_NOT_READY, EP_READY };
 
 /* An Event the agent recorded, for counting its repeats. */
 #define AGENT_RECENT_EVENTS 128
@@ -1924,16 +1927,20 @@ static void net_ensure(struct agent *a, uint64_t now)
 }
 
 /*
- * Draining (joined): a pod marked for deletion whose IP a slice lists as
- * ready waits until none does, then drain_delay_ms more, before its
- * SIGTERM; never longer than its grace period less 1 s. Returns whether
- * p may be stopped now.
+ * Draining (joined): a pod marked for deletion whose IP a slice lists
+ * waits until no slice lists it as ready, then drain_delay_ms more, before
+ * its SIGTERM; never longer than its grace period less 1 s. One listed as
+ * not ready (the endpoints controller is usually quicker than the agent
+ * to see the deletion) gets the delay alone: the proxies may not have
+ * seen that yet. One in no slice is stopped at once. Returns whether p
+ * may be stopped now.
  */
 static bool drained(struct apod *p, uint64_t now)
 {
 	struct agent *a = p->a;
-	bool listed = p->pod_ip && a->src->endpoint_ready &&
-		      a->src->endpoint_ready(a, p->pod_ip);
+	int ep = p->pod_ip && a->src->endpoint ? a->src->endpoint(a, p->pod_ip)
+					       : EP_NONE;
+	bool listed = ep == EP_READY;
 	json_int_t grace = json_integer_value(
 		json_object_get(json_object_get(p->pod, "spec"),
 				"terminationGracePeriodSeconds"));
@@ -1943,7 +1950,7 @@ static bool drained(struct apod *p, uint64_t now)
 	case DRAIN_DONE:
 		return true;
 	case DRAIN_ASKED:
-		if (!listed || grace <= 1) {
+		if (ep == EP_NONE || grace <= 1) {
 			/* In no slice: stopped at once, as ever. */
 			p->drain = DRAIN_DONE;
 			return true;
@@ -1952,10 +1959,12 @@ static bool drained(struct apod *p, uint64_t now)
 		p->drain_start_ms = now;
 		p->drain_deadline_ms = now + (uint64_t)(grace - 1) * 1000;
 		p->drain_clear_ms = 0;
-		plog(p, SM_LOG_INFO,
-		     "draining: %s is a ready endpoint; SIGTERM once no "
-		     "EndpointSlice lists it (at most %llds)",
-		     p->pod_ip, (long long)(grace - 1));
+		if (listed)
+			plog(p, SM_LOG_INFO,
+			     "draining: %s is a ready endpoint; SIGTERM once "
+			     "no EndpointSlice lists it as ready (at most "
+			     "%llds)",
+			     p->pod_ip, (long long)(grace - 1));
 		/* fall through */
 	case DRAIN_WAITING:
 		break;
@@ -1976,7 +1985,7 @@ static bool drained(struct apod *p, uint64_t now)
 	if (!p->drain_clear_ms) {
 		p->drain_clear_ms = now + a->drain_delay_ms;
 		plog(p, SM_LOG_INFO,
-		     "draining: %s left the endpoints; SIGTERM in %llu ms",
+		     "draining: %s is no ready endpoint; SIGTERM in %llu ms",
 		     p->pod_ip, (unsigned long long)a->drain_delay_ms);
 	}
 	if (now < p->drain_clear_ms)
@@ -2766,20 +2775,22 @@ static const struct kube_informer_ops slices_ops = { slice_added, slice_updated,
 						     slices_changed };
 
 /*
- * Whether a slice lists ip as ready: conditions.ready true (absent reads
- * as true, as Kubernetes says) and not terminating. A terminating endpoint
- * still ready is one of a publishNotReadyAddresses Service: the proxies
- * keep it anyway, so waiting for it to leave would only cost the grace
- * period. Until the slices are listed, nothing is (stopped at once).
+ * How the slices list ip: EP_READY when one has it with conditions.ready
+ * true (absent reads as true, as Kubernetes says) and not terminating, else
+ * EP_NOT_READY when one has it at all. A terminating endpoint still ready
+ * is one of a publishNotReadyAddresses Service: the proxies keep it anyway,
+ * so waiting for it to leave would only cost the grace period. Until the
+ * slices are listed, nothing is (stopped at once, as before).
  */
-static bool server_endpoint_ready(struct agent *a, const char *ip)
+static int server_endpoint(struct agent *a, const char *ip)
 {
 	json_t *slice, *ep, *addr, *cond;
 	const char *key;
 	size_t i, j;
+	int found = EP_NONE;
 
 	if (!a->inf_slices || !kube_informer_synced(a->inf_slices))
-		return false;
+		return EP_NONE;
 	json_object_foreach (kube_informer_cache(a->inf_slices), key, slice) {
 		json_array_foreach (json_object_get(slice, "endpoints"), i,
 				    ep) {
@@ -2792,13 +2803,14 @@ static bool server_endpoint_ready(struct agent *a, const char *ip)
 					      ip);
 			if (!has)
 				continue;
+			found = EP_NOT_READY;
 			cond = json_object_get(ep, "conditions");
 			if (!json_is_false(json_object_get(cond, "ready")) &&
 			    !json_is_true(json_object_get(cond, "terminating")))
-				return true;
+				return EP_READY;
 		}
 	}
-	return false;
+	return found;
 }
 
 /* Podman's version, read every 2 s: a health check and nodeInfo. */
@@ -3015,7 +3027,7 @@ static const struct pod_source server_source = {
 	.status = server_status,
 	.gone = server_gone,
 	.stop = server_stop,
-	.endpoint_ready = server_endpoint_ready,
+	.endpoint = server_endpoint,
 };
 
 /* Life */
