@@ -1055,6 +1055,7 @@ struct fake_api {
 	bool slice_ready; /* a slice lists web (10.244.0.9) as ready */
 	bool slice_gone; /* ...and then no more (the watch says so) */
 	bool with_service; /* a Service "db" in default */
+	bool slice_terminating; /* the slice lists web as terminating */
 };
 
 static struct fake_api A;
@@ -1077,6 +1078,11 @@ static const char web_slice[] =
 	"\"resourceVersion\":\"6\",\"labels\":{\"kubernetes.io/"
 	"service-name\":\"web\"}},\"endpoints\":[{\"addresses\":["
 	"\"10.244.0.9\"],\"conditions\":{\"ready\":true}}]}";
+static const char web_slice_terminating[] =
+	"{\"metadata\":{\"namespace\":\"default\",\"name\":\"web-x\","
+	"\"resourceVersion\":\"6\"},\"endpoints\":[{\"addresses\":["
+	"\"10.244.0.9\"],\"conditions\":{\"ready\":false,\"serving\":"
+	"true,\"terminating\":true}}]}";
 static const char web_slice_empty[] =
 	"{\"metadata\":{\"namespace\":\"default\",\"name\":\"web-x\","
 	"\"resourceVersion\":\"7\",\"labels\":{\"kubernetes.io/"
@@ -1156,7 +1162,9 @@ static void api_handler(void *ctx, struct tconn *c, const struct treq *r)
 		snprintf(buf, sizeof(buf),
 			 "{\"kind\":\"EndpointSliceList\",\"metadata\":{"
 			 "\"resourceVersion\":\"5\"},\"items\":[%s]}",
-			 A.slice_ready && !A.slice_gone ? web_slice : "");
+			 A.slice_terminating ? web_slice_terminating
+			 : A.slice_ready && !A.slice_gone ? web_slice
+							  : "");
 		api_reply(c, 200, buf);
 	} else if (strstr(r->target, "/endpointslices?") && A.slice_gone) {
 		/* web is no endpoint any more: its slice is empty. */
@@ -1321,7 +1329,7 @@ test_a_status_write_that_failed_goes_again_without_a_change(void **state)
 }
 
 /* A joined agent with cluster DNS, against the fake API server. */
-static void joined_run(struct fixture *f, struct tsrv **srv)
+static void joined_run(struct fixture *f, struct tsrv **srv, uint64_t drain_ms)
 {
 	struct agent_config cfg = {
 		.node = NODE,
@@ -1335,7 +1343,7 @@ static void joined_run(struct fixture *f, struct tsrv **srv)
 		.podman_ops = &fake_ops,
 		.podman_ctx = &F,
 		.cluster_dns = "10.96.0.10",
-		.drain_delay_ms = 100,
+		.drain_delay_ms = drain_ms,
 	};
 	struct sm_err err = SM_ERR_INIT;
 
@@ -1362,7 +1370,7 @@ static void test_a_deleted_ready_endpoint_leaves_the_slices_first(void **state)
 	A.grace = 30;
 	A.slice_ready = true;
 	A.with_service = true;
-	joined_run(f, &srv);
+	joined_run(f, &srv, 100);
 	run_until_flag(f, api_running);
 	assert_true(api_running());
 	/* The Services of its namespace were in its env; DNS is the cluster's.
@@ -1406,7 +1414,7 @@ static void test_a_deleted_pod_in_no_slice_stops_at_once(void **state)
 
 	memset(&A, 0, sizeof(A));
 	A.grace = 30;
-	joined_run(f, &srv);
+	joined_run(f, &srv, 100);
 	run_until_flag(f, api_running);
 	assert_true(api_running());
 	/* No Service: nothing in env but the container's own. */
@@ -1416,6 +1424,35 @@ static void test_a_deleted_pod_in_no_slice_stops_at_once(void **state)
 	assert_true(A.deleted);
 	assert_true(removed("stuurman_" NODE "_default_web"));
 	assert_int_equal(F.remove_timeout, 30);
+	agent_stop(f);
+	tsrv_stop(srv);
+	f->srv = NULL;
+}
+
+/*
+ * Listed, but no longer ready (the endpoints controller saw the deletion
+ * first): the drain delay still holds its SIGTERM back, here until the
+ * grace period less 1 s, as the delay (60 s) is longer.
+ */
+static void
+test_a_deleted_endpoint_not_ready_waits_the_drain_delay(void **state)
+{
+	struct fixture *f = *state;
+	struct tsrv *srv;
+
+	memset(&A, 0, sizeof(A));
+	A.grace = 3;
+	A.slice_terminating = true;
+	joined_run(f, &srv, 60000);
+	run_until_flag(f, api_running);
+	assert_true(api_running());
+	A.delete = true;
+	run_for(f, 600);
+	assert_false(removed("stuurman_" NODE "_default_web"));
+	run_until_flag(f, api_deleted);
+	assert_true(A.deleted);
+	/* It waited 2 s of its 3: 1 s is left for SIGTERM. */
+	assert_int_equal(F.remove_timeout, 1);
 	agent_stop(f);
 	tsrv_stop(srv);
 	f->srv = NULL;
@@ -1435,6 +1472,7 @@ int main(void)
 		T(test_a_status_write_that_failed_goes_again_without_a_change),
 		T(test_a_deleted_ready_endpoint_leaves_the_slices_first),
 		T(test_a_deleted_pod_in_no_slice_stops_at_once),
+		T(test_a_deleted_endpoint_not_ready_waits_the_drain_delay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
