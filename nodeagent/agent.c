@@ -1945,11 +1945,9 @@ static bool drained(struct apod *p, uint64_t now)
 		json_object_get(json_object_get(p->pod, "spec"),
 				"terminationGracePeriodSeconds"));
 
-	switch (p->drain) {
-	case DRAIN_NONE:
-	case DRAIN_DONE:
+	if (p->drain == DRAIN_NONE || p->drain == DRAIN_DONE)
 		return true;
-	case DRAIN_ASKED:
+	if (p->drain == DRAIN_ASKED) {
 		if (ep == EP_NONE || grace <= 1) {
 			/* In no slice: stopped at once, as ever. */
 			p->drain = DRAIN_DONE;
@@ -1965,9 +1963,6 @@ static bool drained(struct apod *p, uint64_t now)
 			     "no EndpointSlice lists it as ready (at most "
 			     "%llds)",
 			     p->pod_ip, (long long)(grace - 1));
-		/* fall through */
-	case DRAIN_WAITING:
-		break;
 	}
 	if (now >= p->drain_deadline_ms) {
 		plog(p, SM_LOG_WARN,
