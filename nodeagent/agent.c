@@ -2691,6 +2691,20 @@ static void server_rebuild(struct agent *a)
 				p->drain = DRAIN_ASKED;
 		}
 	}
+	/* Gone from the server meanwhile (a forced delete): no more waiting. */
+	{
+		size_t it = 0;
+		void *v;
+
+		while (sm_strmap_next(&a->pods, &it, &key, &v)) {
+			struct apod *q = v;
+
+			if ((q->drain == DRAIN_ASKED ||
+			     q->drain == DRAIN_WAITING) &&
+			    !json_object_get(cache, key))
+				q->drain = DRAIN_DONE;
+		}
+	}
 	/* Final DELETEs of pods that left the cache are done. */
 	json_object_foreach_safe (a->deleting, tmp, uid, pod) {
 		bool found = false;
