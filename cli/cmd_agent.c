@@ -69,7 +69,21 @@ static const char agent_help[] =
 	"  --cpu N --memory Q --max-pods N\n"
 	"                        the node's capacity and allocatable in its\n"
 	"                        Node (default: the machine's CPUs and\n"
-	"                        memory, 110 pods)\n";
+	"                        memory, 110 pods)\n"
+	"  --pod-network NAME    the Podman network pods join (default\n"
+	"                        " AGENT_POD_NETWORK "; made when missing)\n"
+	"  --pod-subnet CIDR     its subnet when the agent makes it (default\n"
+	"                        " AGENT_POD_SUBNET ", gateway its first "
+	"address)\n"
+	"  --cluster-dns IP      the cluster DNS server pods with dnsPolicy\n"
+	"                        ClusterFirst use (e.g. 10.96.0.10); without\n"
+	"                        it pods get the host's resolv.conf\n"
+	"  --cluster-domain D    the cluster's DNS domain (default\n"
+	"                        cluster.local)\n"
+	"  --drain-delay S       joined: a deleted pod that was a ready\n"
+	"                        endpoint runs S seconds more once it left\n"
+	"                        the EndpointSlices, before its SIGTERM\n"
+	"                        (default 1; 0: none)\n";
 
 struct agent_run {
 	uv_loop_t *loop;
@@ -205,6 +219,11 @@ int cmd_agent(int argc, char **argv)
 		{ "token-file", required_argument, NULL, 'T' },
 		{ "ca-file", required_argument, NULL, 'C' },
 		{ "heartbeat", required_argument, NULL, 'H' },
+		{ "pod-network", required_argument, NULL, 'N' },
+		{ "pod-subnet", required_argument, NULL, 'U' },
+		{ "cluster-dns", required_argument, NULL, 'D' },
+		{ "cluster-domain", required_argument, NULL, 'O' },
+		{ "drain-delay", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -219,6 +238,7 @@ int cmd_agent(int argc, char **argv)
 	int opt, rc = 0;
 
 	r.cfg.backoff = b;
+	r.cfg.drain_delay_ms = 1000;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
@@ -296,6 +316,27 @@ int cmd_agent(int argc, char **argv)
 			    !r.cfg.heartbeat_ms) {
 				rc = cli_usage_error("agent",
 						     "--heartbeat: expected "
+						     "seconds, got \"%s\"",
+						     optarg);
+				goto out;
+			}
+			break;
+		case 'N':
+			r.cfg.pod_network = optarg;
+			break;
+		case 'U':
+			r.cfg.pod_subnet = optarg;
+			break;
+		case 'D':
+			r.cfg.cluster_dns = optarg;
+			break;
+		case 'O':
+			r.cfg.cluster_domain = optarg;
+			break;
+		case 'R':
+			if (cli_parse_seconds(optarg, &r.cfg.drain_delay_ms)) {
+				rc = cli_usage_error("agent",
+						     "--drain-delay: expected "
 						     "seconds, got \"%s\"",
 						     optarg);
 				goto out;

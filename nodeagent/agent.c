@@ -12,6 +12,7 @@
  * in flight (`inflight`), or when the whole agent goes (podman_free cancels
  * every request, and cancelled requests call nothing).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -91,6 +92,13 @@ enum pod_step {
 	STEP_GONE,
 };
 
+/*
+ * Draining a pod marked for deletion (joined): ASKED when it is marked,
+ * decided at its first removal step (WAITING when a slice lists it as
+ * ready, else DONE at once), DONE when it may get its SIGTERM.
+ */
+enum drain { DRAIN_NONE, DRAIN_ASKED, DRAIN_WAITING, DRAIN_DONE };
+
 struct apod {
 	struct agent *a;
 	char *key; /* namespace/name */
@@ -118,6 +126,10 @@ struct apod {
 	/* Condition transition times, by condition. */
 	bool cond[4];
 	uint64_t cond_ns[4];
+	enum drain drain;
+	uint64_t drain_start_ms; /* when WAITING began */
+	uint64_t drain_deadline_ms; /* SIGTERM by then, listed or not */
+	uint64_t drain_clear_ms; /* left the slices: SIGTERM at this time */
 };
 
 struct load_result {
@@ -147,7 +159,12 @@ struct pod_source {
 	void (*gone)(struct apod *p);
 	/* From agent_free(), before the pods are freed. */
 	void (*stop)(struct agent *a);
+	/* How the EndpointSlices list ip (enum endpoint). */
+	int (*endpoint)(struct agent *a, const char *ip);
 };
+
+/* How the EndpointSlices list a pod IP, the highest of the slices'. */
+enum endpoint { EP_NONE, EP_NOT_READY, EP_READY };
 
 /* An Event the agent recorded, for counting its repeats. */
 #define AGENT_RECENT_EVENTS 128
@@ -203,6 +220,14 @@ struct agent {
 	json_t *deleting; /* uid -> true: final DELETEs sent */
 	struct sm_http_request *version_req; /* Podman's version: health */
 	char *runtime_version;
+	/* The pod network, and whether Podman has it (net_state). */
+	char *pod_network, *pod_subnet, *pod_gateway;
+	enum { NET_UNKNOWN, NET_ASKING, NET_READY } net_state;
+	uint64_t net_retry_ms;
+	char *net_error; /* the last failure, logged once */
+	char *cluster_dns, *cluster_domain;
+	uint64_t drain_delay_ms;
+	struct kube_informer *inf_services, *inf_slices;
 	/* Events recorded lately, to count repeats (joined mode). */
 	struct agent_event recent[AGENT_RECENT_EVENTS];
 	size_t next_recent;
@@ -649,6 +674,13 @@ static void podspec_setup(struct apod *p, struct podspec_ctx *pc, char *voldir)
 	pc->volume_dir = voldir;
 	pc->lookup = lookup;
 	pc->lookup_ctx = p->a;
+	pc->network = p->a->pod_network;
+	pc->cluster_dns = p->a->cluster_dns;
+	pc->cluster_domain = p->a->cluster_domain;
+	/* The Services there are now: a container's env is made once. */
+	pc->services = p->a->inf_services
+			       ? kube_informer_cache(p->a->inf_services)
+			       : NULL;
 }
 
 static char *volume_dir(struct apod *p)
@@ -969,6 +1001,10 @@ static void pod_created(void *ctx, const struct podman_reply *r)
 			p->inflight--;
 		return;
 	}
+	/* The pod network went away (podman network rm): made again. */
+	if (r->cause && strstr(r->cause, "network not found") &&
+	    p->a->net_state == NET_READY)
+		p->a->net_state = NET_UNKNOWN;
 	retry_later(p, r->error);
 }
 
@@ -982,14 +1018,25 @@ static void pod_started(void *ctx, const struct podman_reply *r)
 		retry_later(p, r->error);
 }
 
-static const char *infra_ip(const json_t *inspect)
+/*
+ * The pod IP from an inspection of its infra container (or a member: they
+ * report the infra's): its address on the pod network, else the first
+ * one it has (an adopted pod on Podman's default network keeps that).
+ * On a named network, Podman leaves NetworkSettings.IPAddress empty.
+ */
+static const char *infra_ip(const struct agent *a, const json_t *inspect)
 {
 	json_t *nets = sm_json_get_path(inspect, "NetworkSettings.Networks");
 	const char *ip = sm_json_get_str(
-		json_object_get(inspect, "NetworkSettings"), "IPAddress");
+		json_object_get(nets, a->pod_network ? a->pod_network : ""),
+		"IPAddress");
 	const char *key;
 	json_t *n;
 
+	if (ip && *ip)
+		return ip;
+	ip = sm_json_get_str(json_object_get(inspect, "NetworkSettings"),
+			     "IPAddress");
 	if (ip && *ip)
 		return ip;
 	json_object_foreach (nets, key, n) {
@@ -1003,7 +1050,7 @@ static const char *infra_ip(const json_t *inspect)
 static void infra_inspected(void *ctx, const struct podman_reply *r)
 {
 	struct apod *p = landed(ctx);
-	const char *ip = r->ok ? infra_ip(r->json) : NULL;
+	const char *ip = r->ok ? infra_ip(p->a, r->json) : NULL;
 
 	if (!r->ok) {
 		retry_later(p, r->error);
@@ -1190,7 +1237,7 @@ static void ctr_inspected_after_start(void *ctx, const struct podman_reply *r)
 		return;
 	}
 	if (!p->pod_ip)
-		set_str(&p->pod_ip, infra_ip(r->json));
+		set_str(&p->pod_ip, infra_ip(p->a, r->json));
 	ctr_running(c, r->json);
 	/* Init containers go on only once they exited (STEP_INIT looks). */
 	if (p->step == STEP_MAIN)
@@ -1780,6 +1827,185 @@ static void write_volumes(struct apod *p)
 }
 
 /*
+ * The pod network. Before its first pod is created the agent makes sure
+ * Podman has it: inspect, and create it when it is missing (a 409 is an
+ * agent next door that was quicker: inspect again). One with another
+ * subnet is used as it is, with a warning. Failures are retried every
+ * 2 s, logged once; pods wait in ContainerCreating meanwhile.
+ */
+
+#define NET_RETRY_MS 2000
+
+static void net_ensure(struct agent *a, uint64_t now);
+
+static void net_failed(struct agent *a, const char *why)
+{
+	if (!a->net_error || strcmp(a->net_error, why))
+		sm_log(SM_LOG_WARN, COMPONENT,
+		       "pod network %s: %s (retrying every 2 s)",
+		       a->pod_network, why);
+	set_str(&a->net_error, why);
+	a->net_state = NET_UNKNOWN;
+	a->net_retry_ms = now_ms() + NET_RETRY_MS;
+}
+
+static void net_created(void *ctx, const struct podman_reply *r)
+{
+	struct agent *a = ctx;
+
+	if (r->ok) {
+		sm_log(SM_LOG_INFO, COMPONENT,
+		       "created the pod network %s (subnet %s, gateway %s)",
+		       a->pod_network, a->pod_subnet, a->pod_gateway);
+		a->net_state = NET_READY;
+		set_str(&a->net_error, NULL);
+		return;
+	}
+	if (r->status == 409) {
+		/* Made meanwhile by another agent: look at it. */
+		a->net_state = NET_UNKNOWN;
+		a->net_retry_ms = 0;
+		net_ensure(a, now_ms());
+		return;
+	}
+	net_failed(a, r->error);
+}
+
+static void net_inspected(void *ctx, const struct podman_reply *r)
+{
+	struct agent *a = ctx;
+	json_t *sub, *spec;
+	size_t i;
+	bool same = false;
+
+	if (r->ok) {
+		json_array_foreach (json_object_get(r->json, "subnets"), i, sub)
+			same = same ||
+			       !strcmp(sm_json_get_str(sub, "subnet") ?: "",
+				       a->pod_subnet);
+		if (!same) {
+			char *have =
+				json_dumps(json_object_get(r->json, "subnets"),
+					   JSON_COMPACT);
+
+			sm_log(SM_LOG_WARN, COMPONENT,
+			       "the Podman network %s exists with subnets %s, "
+			       "not %s: pods use it as it is",
+			       a->pod_network, have ? have : "[]",
+			       a->pod_subnet);
+			free(have);
+		} else if (a->net_error || a->net_state != NET_READY) {
+			sm_log(SM_LOG_INFO, COMPONENT,
+			       "pod network %s (subnet %s)", a->pod_network,
+			       a->pod_subnet);
+		}
+		a->net_state = NET_READY;
+		set_str(&a->net_error, NULL);
+		return;
+	}
+	if (r->status != 404) {
+		net_failed(a, r->error);
+		return;
+	}
+	spec = json_pack("{s:s, s:s, s:[{s:s, s:s}], s:b}", "name",
+			 a->pod_network, "driver", "bridge", "subnets",
+			 "subnet", a->pod_subnet, "gateway", a->pod_gateway,
+			 "dns_enabled", 0);
+	if (a->ops->network_create(a->pmc, spec, net_created, a))
+		net_failed(a, "cannot send the network create request");
+	json_decref(spec);
+}
+
+/* Asks Podman for the pod network, unless asked already or ready. */
+static void net_ensure(struct agent *a, uint64_t now)
+{
+	if (a->net_state != NET_UNKNOWN || now < a->net_retry_ms)
+		return;
+	a->net_state = NET_ASKING;
+	if (a->ops->network_inspect(a->pmc, a->pod_network, net_inspected, a))
+		net_failed(a, "cannot send the network inspect request");
+}
+
+/*
+ * Draining (joined): a pod marked for deletion whose IP a slice lists
+ * waits until no slice lists it as ready, then drain_delay_ms more, before
+ * its SIGTERM; never longer than its grace period less 1 s. One listed as
+ * not ready (the endpoints controller is usually quicker than the agent
+ * to see the deletion) gets the delay alone: the proxies may not have
+ * seen that yet. One in no slice is stopped at once. Returns whether p
+ * may be stopped now.
+ */
+static bool drained(struct apod *p, uint64_t now)
+{
+	struct agent *a = p->a;
+	int ep = p->pod_ip && a->src->endpoint ? a->src->endpoint(a, p->pod_ip)
+					       : EP_NONE;
+	bool listed = ep == EP_READY;
+	json_int_t grace = json_integer_value(
+		json_object_get(json_object_get(p->pod, "spec"),
+				"terminationGracePeriodSeconds"));
+
+	if (p->drain == DRAIN_NONE || p->drain == DRAIN_DONE)
+		return true;
+	if (p->drain == DRAIN_ASKED) {
+		if (ep == EP_NONE || grace <= 1) {
+			/* In no slice: stopped at once, as ever. */
+			p->drain = DRAIN_DONE;
+			return true;
+		}
+		p->drain = DRAIN_WAITING;
+		p->drain_start_ms = now;
+		p->drain_deadline_ms = now + (uint64_t)(grace - 1) * 1000;
+		p->drain_clear_ms = 0;
+		if (listed)
+			plog(p, SM_LOG_INFO,
+			     "draining: %s is a ready endpoint; SIGTERM once "
+			     "no EndpointSlice lists it as ready (at most "
+			     "%llds)",
+			     p->pod_ip, (long long)(grace - 1));
+	}
+	if (now >= p->drain_deadline_ms) {
+		plog(p, SM_LOG_WARN,
+		     "draining: %s is still %s after %llu ms: stopping it now",
+		     p->pod_ip,
+		     listed ? "a ready endpoint" : "in its drain delay",
+		     (unsigned long long)(now - p->drain_start_ms));
+		p->drain = DRAIN_DONE;
+		return true;
+	}
+	if (listed) {
+		p->drain_clear_ms = 0;
+		return false;
+	}
+	if (!p->drain_clear_ms) {
+		p->drain_clear_ms = now + a->drain_delay_ms;
+		plog(p, SM_LOG_INFO,
+		     "draining: %s is no ready endpoint; SIGTERM in %llu ms",
+		     p->pod_ip, (unsigned long long)a->drain_delay_ms);
+	}
+	if (now < p->drain_clear_ms)
+		return false;
+	p->drain = DRAIN_DONE;
+	return true;
+}
+
+/* The stop timeout: the grace period, less what draining took of it. */
+static int stop_timeout(const struct apod *p)
+{
+	json_int_t grace = json_integer_value(
+		json_object_get(json_object_get(p->pod, "spec"),
+				"terminationGracePeriodSeconds"));
+	json_int_t waited =
+		p->drain_start_ms
+			? (json_int_t)((now_ms() - p->drain_start_ms) / 1000)
+			: 0;
+
+	if (p->drain_start_ms && grace - waited < 1)
+		return 1;
+	return (int)(grace - waited);
+}
+
+/*
  * Requests of the pod's current step in flight: all of its requests but
  * the long-lived ones (each running container's wait long-poll, probes),
  * which must not hold up the next step.
@@ -1806,14 +2032,13 @@ static void step(struct apod *p, uint64_t now)
 	 * pod is what ends them.
 	 */
 	if (p->step == STEP_DELETE && !p->removing && now >= p->retry_at_ms) {
+		/* A ready endpoint leaves the proxies first. */
+		if (!drained(p, now))
+			return;
 		p->removing = true;
 		p->inflight++;
-		if (a->ops->pod_remove(
-			    a->pmc, p->podman_name,
-			    (int)json_integer_value(json_object_get(
-				    json_object_get(p->pod, "spec"),
-				    "terminationGracePeriodSeconds")),
-			    pod_removed, p)) {
+		if (a->ops->pod_remove(a->pmc, p->podman_name, stop_timeout(p),
+				       pod_removed, p)) {
 			p->inflight--;
 			p->removing = false;
 		}
@@ -1859,9 +2084,17 @@ static void step(struct apod *p, uint64_t now)
 		break;
 	case STEP_CREATE_POD: {
 		struct podspec_ctx pc;
-		char *voldir = volume_dir(p);
+		char *voldir;
 		json_t *spec;
 
+		/* Pods join the pod network: it must be there first. */
+		if (a->pod_network && a->net_state != NET_READY) {
+			net_ensure(a, now);
+			if (a->net_error)
+				set_str(&p->error, a->net_error);
+			break;
+		}
+		voldir = volume_dir(p);
 		podspec_setup(p, &pc, voldir);
 		spec = podspec_pod(&pc, p->pod);
 		p->inflight++;
@@ -2257,6 +2490,9 @@ static void on_tick(uv_timer_t *t)
 		}
 		return;
 	}
+	/* The pod network is made ready before the first pod needs it. */
+	if (a->pod_network && a->net_state == NET_UNKNOWN)
+		net_ensure(a, now);
 	a->src->tick(a, now);
 	while (sm_strmap_next(&a->pods, &it, &key, &v)) {
 		struct apod *p = v;
@@ -2450,6 +2686,23 @@ static void server_rebuild(struct agent *a)
 				json_object_set(json_object_get(p->pod, "spec"),
 						"terminationGracePeriodSeconds",
 						grace);
+			/* Deleted: it leaves the endpoints before SIGTERM. */
+			if (p->drain == DRAIN_NONE)
+				p->drain = DRAIN_ASKED;
+		}
+	}
+	/* Gone from the server meanwhile (a forced delete): no more waiting. */
+	{
+		size_t it = 0;
+		void *v;
+
+		while (sm_strmap_next(&a->pods, &it, &key, &v)) {
+			struct apod *q = v;
+
+			if ((q->drain == DRAIN_ASKED ||
+			     q->drain == DRAIN_WAITING) &&
+			    !json_object_get(cache, key))
+				q->drain = DRAIN_DONE;
 		}
 	}
 	/* Final DELETEs of pods that left the cache are done. */
@@ -2492,6 +2745,82 @@ static void inf_deleted(void *ctx, const char *key, json_t *obj)
 static const struct kube_informer_ops informer_ops = { inf_added, inf_updated,
 						       inf_deleted,
 						       informer_changed };
+
+/* Services change no pod: their env is read at container creation. */
+static const struct kube_informer_ops services_ops = { NULL, NULL, NULL, NULL };
+
+/* A slice changed: pods that drain look again this loop turn. */
+static void slices_changed(void *ctx)
+{
+	struct agent *a = ctx;
+	size_t it = 0;
+	void *v;
+
+	while (sm_strmap_next(&a->pods, &it, NULL, &v)) {
+		struct apod *p = v;
+
+		if (p->drain == DRAIN_WAITING)
+			p->kick = true;
+	}
+}
+
+static void slice_added(void *ctx, const char *key, json_t *obj)
+{
+	slices_changed(ctx);
+}
+
+static void slice_updated(void *ctx, const char *key, json_t *old, json_t *obj)
+{
+	slices_changed(ctx);
+}
+
+static void slice_deleted(void *ctx, const char *key, json_t *obj)
+{
+	slices_changed(ctx);
+}
+
+static const struct kube_informer_ops slices_ops = { slice_added, slice_updated,
+						     slice_deleted,
+						     slices_changed };
+
+/*
+ * How the slices list ip: EP_READY when one has it with conditions.ready
+ * true (absent reads as true, as Kubernetes says) and not terminating, else
+ * EP_NOT_READY when one has it at all. A terminating endpoint still ready
+ * is one of a publishNotReadyAddresses Service: the proxies keep it anyway,
+ * so waiting for it to leave would only cost the grace period. Until the
+ * slices are listed, nothing is (stopped at once, as before).
+ */
+static int server_endpoint(struct agent *a, const char *ip)
+{
+	json_t *slice, *ep, *addr, *cond;
+	const char *key;
+	size_t i, j;
+	int found = EP_NONE;
+
+	if (!a->inf_slices || !kube_informer_synced(a->inf_slices))
+		return EP_NONE;
+	json_object_foreach (kube_informer_cache(a->inf_slices), key, slice) {
+		json_array_foreach (json_object_get(slice, "endpoints"), i,
+				    ep) {
+			bool has = false;
+
+			json_array_foreach (json_object_get(ep, "addresses"), j,
+					    addr)
+				has = has ||
+				      !strcmp(json_string_value(addr) ?: "",
+					      ip);
+			if (!has)
+				continue;
+			found = EP_NOT_READY;
+			cond = json_object_get(ep, "conditions");
+			if (!json_is_false(json_object_get(cond, "ready")) &&
+			    !json_is_true(json_object_get(cond, "terminating")))
+				return EP_READY;
+		}
+	}
+	return found;
+}
 
 /* Podman's version, read every 2 s: a health check and nodeInfo. */
 static void version_done(void *ctx, const struct sm_http_response *r)
@@ -2561,6 +2890,11 @@ static int server_start(struct agent *a)
 				       &informer_ops, a);
 	a->inf_secrets = kube_informer_new(a->kube, a->loop, "/api/v1/secrets",
 					   &informer_ops, a);
+	a->inf_services = kube_informer_new(
+		a->kube, a->loop, "/api/v1/services", &services_ops, a);
+	a->inf_slices = kube_informer_new(
+		a->kube, a->loop, "/apis/discovery.k8s.io/v1/endpointslices",
+		&slices_ops, a);
 	check_podman(a);
 	return 0;
 }
@@ -2582,7 +2916,8 @@ static void server_tick(struct agent *a, uint64_t now)
 	/* Rebuilt on changes, and every 2 s for DELETEs that failed. */
 	if (!kube_informer_synced(a->inf_pods) ||
 	    !kube_informer_synced(a->inf_cms) ||
-	    !kube_informer_synced(a->inf_secrets))
+	    !kube_informer_synced(a->inf_secrets) ||
+	    !kube_informer_synced(a->inf_services))
 		return;
 	if (a->desired_dirty || a->ticks % 20 == 0)
 		server_rebuild(a);
@@ -2684,9 +3019,12 @@ static void server_stop(struct agent *a)
 	kube_informer_free(a->inf_pods);
 	kube_informer_free(a->inf_cms);
 	kube_informer_free(a->inf_secrets);
+	kube_informer_free(a->inf_services);
+	kube_informer_free(a->inf_slices);
 	kube_client_free(a->kube);
 	a->nodeobj = NULL;
 	a->inf_pods = a->inf_cms = a->inf_secrets = NULL;
+	a->inf_services = a->inf_slices = NULL;
 	a->kube = NULL;
 }
 
@@ -2698,9 +3036,40 @@ static const struct pod_source server_source = {
 	.status = server_status,
 	.gone = server_gone,
 	.stop = server_stop,
+	.endpoint = server_endpoint,
 };
 
 /* Life */
+
+/*
+ * The gateway of an IPv4 subnet "A.B.C.D/N" (its first address), new, or
+ * NULL when subnet is no such CIDR with N from 8 to 30.
+ */
+static char *subnet_gateway(const char *subnet)
+{
+	char addr[INET_ADDRSTRLEN], out[INET_ADDRSTRLEN], *end;
+	const char *slash = strchr(subnet, '/');
+	struct in_addr in;
+	unsigned long bits;
+	uint32_t host, mask;
+
+	if (!slash || (size_t)(slash - subnet) >= sizeof(addr))
+		return NULL;
+	memcpy(addr, subnet, (size_t)(slash - subnet));
+	addr[slash - subnet] = '\0';
+	bits = strtoul(slash + 1, &end, 10);
+	if (*end || end == slash + 1 || bits < 8 || bits > 30 ||
+	    inet_pton(AF_INET, addr, &in) != 1)
+		return NULL;
+	mask = (uint32_t)(0xffffffffULL << (32 - bits));
+	host = ntohl(in.s_addr);
+	if (host & ~mask)
+		return NULL; /* 10.244.0.1/16: not the network's address */
+	in.s_addr = htonl(host + 1);
+	if (!inet_ntop(AF_INET, &in, out, sizeof(out)))
+		return NULL;
+	return xstrdup(out);
+}
 
 struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 			struct sm_err *err)
@@ -2725,6 +3094,30 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 			 "agent: --pod-manifests and --server exclude each "
 			 "other: a joined node gets its pods from the server");
 		return NULL;
+	}
+	{
+		const char *subnet =
+			cfg->pod_subnet ? cfg->pod_subnet : AGENT_POD_SUBNET;
+		char *gw = subnet_gateway(subnet);
+		struct in_addr in;
+
+		if (!gw) {
+			sm_error(err, NULL,
+				 "agent: --pod-subnet %s: expected an IPv4 "
+				 "network as ADDR/BITS (8 to 30 bits, host "
+				 "part zero), such as 10.244.0.0/16",
+				 subnet);
+			return NULL;
+		}
+		free(gw);
+		if (cfg->cluster_dns &&
+		    inet_pton(AF_INET, cfg->cluster_dns, &in) != 1) {
+			sm_error(err, NULL,
+				 "agent: --cluster-dns %s: expected an IPv4 "
+				 "address, such as 10.96.0.10",
+				 cfg->cluster_dns);
+			return NULL;
+		}
 	}
 	/* The network rule holds whoever builds the config. */
 	for (size_t i = 0; i < cfg->nr_registries_insecure; i++)
@@ -2766,6 +3159,17 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 	a->cfg.kube_socket = a->cfg.cpu = a->cfg.memory = NULL;
 	a->cfg.max_pods = a->cfg.pod_manifests = NULL;
 	a->deleting = json_object();
+	a->pod_network = xstrdup(cfg->pod_network ? cfg->pod_network
+						  : AGENT_POD_NETWORK);
+	a->pod_subnet =
+		xstrdup(cfg->pod_subnet ? cfg->pod_subnet : AGENT_POD_SUBNET);
+	a->pod_gateway = subnet_gateway(a->pod_subnet);
+	a->cluster_dns = cfg->cluster_dns ? xstrdup(cfg->cluster_dns) : NULL;
+	a->cluster_domain = xstrdup(cfg->cluster_domain ? cfg->cluster_domain
+							: "cluster.local");
+	a->drain_delay_ms = cfg->drain_delay_ms;
+	a->cfg.pod_network = a->cfg.pod_subnet = NULL;
+	a->cfg.cluster_dns = a->cfg.cluster_domain = NULL;
 	a->socket = xstrdup(cfg->podman_socket ? cfg->podman_socket
 					       : "(podman ops of a test)");
 	a->data_dir = xstrdup(cfg->data_dir);
@@ -2787,6 +3191,11 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 	if (cfg->podman_ops) {
 		a->ops = cfg->podman_ops;
 		a->pmc = cfg->podman_ctx;
+		/* A test's Podman without networks: pods on its default. */
+		if (!a->ops->network_inspect || !a->ops->network_create) {
+			free(a->pod_network);
+			a->pod_network = NULL;
+		}
 	} else {
 		a->pm = podman_new(loop, a->socket);
 		a->ops = &podman_ops_real;
@@ -2999,6 +3408,12 @@ void agent_free(struct agent *a)
 	free(a->memory);
 	free(a->max_pods);
 	free(a->runtime_version);
+	free(a->pod_network);
+	free(a->pod_subnet);
+	free(a->pod_gateway);
+	free(a->net_error);
+	free(a->cluster_dns);
+	free(a->cluster_domain);
 	json_decref(a->deleting);
 	free(a->socket);
 	free(a->data_dir);

@@ -16,6 +16,15 @@
  *   deletionGracePeriodSeconds and then deletes them for good, and serves
  *   its own API over HTTPS, to the node token only.
  *
+ * Services (joined): each pod joins the pod network (its IP is the pod
+ * IP), resolves through the cluster DNS with Kubernetes' search domains,
+ * and its containers get the <SVC>_SERVICE_HOST/_PORT variables of the
+ * Services of its namespace that exist when they are created (a Services
+ * informer). A pod marked for deletion whose IP an EndpointSlice lists as
+ * ready (an informer on the slices) gets its SIGTERM only once no slice
+ * lists it any more and the drain delay has passed, within its grace
+ * period less 1 s, so that no request to it fails.
+ *
  * Status: each pod's status (phase, conditions, containerStatuses) is
  * written as JSON to STATUS_DIR/<namespace>_<name>.json (atomically, on
  * every change), and transitions are logged; joined, it also goes to the
@@ -90,7 +99,31 @@ struct agent_config {
 	 */
 	const struct podman_ops *podman_ops;
 	void *podman_ctx;
+	/*
+	 * The pod network: a Podman network the agent makes sure of before
+	 * it creates pods (created as a bridge with this subnet, its first
+	 * address the gateway, Podman's DNS off, when it does not exist; an
+	 * existing one is used as it is). NULL: AGENT_POD_NETWORK and
+	 * AGENT_POD_SUBNET.
+	 */
+	const char *pod_network, *pod_subnet;
+	/*
+	 * Cluster DNS (podspec_dns()): the server ClusterFirst pods use, or
+	 * NULL for Podman's (the host's) resolv.conf; the domain, NULL for
+	 * "cluster.local".
+	 */
+	const char *cluster_dns, *cluster_domain;
+	/*
+	 * Joined mode: how long a pod marked for deletion, once no
+	 * EndpointSlice lists it as ready any more, still runs before its
+	 * SIGTERM, for the proxies to see it go and finish what they
+	 * forwarded (ms; 0: none; `stuurman agent` defaults to 1000).
+	 */
+	uint64_t drain_delay_ms;
 };
+
+#define AGENT_POD_NETWORK "stuurman"
+#define AGENT_POD_SUBNET "10.244.0.0/16"
 
 /*
  * Stops reconciling and frees the agent once its handles are closed. Pods

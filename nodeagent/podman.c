@@ -708,6 +708,24 @@ int podman_pod_remove(struct podman *p, const char *name, int timeout_s,
 	return plain(p, CALL_PLAIN, "DELETE", &b, NULL, cb, ctx);
 }
 
+int podman_network_inspect(struct podman *p, const char *name, podman_cb cb,
+			   void *ctx)
+{
+	struct sm_buf b;
+
+	path_name(&b, "/networks/", name, "/json");
+	return plain(p, CALL_PLAIN, "GET", &b, NULL, cb, ctx);
+}
+
+int podman_network_create(struct podman *p, const json_t *spec, podman_cb cb,
+			  void *ctx)
+{
+	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
+
+	sm_buf_adds(&b, "/networks/create");
+	return plain(p, CALL_PLAIN, "POST", &b, spec, cb, ctx);
+}
+
 int podman_container_create(struct podman *p, const json_t *spec, podman_cb cb,
 			    void *ctx)
 {
@@ -1532,6 +1550,18 @@ static struct podman_exec *ops_exec(void *c, const char *container_id,
 	return podman_exec(c, container_id, opts, out, done, ctx);
 }
 
+static int ops_network_inspect(void *c, const char *name, podman_cb cb,
+			       void *ctx)
+{
+	return podman_network_inspect(c, name, cb, ctx);
+}
+
+static int ops_network_create(void *c, const json_t *spec, podman_cb cb,
+			      void *ctx)
+{
+	return podman_network_create(c, spec, cb, ctx);
+}
+
 const struct podman_ops podman_ops_real = {
 	.pod_create = ops_pod_create,
 	.pod_start = ops_pod_start,
@@ -1549,4 +1579,6 @@ const struct podman_ops podman_ops_real = {
 	.image_pull = ops_image_pull,
 	.exec = ops_exec,
 	.exec_cancel = podman_exec_cancel,
+	.network_inspect = ops_network_inspect,
+	.network_create = ops_network_create,
 };

@@ -82,6 +82,17 @@ int podman_pod_kill(struct podman *p, const char *name, const char *signal,
 int podman_pod_remove(struct podman *p, const char *name, int timeout_s,
 		      podman_cb cb, void *ctx);
 
+/*
+ * Networks. Inspect answers the network ({"name", "driver", "subnets":
+ * [{"subnet", "gateway"}], "dns_enabled", ...}) or 404 "network not
+ * found". Create takes {"name", "driver", "subnets", "dns_enabled"} and
+ * answers the new network; a name taken is 409 "network already exists".
+ */
+int podman_network_inspect(struct podman *p, const char *name, podman_cb cb,
+			   void *ctx);
+int podman_network_create(struct podman *p, const json_t *spec, podman_cb cb,
+			  void *ctx);
+
 /* Containers. spec: a SpecGenerator object. Reply json: {"Id": ...}. */
 int podman_container_create(struct podman *p, const json_t *spec, podman_cb cb,
 			    void *ctx);
@@ -284,6 +295,10 @@ struct podman_ops {
 				    podman_log_cb out, podman_exec_cb done,
 				    void *ctx);
 	void (*exec_cancel)(struct podman_exec *e);
+	int (*network_inspect)(void *c, const char *name, podman_cb cb,
+			       void *ctx);
+	int (*network_create)(void *c, const json_t *spec, podman_cb cb,
+			      void *ctx);
 };
 /* The real client's table: c is a struct podman *. */
 extern const struct podman_ops podman_ops_real;

@@ -49,13 +49,129 @@ static json_t *lower(const char *s)
 	return json_string(buf);
 }
 
+/* Appends the strings of src not yet in dst, while dst has fewer than max. */
+static void append_unique(json_t *dst, const json_t *src, size_t max)
+{
+	json_t *v, *w;
+	size_t i, j;
+
+	json_array_foreach (src, i, v) {
+		bool dup = false;
+
+		if (!json_is_string(v) || !*json_string_value(v))
+			continue;
+		json_array_foreach (dst, j, w)
+			if (!strcmp(json_string_value(w), json_string_value(v)))
+				dup = true;
+		if (!dup && json_array_size(dst) < max)
+			json_array_append(dst, v);
+	}
+}
+
+/* The length of an option's name ("ndots" of "ndots:5"). */
+static size_t option_name_len(const char *opt)
+{
+	return strcspn(opt, ":");
+}
+
+/*
+ * Merges dnsConfig.options ([{name, value}]) into opts ("name:value"
+ * strings): an option of the same name is replaced, as in Kubernetes.
+ */
+static void merge_options(json_t *opts, const json_t *pod_opts)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach (pod_opts, i, o) {
+		const char *name = sm_json_get_str(o, "name");
+		const char *value = sm_json_get_str(o, "value");
+		char *opt;
+		json_t *w;
+		size_t j;
+		bool replaced = false;
+
+		if (!name || !*name)
+			continue;
+		opt = value && *value ? xasprintf("%s:%s", name, value)
+				      : xstrdup(name);
+		json_array_foreach (opts, j, w) {
+			const char *have = json_string_value(w);
+
+			if (option_name_len(have) == strlen(name) &&
+			    !strncmp(have, name, strlen(name))) {
+				json_array_set_new(opts, j, json_string(opt));
+				replaced = true;
+				break;
+			}
+		}
+		if (!replaced)
+			json_array_append_new(opts, json_string(opt));
+		free(opt);
+	}
+}
+
+/* resolv.conf reads 3 nameservers; Kubernetes allows 32 searches. */
+#define DNS_MAX_SERVERS 3
+#define DNS_MAX_SEARCHES 32
+
+json_t *podspec_dns(const struct podspec_ctx *ctx, const json_t *pod)
+{
+	const json_t *spec = json_object_get(pod, "spec");
+	const json_t *cfg = json_object_get(spec, "dnsConfig");
+	const char *policy = sm_json_get_str(spec, "dnsPolicy");
+	const char *domain = ctx->cluster_domain && *ctx->cluster_domain
+				     ? ctx->cluster_domain
+				     : "cluster.local";
+	json_t *servers = json_array(), *searches = json_array();
+	json_t *opts = json_array(), *out = json_object();
+	bool host_net = json_is_true(json_object_get(spec, "hostNetwork"));
+	bool cluster_first;
+
+	if (!policy)
+		policy = "ClusterFirst";
+	cluster_first = !strcmp(policy, "ClusterFirstWithHostNet") ||
+			(strcmp(policy, "None") && strcmp(policy, "Default") &&
+			 !host_net);
+	if (cluster_first && ctx->cluster_dns && *ctx->cluster_dns) {
+		const char *ns = meta_str(pod, "namespace");
+		char *s[3];
+
+		json_array_append_new(servers, json_string(ctx->cluster_dns));
+		s[0] = xasprintf("%s.svc.%s", *ns ? ns : "default", domain);
+		s[1] = xasprintf("svc.%s", domain);
+		s[2] = xstrdup(domain);
+		for (int i = 0; i < 3; i++) {
+			json_array_append_new(searches, json_string(s[i]));
+			free(s[i]);
+		}
+		json_array_append_new(opts, json_string("ndots:5"));
+	}
+	/* Default (and ClusterFirst without cluster DNS): dnsConfig alone. */
+	append_unique(servers, json_object_get(cfg, "nameservers"),
+		      DNS_MAX_SERVERS);
+	append_unique(searches, json_object_get(cfg, "searches"),
+		      DNS_MAX_SEARCHES);
+	merge_options(opts, json_object_get(cfg, "options"));
+	if (json_array_size(servers))
+		json_object_set(out, "dns_server", servers);
+	if (json_array_size(searches))
+		json_object_set(out, "dns_search", searches);
+	if (json_array_size(opts))
+		json_object_set(out, "dns_option", opts);
+	json_decref(servers);
+	json_decref(searches);
+	json_decref(opts);
+	return out;
+}
+
 json_t *podspec_pod(const struct podspec_ctx *ctx, const json_t *pod)
 {
 	json_t *spec = json_object_get(pod, "spec");
 	json_t *ports = json_array(), *c, *p;
 	const char *hostname = sm_json_get_str(spec, "hostname");
 	char *name = podspec_pod_name(ctx->node, pod);
-	json_t *out;
+	json_t *out, *dns;
 	size_t i, j;
 
 	/* Ports live on the pod (its infra container), never on members. */
@@ -80,6 +196,19 @@ json_t *podspec_pod(const struct podspec_ctx *ctx, const json_t *pod)
 	out = json_pack("{s:s, s:s, s:o, s:o}", "name", name, "hostname",
 			hostname ? hostname : meta_str(pod, "name"), "labels",
 			pod_labels(ctx, pod), "portmappings", ports);
+	/*
+	 * The pod network: the infra container gets an address on it (the
+	 * pod IP) and the members share its namespace.
+	 */
+	if (ctx->network && *ctx->network)
+		json_object_set_new(out, "netns",
+				    json_pack("{s:s}", "nsmode", "bridge"));
+	if (ctx->network && *ctx->network)
+		json_object_set_new(out, "Networks",
+				    json_pack("{s:{}}", ctx->network));
+	dns = podspec_dns(ctx, pod);
+	json_object_update(out, dns);
+	json_decref(dns);
 	free(name);
 	return out;
 }
@@ -269,6 +398,104 @@ static bool env_from_object(const struct podspec_ctx *ctx, const json_t *pod,
 	return true;
 }
 
+/* A Service's name as a variable's prefix: upper case, '-' as '_' (new). */
+static char *env_name(const char *s)
+{
+	char *out = xstrdup(s);
+
+	for (char *c = out; *c; c++)
+		*c = *c == '-'			? '_'
+		     : (*c >= 'a' && *c <= 'z') ? (char)(*c - 32)
+						: *c;
+	return out;
+}
+
+static void env_set(json_t *env, const char *value, const char *fmt, ...)
+	SM_PRINTF(3, 4);
+static void env_set(json_t *env, const char *value, const char *fmt, ...)
+{
+	va_list ap;
+	char *name;
+
+	va_start(ap, fmt);
+	name = xvasprintf(fmt, ap);
+	va_end(ap);
+	json_object_set_new(env, name, json_string(value));
+	free(name);
+}
+
+/* One Service's variables, as the kubelet's (pkg/kubelet/envvars). */
+static void service_env(json_t *env, const json_t *svc)
+{
+	const json_t *spec = json_object_get(svc, "spec");
+	const char *ip = sm_json_get_str(spec, "clusterIP");
+	const json_t *ports = json_object_get(spec, "ports"), *p;
+	char *name, num[16];
+	size_t i;
+
+	if (!ip || !*ip || !strcmp(ip, "None") || !json_array_size(ports))
+		return;
+	name = env_name(meta_str(svc, "name"));
+	env_set(env, ip, "%s_SERVICE_HOST", name);
+	json_array_foreach (ports, i, p) {
+		const char *pname = sm_json_get_str(p, "name");
+		const char *proto = sm_json_get_str(p, "protocol");
+		json_int_t port =
+			json_integer_value(json_object_get(p, "port"));
+		char lproto[16], uproto[16], *url;
+		size_t k;
+
+		snprintf(num, sizeof(num), "%lld", (long long)port);
+		if (!proto || !*proto)
+			proto = "TCP";
+		for (k = 0; proto[k] && k < sizeof(lproto) - 1; k++) {
+			char ch = proto[k];
+
+			lproto[k] =
+				ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+			uproto[k] =
+				ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+		}
+		lproto[k] = uproto[k] = '\0';
+		url = xasprintf("%s://%s:%s", lproto, ip, num);
+		if (i == 0) {
+			/* The first port keeps the names of old. */
+			env_set(env, num, "%s_SERVICE_PORT", name);
+			env_set(env, url, "%s_PORT", name);
+		}
+		if (pname && *pname) {
+			char *pn = env_name(pname);
+
+			env_set(env, num, "%s_SERVICE_PORT_%s", name, pn);
+			free(pn);
+		}
+		env_set(env, url, "%s_PORT_%s_%s", name, num, uproto);
+		env_set(env, lproto, "%s_PORT_%s_%s_PROTO", name, num, uproto);
+		env_set(env, num, "%s_PORT_%s_%s_PORT", name, num, uproto);
+		env_set(env, ip, "%s_PORT_%s_%s_ADDR", name, num, uproto);
+		free(url);
+	}
+	free(name);
+}
+
+json_t *podspec_service_env(const json_t *services, const char *ns, bool links)
+{
+	json_t *env = json_object(), *svc;
+	const char *key;
+
+	json_object_foreach ((json_t *)services, key, svc) {
+		const char *sns = meta_str(svc, "namespace");
+		const char *name = meta_str(svc, "name");
+		/* The API's own Service is in every pod, links or not. */
+		bool master =
+			!strcmp(sns, "default") && !strcmp(name, "kubernetes");
+
+		if ((links && !strcmp(sns, ns)) || master)
+			service_env(env, svc);
+	}
+	return env;
+}
+
 char *podspec_expand(const char *s, const json_t *env)
 {
 	struct sm_buf b = SM_BUF_INIT(SM_BUF_UNBOUNDED);
@@ -434,7 +661,7 @@ json_t *podspec_container(const struct podspec_ctx *ctx, const json_t *pod,
 			  const json_t *c, char **why)
 {
 	json_t *spec = json_object_get(pod, "spec");
-	json_t *env = json_object(), *v, *out, *labels, *limits;
+	json_t *env, *v, *out, *labels, *limits;
 	json_t *mounts = json_array(), *volumes = json_array();
 	const char *cname = sm_json_get_str(c, "name");
 	char *pname = podspec_pod_name(ctx->node, pod);
@@ -444,7 +671,13 @@ json_t *podspec_container(const struct podspec_ctx *ctx, const json_t *pod,
 	size_t i;
 
 	*why = NULL;
-	/* envFrom first; env entries override, each expanding the earlier. */
+	/*
+	 * The Services' variables first, then envFrom, then env: each
+	 * overrides and may expand the earlier (the kubelet's order).
+	 */
+	env = podspec_service_env(
+		ctx->services, meta_str(pod, "namespace"),
+		!json_is_false(json_object_get(spec, "enableServiceLinks")));
 	json_array_foreach (json_object_get(c, "envFrom"), i, v)
 		if (!env_from_object(ctx, pod, v, env, why))
 			goto fail;

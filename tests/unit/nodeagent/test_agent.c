@@ -72,6 +72,13 @@ struct fake {
 	int exec_exit; /* what exec probes exit with */
 	bool exec_hang; /* exec probes never end */
 	char exec_cmd[64]; /* the last exec's command, joined by spaces */
+	json_t *networks; /* name -> network, as Podman answers it */
+	int net_inspects, net_creates;
+	json_t *net_created; /* the last create's spec */
+	bool net_race; /* a create finds it made meanwhile (10.99.0.0/16) */
+	json_t *pod_spec; /* the last pod create's spec */
+	json_t *ctr_env; /* the last container create's env */
+	int remove_timeout; /* the last pod remove's timeout */
 };
 
 static struct fake F;
@@ -226,6 +233,8 @@ static int f_pod_create(void *c, const json_t *spec, podman_cb cb, void *ctx)
 		return 0;
 	}
 	F.pod_creates++;
+	json_decref(F.pod_spec);
+	F.pod_spec = json_deep_copy(spec);
 	json_object_set_new(
 		F.pods, name,
 		json_pack("{s:O}", "Labels", json_object_get(spec, "labels")));
@@ -271,6 +280,7 @@ static int f_pod_remove(void *c, const char *name, int timeout_s, podman_cb cb,
 	size_t i;
 
 	json_array_append_new(F.removed, json_string(name));
+	F.remove_timeout = timeout_s;
 	json_object_del(F.pods, name);
 	json_object_foreach (F.ctrs, id, ctr)
 		if (!strcmp(sm_json_get_str(ctr, "Pod"), name))
@@ -300,6 +310,8 @@ static int f_container_create(void *c, const json_t *spec, podman_cb cb,
 		}
 	}
 	F.ctr_creates++;
+	json_decref(F.ctr_env);
+	F.ctr_env = json_deep_copy(json_object_get(spec, "env"));
 	snprintf(buf, sizeof(buf), "ctr-%d", ++F.next_id);
 	json_object_set_new(F.ctrs, buf,
 			    json_pack("{s:s, s:s, s:O, s:s, s:i}", "Name", name,
@@ -364,16 +376,23 @@ static int f_container_inspect(void *c, const char *id, podman_cb cb, void *ctx)
 		reply(cb, ctx, 404, NULL)->cause = "no such container";
 		return 0;
 	}
+	/*
+	 * As Podman 4.3 on a named network: no top-level IPAddress, one
+	 * entry per network (Podman's default first: the agent must pick
+	 * the pod network's).
+	 */
 	reply(cb, ctx, 200,
 	      json_pack(
-		      "{s:s, s:s, s:{s:s, s:b, s:s, s:I, s:b}, s:{s:s}}", "Id",
-		      id, "Image", "sha256:feed", "State", "Status", state,
-		      "Running", !strcmp(state, "running"), "StartedAt",
+		      "{s:s, s:s, s:{s:s, s:b, s:s, s:I, s:b}, s:{s:s, "
+		      "s:{s:{s:s}, s:{s:s}}}}",
+		      "Id", id, "Image", "sha256:feed", "State", "Status",
+		      state, "Running", !strcmp(state, "running"), "StartedAt",
 		      STARTED_AT, "ExitCode",
 		      ctr ? json_integer_value(json_object_get(ctr, "ExitCode"))
 			  : 0,
-		      "OOMKilled", 0, "NetworkSettings", "IPAddress",
-		      "10.88.0.9"));
+		      "OOMKilled", 0, "NetworkSettings", "IPAddress", "",
+		      "Networks", "podman", "IPAddress", "10.88.0.9",
+		      "stuurman", "IPAddress", "10.244.0.9"));
 	return 0;
 }
 
@@ -473,6 +492,42 @@ static void f_exec_cancel(struct podman_exec *e)
 	p->cancelled = true;
 }
 
+static int f_network_inspect(void *c, const char *name, podman_cb cb, void *ctx)
+{
+	json_t *net = json_object_get(F.networks, name);
+
+	F.net_inspects++;
+	if (!net) {
+		reply(cb, ctx, 404, NULL)->cause = "network not found";
+		return 0;
+	}
+	reply(cb, ctx, 200, json_incref(net));
+	return 0;
+}
+
+static int f_network_create(void *c, const json_t *spec, podman_cb cb,
+			    void *ctx)
+{
+	const char *name = sm_json_get_str(spec, "name");
+
+	F.net_creates++;
+	json_decref(F.net_created);
+	F.net_created = json_deep_copy(spec);
+	if (F.net_race) {
+		/* Another agent was quicker, with its own subnet. */
+		json_object_set_new(F.networks, name,
+				    json_pack("{s:s, s:[{s:s, s:s}]}", "name",
+					      name, "subnets", "subnet",
+					      "10.99.0.0/16", "gateway",
+					      "10.99.0.1"));
+		reply(cb, ctx, 409, NULL)->cause = "network already exists";
+		return 0;
+	}
+	json_object_set_new(F.networks, name, json_deep_copy(spec));
+	reply(cb, ctx, 200, json_deep_copy(spec));
+	return 0;
+}
+
 static const struct podman_ops fake_ops = {
 	.pod_create = f_pod_create,
 	.pod_start = f_pod_start,
@@ -490,6 +545,8 @@ static const struct podman_ops fake_ops = {
 	.image_pull = f_image_pull,
 	.exec = f_exec,
 	.exec_cancel = f_exec_cancel,
+	.network_inspect = f_network_inspect,
+	.network_create = f_network_create,
 };
 
 /* The fixture: a loop, the fake, a folder with pods/ and data/. */
@@ -500,6 +557,7 @@ struct fixture {
 	char pods[96];
 	char data[96];
 	struct agent *agent;
+	struct tsrv *srv; /* a joined test's API server, until it stops it */
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
@@ -517,6 +575,7 @@ static int setup(void **state)
 	F.pods = json_object();
 	F.ctrs = json_object();
 	F.removed = json_array();
+	F.networks = json_object();
 	uv_loop_init(&f->loop);
 	uv_timer_init(&f->loop, &F.timer);
 	uv_timer_start(&F.timer, on_fake_timer, 1, 1);
@@ -536,18 +595,28 @@ static void agent_stop(struct fixture *f)
 	fake_forget();
 }
 
+static void api_reset(void);
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	int r;
 
 	agent_stop(f);
+	/* A joined test that failed midway leaves its server running. */
+	if (f->srv)
+		tsrv_stop(f->srv);
+	api_reset();
 	uv_close((uv_handle_t *)&F.timer, NULL);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	r = uv_loop_close(&f->loop);
 	json_decref(F.pods);
 	json_decref(F.ctrs);
 	json_decref(F.removed);
+	json_decref(F.networks);
+	json_decref(F.net_created);
+	json_decref(F.pod_spec);
+	json_decref(F.ctr_env);
 	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	free(f);
 	assert_int_equal(r, 0);
@@ -922,6 +991,51 @@ static void test_an_exec_liveness_probe_past_its_timeout_restarts(void **state)
 	assert_true(F.ctr_stops >= 1);
 }
 
+static void test_the_pod_network_is_made_before_the_first_pod(void **state)
+{
+	struct fixture *f = *state;
+	json_t *st, *want;
+
+	write_pod(f, "web", web_yaml);
+	agent_run(f);
+	st = run_until(f, "web", is_running, NULL);
+	/* Missing, so made: a bridge on the subnet, Podman's DNS off. */
+	assert_int_equal(F.net_creates, 1);
+	want = json_pack("{s:s, s:s, s:[{s:s, s:s}], s:b}", "name", "stuurman",
+			 "driver", "bridge", "subnets", "subnet",
+			 "10.244.0.0/16", "gateway", "10.244.0.1",
+			 "dns_enabled", 0);
+	assert_true(json_equal(F.net_created, want));
+	json_decref(want);
+	/* The pod joined it, and its IP is its address there. */
+	assert_string_equal(
+		sm_json_get_str(json_object_get(F.pod_spec, "netns"), "nsmode"),
+		"bridge");
+	assert_non_null(sm_json_get_path(F.pod_spec, "Networks.stuurman"));
+	assert_string_equal(sm_json_get_str(st, "podIP"), "10.244.0.9");
+	/* Without --cluster-dns a pod keeps Podman's resolv.conf. */
+	assert_null(json_object_get(F.pod_spec, "dns_server"));
+	json_decref(st);
+}
+
+static void test_a_pod_network_made_meanwhile_is_used_as_it_is(void **state)
+{
+	struct fixture *f = *state;
+	json_t *st;
+
+	/* Created by an agent next door between our look and our create. */
+	F.net_race = true;
+	write_pod(f, "web", web_yaml);
+	agent_run(f);
+	st = run_until(f, "web", is_running, NULL);
+	json_decref(st);
+	/* The 409 is fine: looked at again (another subnet: a warning). */
+	assert_int_equal(F.net_creates, 1);
+	assert_true(F.net_inspects >= 2);
+	assert_int_equal(F.pod_creates, 1);
+	assert_non_null(sm_json_get_path(F.pod_spec, "Networks.stuurman"));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 /*
@@ -937,15 +1051,42 @@ struct fake_api {
 	int node_posts;
 	bool status_down; /* web's status PATCHes get 503 */
 	int status_refused; /* how many did */
+	int grace; /* deletionGracePeriodSeconds of the deletion */
+	bool slice_ready; /* a slice lists web (10.244.0.9) as ready */
+	bool slice_gone; /* ...and then no more (the watch says so) */
+	bool with_service; /* a Service "db" in default */
+	bool slice_terminating; /* the slice lists web as terminating */
 };
 
 static struct fake_api A;
+
+/* What the fake API server kept goes (teardown). */
+static void api_reset(void)
+{
+	json_decref(A.last_status);
+	memset(&A, 0, sizeof(A));
+}
 
 static const char web_pod_json[] =
 	"{\"metadata\":{\"namespace\":\"default\",\"name\":\"web\","
 	"\"uid\":\"u-web\",\"resourceVersion\":\"%d\"%s},\"spec\":{"
 	"\"nodeName\":\"" NODE "\",\"containers\":[{\"name\":\"app\","
 	"\"image\":\"busybox:1.36\",\"command\":[\"sleep\",\"1000\"]}]}}";
+
+static const char web_slice[] =
+	"{\"metadata\":{\"namespace\":\"default\",\"name\":\"web-x\","
+	"\"resourceVersion\":\"6\",\"labels\":{\"kubernetes.io/"
+	"service-name\":\"web\"}},\"endpoints\":[{\"addresses\":["
+	"\"10.244.0.9\"],\"conditions\":{\"ready\":true}}]}";
+static const char web_slice_terminating[] =
+	"{\"metadata\":{\"namespace\":\"default\",\"name\":\"web-x\","
+	"\"resourceVersion\":\"6\"},\"endpoints\":[{\"addresses\":["
+	"\"10.244.0.9\"],\"conditions\":{\"ready\":false,\"serving\":"
+	"true,\"terminating\":true}}]}";
+static const char web_slice_empty[] =
+	"{\"metadata\":{\"namespace\":\"default\",\"name\":\"web-x\","
+	"\"resourceVersion\":\"7\",\"labels\":{\"kubernetes.io/"
+	"service-name\":\"web\"}},\"endpoints\":[]}";
 
 static void api_reply(struct tconn *c, int status, const char *body)
 {
@@ -993,16 +1134,45 @@ static void api_handler(void *ctx, struct tconn *c, const struct treq *r)
 	} else if (!strncmp(r->target, pods, sizeof(pods) - 1)) {
 		tconn_chunked_head(c, 200, "application/json");
 		if (A.delete) {
-			snprintf(pod, sizeof(pod), web_pod_json, 6,
+			char del[128];
+
+			snprintf(del, sizeof(del),
 				 ",\"deletionTimestamp\":\"2026-11-26T01:00:"
 				 "00Z\""
-				 ",\"deletionGracePeriodSeconds\":0");
+				 ",\"deletionGracePeriodSeconds\":%d",
+				 A.grace);
+			snprintf(pod, sizeof(pod), web_pod_json, 6, del);
 			snprintf(buf, sizeof(buf),
 				 "{\"type\":\"MODIFIED\",\"object\":%s}\n",
 				 pod);
 			tconn_chunk(c, 0, buf, strlen(buf));
 		}
 		/* The stream ends after a while: the informer watches again. */
+		tconn_chunk(c, 50, "", 0);
+		tconn_end(c);
+	} else if (!strcmp(r->target, "/api/v1/services") && A.with_service) {
+		api_reply(c, 200,
+			  "{\"kind\":\"ServiceList\",\"metadata\":{"
+			  "\"resourceVersion\":\"5\"},\"items\":[{"
+			  "\"metadata\":{\"namespace\":\"default\","
+			  "\"name\":\"db\"},\"spec\":{\"clusterIP\":"
+			  "\"10.96.0.20\",\"ports\":[{\"port\":5432}]}}]}");
+	} else if (!strcmp(r->target,
+			   "/apis/discovery.k8s.io/v1/endpointslices")) {
+		snprintf(buf, sizeof(buf),
+			 "{\"kind\":\"EndpointSliceList\",\"metadata\":{"
+			 "\"resourceVersion\":\"5\"},\"items\":[%s]}",
+			 A.slice_terminating ? web_slice_terminating
+			 : A.slice_ready && !A.slice_gone ? web_slice
+							  : "");
+		api_reply(c, 200, buf);
+	} else if (strstr(r->target, "/endpointslices?") && A.slice_gone) {
+		/* web is no endpoint any more: its slice is empty. */
+		snprintf(buf, sizeof(buf),
+			 "{\"type\":\"MODIFIED\",\"object\":%s}\n",
+			 web_slice_empty);
+		tconn_chunked_head(c, 200, "application/json");
+		tconn_chunk(c, 0, buf, strlen(buf));
 		tconn_chunk(c, 50, "", 0);
 		tconn_end(c);
 	} else if (!watch) {
@@ -1080,6 +1250,7 @@ test_a_joined_agent_runs_the_servers_pods_and_deletes_them(void **state)
 
 	memset(&A, 0, sizeof(A));
 	srv = tsrv_start(&f->loop, api_handler, NULL);
+	f->srv = srv;
 	cfg.kube_socket = tsrv_path(srv);
 	f->agent = agent_new(&f->loop, &cfg, &err);
 	assert_non_null(f->agent);
@@ -1110,7 +1281,7 @@ test_a_joined_agent_runs_the_servers_pods_and_deletes_them(void **state)
 	assert_non_null(strstr(A.delete_body, "\"gracePeriodSeconds\":0"));
 	agent_stop(f);
 	tsrv_stop(srv);
-	json_decref(A.last_status);
+	f->srv = NULL;
 }
 
 /*
@@ -1140,6 +1311,7 @@ test_a_status_write_that_failed_goes_again_without_a_change(void **state)
 	memset(&A, 0, sizeof(A));
 	A.status_down = true;
 	srv = tsrv_start(&f->loop, api_handler, NULL);
+	f->srv = srv;
 	cfg.kube_socket = tsrv_path(srv);
 	f->agent = agent_new(&f->loop, &cfg, &err);
 	assert_non_null(f->agent);
@@ -1153,7 +1325,137 @@ test_a_status_write_that_failed_goes_again_without_a_change(void **state)
 	assert_true(api_running());
 	agent_stop(f);
 	tsrv_stop(srv);
-	json_decref(A.last_status);
+	f->srv = NULL;
+}
+
+/* A joined agent with cluster DNS, against the fake API server. */
+static void joined_run(struct fixture *f, struct tsrv **srv, uint64_t drain_ms)
+{
+	struct agent_config cfg = {
+		.node = NODE,
+		.node_ip = "127.0.0.1",
+		.server = "http://api",
+		.token = "node-token",
+		.data_dir = f->data,
+		.backoff = BACKOFF_INIT,
+		.api_listen = "none",
+		.heartbeat_ms = 50,
+		.podman_ops = &fake_ops,
+		.podman_ctx = &F,
+		.cluster_dns = "10.96.0.10",
+		.drain_delay_ms = drain_ms,
+	};
+	struct sm_err err = SM_ERR_INIT;
+
+	*srv = tsrv_start(&f->loop, api_handler, NULL);
+	f->srv = *srv;
+	cfg.kube_socket = tsrv_path(*srv);
+	f->agent = agent_new(&f->loop, &cfg, &err);
+	assert_non_null(f->agent);
+	assert_int_equal(agent_start(f->agent), 0);
+}
+
+/*
+ * web is a ready endpoint when it is deleted with 30 s of grace: it keeps
+ * running while the slice lists it, and is stopped once the slice no
+ * longer does (well before its grace period would end: the test gives up
+ * after 15 s), with what is left of the grace period for its SIGTERM.
+ */
+static void test_a_deleted_ready_endpoint_leaves_the_slices_first(void **state)
+{
+	struct fixture *f = *state;
+	struct tsrv *srv;
+
+	memset(&A, 0, sizeof(A));
+	A.grace = 30;
+	A.slice_ready = true;
+	A.with_service = true;
+	joined_run(f, &srv, 100);
+	run_until_flag(f, api_running);
+	assert_true(api_running());
+	/* The Services of its namespace were in its env; DNS is the cluster's.
+	 */
+	assert_string_equal(sm_json_get_str(F.ctr_env, "DB_SERVICE_HOST"),
+			    "10.96.0.20");
+	assert_string_equal(sm_json_get_str(F.ctr_env, "DB_PORT"),
+			    "tcp://10.96.0.20:5432");
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(F.pod_spec, "dns_server"), 0)),
+		"10.96.0.10");
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(F.pod_spec, "dns_search"), 0)),
+		"default.svc.cluster.local");
+
+	A.delete = true;
+	run_for(f, 600);
+	/* Still listed as ready: not stopped, not deleted. */
+	assert_false(removed("stuurman_" NODE "_default_web"));
+	assert_int_equal(F.ctr_stops, 0);
+	assert_false(A.deleted);
+
+	A.slice_gone = true;
+	run_until_flag(f, api_deleted);
+	assert_true(A.deleted);
+	assert_true(removed("stuurman_" NODE "_default_web"));
+	/* SIGTERM with the rest of the grace period (it waited a little). */
+	assert_true(F.remove_timeout >= 1 && F.remove_timeout <= 30);
+	agent_stop(f);
+	tsrv_stop(srv);
+	f->srv = NULL;
+}
+
+/* In no slice: stopped at once, whatever its grace period. */
+static void test_a_deleted_pod_in_no_slice_stops_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct tsrv *srv;
+
+	memset(&A, 0, sizeof(A));
+	A.grace = 30;
+	joined_run(f, &srv, 100);
+	run_until_flag(f, api_running);
+	assert_true(api_running());
+	/* No Service: nothing in env but the container's own. */
+	assert_null(json_object_get(F.ctr_env, "DB_SERVICE_HOST"));
+	A.delete = true;
+	run_until_flag(f, api_deleted);
+	assert_true(A.deleted);
+	assert_true(removed("stuurman_" NODE "_default_web"));
+	assert_int_equal(F.remove_timeout, 30);
+	agent_stop(f);
+	tsrv_stop(srv);
+	f->srv = NULL;
+}
+
+/*
+ * Listed, but no longer ready (the endpoints controller saw the deletion
+ * first): the drain delay still holds its SIGTERM back, here until the
+ * grace period less 1 s, as the delay (60 s) is longer.
+ */
+static void
+test_a_deleted_endpoint_not_ready_waits_the_drain_delay(void **state)
+{
+	struct fixture *f = *state;
+	struct tsrv *srv;
+
+	memset(&A, 0, sizeof(A));
+	A.grace = 3;
+	A.slice_terminating = true;
+	joined_run(f, &srv, 60000);
+	run_until_flag(f, api_running);
+	assert_true(api_running());
+	A.delete = true;
+	run_for(f, 600);
+	assert_false(removed("stuurman_" NODE "_default_web"));
+	run_until_flag(f, api_deleted);
+	assert_true(A.deleted);
+	/* It waited 2 s of its 3: 1 s is left for SIGTERM. */
+	assert_int_equal(F.remove_timeout, 1);
+	agent_stop(f);
+	tsrv_stop(srv);
+	f->srv = NULL;
 }
 
 int main(void)
@@ -1164,8 +1466,13 @@ int main(void)
 		T(test_exit_1_under_never_is_failed_with_reason_error),
 		T(test_running_state_and_ready_follows_an_exec_probe),
 		T(test_an_exec_liveness_probe_past_its_timeout_restarts),
+		T(test_the_pod_network_is_made_before_the_first_pod),
+		T(test_a_pod_network_made_meanwhile_is_used_as_it_is),
 		T(test_a_joined_agent_runs_the_servers_pods_and_deletes_them),
 		T(test_a_status_write_that_failed_goes_again_without_a_change),
+		T(test_a_deleted_ready_endpoint_leaves_the_slices_first),
+		T(test_a_deleted_pod_in_no_slice_stops_at_once),
+		T(test_a_deleted_endpoint_not_ready_waits_the_drain_delay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -286,6 +286,7 @@ static const char pull_failed[] =
  * Creating one in container "stopped" is 500 container state improper.
  */
 static int exec_json_calls;
+static char network_create_body[512];
 static char exec_create_body[512];
 
 static const char exec_head_101[] =
@@ -449,6 +450,39 @@ static void fake_podman(void *ctx, struct tconn *c, const struct treq *r)
 		fake_exec_create(c, r, t);
 	} else if (strncmp(t, "/exec/", 6) == 0) {
 		fake_exec(c, r, t + 6);
+	} else if (strcmp(t, "/networks/stuurman/json") == 0) {
+		static const char nf[] = "{\"cause\":\"network not found\","
+					 "\"message\":\"network not found\","
+					 "\"response\":404}";
+
+		tconn_reply(c, 404, "application/json", nf, sizeof(nf) - 1);
+	} else if (strcmp(t, "/networks/create") == 0 &&
+		   strcmp(r->method, "POST") == 0) {
+		/* Observed: the new network as it is stored; 409 if taken. */
+		static const char taken[] =
+			"{\"cause\":\"network already exists\",\"message\":"
+			"\"network name taken already used: network already "
+			"exists\",\"response\":409}";
+		json_t *spec = json_loadb(r->body, r->body_len, 0, NULL);
+		const char *name = sm_json_get_str(spec, "name");
+
+		snprintf(network_create_body, sizeof(network_create_body),
+			 "%.*s", (int)r->body_len, r->body);
+		if (name && strcmp(name, "taken") == 0) {
+			tconn_reply(c, 409, "application/json", taken,
+				    sizeof(taken) - 1);
+		} else {
+			char *out;
+
+			json_object_set_new(
+				spec, "ipam_options",
+				json_pack("{s:s}", "driver", "host-local"));
+			out = json_dumps(spec, JSON_COMPACT);
+			tconn_reply(c, 200, "application/json", out,
+				    strlen(out));
+			free(out);
+		}
+		json_decref(spec);
 	} else if (strncmp(t, "/events?stream=true", 19) == 0) {
 		static const char *const ev[] = {
 			"{\"status\":\"start\",\"id\":\"a\"}\n{\"sta",
@@ -631,6 +665,53 @@ static void test_podman_error_comes_back_with_its_cause(void **state)
 			    "container (no container with name or ID \"nope\" "
 			    "found: no such container)");
 	got_release(&a);
+}
+
+static void on_network(void *ctx, const struct podman_reply *r)
+{
+	struct got *g = ctx;
+	const char *name = sm_json_get_str(r->json, "name");
+
+	got_reply(g, r);
+	if (name)
+		g->id = xstrdup(name);
+}
+
+static void test_network_inspect_create_and_a_name_taken(void **state)
+{
+	struct fixture *f = *state;
+	struct got a = { 0 }, b = { 0 }, c = { 0 };
+	json_t *spec = json_pack("{s:s, s:s, s:[{s:s, s:s}], s:b}", "name",
+				 "stuurman", "driver", "bridge", "subnets",
+				 "subnet", "10.244.0.0/16", "gateway",
+				 "10.244.0.1", "dns_enabled", 0);
+	json_t *sent;
+
+	assert_int_equal(
+		podman_network_inspect(f->p, "stuurman", on_network, &a), 0);
+	run_until(f, &a.calls, 1);
+	assert_false(a.ok);
+	assert_int_equal(a.status, 404);
+	assert_string_equal(a.cause, "network not found");
+
+	assert_int_equal(podman_network_create(f->p, spec, on_network, &b), 0);
+	run_until(f, &b.calls, 1);
+	assert_true(b.ok);
+	assert_string_equal(b.id, "stuurman");
+	sent = json_loads(network_create_body, 0, NULL);
+	assert_true(json_equal(sent, spec));
+	json_decref(sent);
+
+	json_object_set_new(spec, "name", json_string("taken"));
+	assert_int_equal(podman_network_create(f->p, spec, on_network, &c), 0);
+	run_until(f, &c.calls, 1);
+	assert_false(c.ok);
+	assert_int_equal(c.status, 409);
+	assert_string_equal(c.cause, "network already exists");
+	json_decref(spec);
+	got_release(&a);
+	got_release(&b);
+	got_release(&c);
 }
 
 static void test_wait_reads_the_exit_code(void **state)
@@ -1093,6 +1174,7 @@ int main(void)
 		cmocka_unit_test(test_wait_body_is_a_bare_number),
 		T(test_ping_and_304_start_are_ok),
 		T(test_podman_error_comes_back_with_its_cause),
+		T(test_network_inspect_create_and_a_name_taken),
 		T(test_wait_reads_the_exit_code),
 		T(test_build_is_ok_only_with_an_image_id),
 		T(test_pull_asks_for_its_policy_and_gives_the_image_id),

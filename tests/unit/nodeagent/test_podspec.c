@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,6 +327,277 @@ static void test_expand_leaves_unknown_and_escaped_references(void **state)
 	json_decref(env);
 }
 
+/* The strings of a JSON array joined by spaces, for short comparisons. */
+static char *joined(const json_t *arr)
+{
+	static char buf[512];
+	size_t n = 0, i;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach (arr, i, v)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+				      i ? " " : "", json_string_value(v));
+	return buf;
+}
+
+static const char dns_pod_yaml[] =
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"
+	"  namespace: shop\nspec:\n%s"
+	"  containers:\n  - name: main\n    image: app:1\n";
+
+/* A pod of namespace shop with these spec lines (new). */
+static json_t *dns_pod(const char *spec_lines)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), dns_pod_yaml, spec_lines);
+	return object(yaml);
+}
+
+static void test_a_pod_joins_the_pod_network_when_one_is_given(void **state)
+{
+	struct podspec_ctx c = ctx;
+	json_t *pod = dns_pod("");
+	json_t *spec = podspec_pod(&ctx, pod);
+
+	/* Without a network: Podman's default, as before. */
+	assert_null(json_object_get(spec, "netns"));
+	assert_null(json_object_get(spec, "Networks"));
+	json_decref(spec);
+	c.network = "stuurman";
+	spec = podspec_pod(&c, pod);
+	assert_string_equal(
+		sm_json_get_str(json_object_get(spec, "netns"), "nsmode"),
+		"bridge");
+	assert_true(json_is_object(sm_json_get_path(
+		json_object_get(spec, "Networks"), "stuurman")));
+	assert_int_equal(json_object_size(json_object_get(spec, "Networks")),
+			 1);
+	json_decref(spec);
+	json_decref(pod);
+}
+
+static void test_cluster_first_gets_cluster_dns_and_search_domains(void **state)
+{
+	struct podspec_ctx c = ctx;
+	json_t *pod = dns_pod(""), *dns, *spec;
+
+	c.cluster_dns = "10.96.0.10";
+	dns = podspec_dns(&c, pod);
+	/* dnsPolicy defaults to ClusterFirst. */
+	assert_string_equal(joined(json_object_get(dns, "dns_server")),
+			    "10.96.0.10");
+	assert_string_equal(joined(json_object_get(dns, "dns_search")),
+			    "shop.svc.cluster.local svc.cluster.local "
+			    "cluster.local");
+	assert_string_equal(joined(json_object_get(dns, "dns_option")),
+			    "ndots:5");
+	json_decref(dns);
+	/* The domain is the agent's; the pod spec carries the fields. */
+	c.cluster_domain = "k8s.test";
+	spec = podspec_pod(&c, pod);
+	assert_string_equal(joined(json_object_get(spec, "dns_search")),
+			    "shop.svc.k8s.test svc.k8s.test k8s.test");
+	assert_string_equal(joined(json_object_get(spec, "dns_server")),
+			    "10.96.0.10");
+	json_decref(spec);
+	json_decref(pod);
+}
+
+static void test_dns_config_merges_into_cluster_first(void **state)
+{
+	struct podspec_ctx c = ctx;
+	json_t *pod =
+		dns_pod("  dnsConfig:\n"
+			"    nameservers: [10.96.0.10, 192.0.2.53]\n"
+			"    searches: [corp.example, svc.cluster.local]\n"
+			"    options:\n    - name: ndots\n      value: '2'\n"
+			"    - name: edns0\n");
+	json_t *dns;
+
+	c.cluster_dns = "10.96.0.10";
+	dns = podspec_dns(&c, pod);
+	/* Appended without duplicates; an option of a name is replaced. */
+	assert_string_equal(joined(json_object_get(dns, "dns_server")),
+			    "10.96.0.10 192.0.2.53");
+	assert_string_equal(joined(json_object_get(dns, "dns_search")),
+			    "shop.svc.cluster.local svc.cluster.local "
+			    "cluster.local corp.example");
+	assert_string_equal(joined(json_object_get(dns, "dns_option")),
+			    "ndots:2 edns0");
+	json_decref(dns);
+	json_decref(pod);
+}
+
+static void test_dns_policies_default_none_and_host_network(void **state)
+{
+	struct podspec_ctx c = ctx;
+	json_t *pod, *dns;
+
+	c.cluster_dns = "10.96.0.10";
+	/* Default: Podman's resolv.conf, nothing set. */
+	pod = dns_pod("  dnsPolicy: Default\n");
+	dns = podspec_dns(&c, pod);
+	assert_int_equal(json_object_size(dns), 0);
+	json_decref(dns);
+	json_decref(pod);
+	/* None: dnsConfig and nothing else. */
+	pod = dns_pod("  dnsPolicy: None\n  dnsConfig:\n"
+		      "    nameservers: [192.0.2.1]\n"
+		      "    searches: [a.example]\n");
+	dns = podspec_dns(&c, pod);
+	assert_string_equal(joined(json_object_get(dns, "dns_server")),
+			    "192.0.2.1");
+	assert_string_equal(joined(json_object_get(dns, "dns_search")),
+			    "a.example");
+	assert_null(json_object_get(dns, "dns_option"));
+	json_decref(dns);
+	json_decref(pod);
+	/* hostNetwork under ClusterFirst is Default, as in Kubernetes... */
+	pod = dns_pod("  hostNetwork: true\n");
+	dns = podspec_dns(&c, pod);
+	assert_int_equal(json_object_size(dns), 0);
+	json_decref(dns);
+	json_decref(pod);
+	/* ...unless it says ClusterFirstWithHostNet. */
+	pod = dns_pod("  hostNetwork: true\n"
+		      "  dnsPolicy: ClusterFirstWithHostNet\n");
+	dns = podspec_dns(&c, pod);
+	assert_string_equal(joined(json_object_get(dns, "dns_server")),
+			    "10.96.0.10");
+	json_decref(dns);
+	json_decref(pod);
+	/* Without cluster DNS, ClusterFirst is what it was: nothing set. */
+	c.cluster_dns = NULL;
+	pod = dns_pod("");
+	dns = podspec_dns(&c, pod);
+	assert_int_equal(json_object_size(dns), 0);
+	json_decref(dns);
+	json_decref(pod);
+}
+
+/* Services as an informer's cache holds them: key -> object. */
+static const char services_json[] =
+	"{\"shop/redis-primary\": {\"metadata\": {\"namespace\": \"shop\","
+	" \"name\": \"redis-primary\"}, \"spec\": {\"clusterIP\":"
+	" \"10.96.0.11\", \"ports\": [{\"name\": \"redis\", \"port\": 6379,"
+	" \"protocol\": \"TCP\"}, {\"name\": \"dns-udp\", \"port\": 53,"
+	" \"protocol\": \"UDP\"}]}},"
+	" \"shop/web\": {\"metadata\": {\"namespace\": \"shop\", \"name\":"
+	" \"web\"}, \"spec\": {\"clusterIP\": \"10.96.0.12\", \"ports\":"
+	" [{\"port\": 80}]}},"
+	" \"shop/peers\": {\"metadata\": {\"namespace\": \"shop\", \"name\":"
+	" \"peers\"}, \"spec\": {\"clusterIP\": \"None\", \"ports\":"
+	" [{\"port\": 7000}]}},"
+	" \"shop/ext\": {\"metadata\": {\"namespace\": \"shop\", \"name\":"
+	" \"ext\"}, \"spec\": {\"type\": \"ExternalName\", \"externalName\":"
+	" \"example.com\"}},"
+	" \"other/db\": {\"metadata\": {\"namespace\": \"other\", \"name\":"
+	" \"db\"}, \"spec\": {\"clusterIP\": \"10.96.0.13\", \"ports\":"
+	" [{\"port\": 5432}]}},"
+	" \"default/kubernetes\": {\"metadata\": {\"namespace\": \"default\","
+	" \"name\": \"kubernetes\"}, \"spec\": {\"clusterIP\": \"10.96.0.1\","
+	" \"ports\": [{\"name\": \"https\", \"port\": 443}]}}}";
+
+static void test_service_env_vars_are_the_kubelets(void **state)
+{
+	json_t *services = json_loads(services_json, 0, NULL);
+	json_t *env = podspec_service_env(services, "shop", true);
+	static const char *const want[][2] = {
+		{ "REDIS_PRIMARY_SERVICE_HOST", "10.96.0.11" },
+		{ "REDIS_PRIMARY_SERVICE_PORT", "6379" },
+		{ "REDIS_PRIMARY_SERVICE_PORT_REDIS", "6379" },
+		{ "REDIS_PRIMARY_SERVICE_PORT_DNS_UDP", "53" },
+		{ "REDIS_PRIMARY_PORT", "tcp://10.96.0.11:6379" },
+		{ "REDIS_PRIMARY_PORT_6379_TCP", "tcp://10.96.0.11:6379" },
+		{ "REDIS_PRIMARY_PORT_6379_TCP_PROTO", "tcp" },
+		{ "REDIS_PRIMARY_PORT_6379_TCP_PORT", "6379" },
+		{ "REDIS_PRIMARY_PORT_6379_TCP_ADDR", "10.96.0.11" },
+		{ "REDIS_PRIMARY_PORT_53_UDP", "udp://10.96.0.11:53" },
+		{ "REDIS_PRIMARY_PORT_53_UDP_PROTO", "udp" },
+		{ "REDIS_PRIMARY_PORT_53_UDP_PORT", "53" },
+		{ "REDIS_PRIMARY_PORT_53_UDP_ADDR", "10.96.0.11" },
+		/* An unnamed port, protocol TCP by default. */
+		{ "WEB_SERVICE_HOST", "10.96.0.12" },
+		{ "WEB_SERVICE_PORT", "80" },
+		{ "WEB_PORT", "tcp://10.96.0.12:80" },
+		{ "WEB_PORT_80_TCP", "tcp://10.96.0.12:80" },
+		{ "WEB_PORT_80_TCP_PROTO", "tcp" },
+		{ "WEB_PORT_80_TCP_PORT", "80" },
+		{ "WEB_PORT_80_TCP_ADDR", "10.96.0.12" },
+		/* The API's own Service is in every namespace's pods. */
+		{ "KUBERNETES_SERVICE_HOST", "10.96.0.1" },
+		{ "KUBERNETES_SERVICE_PORT", "443" },
+		{ "KUBERNETES_SERVICE_PORT_HTTPS", "443" },
+		{ "KUBERNETES_PORT", "tcp://10.96.0.1:443" },
+		{ "KUBERNETES_PORT_443_TCP", "tcp://10.96.0.1:443" },
+		{ "KUBERNETES_PORT_443_TCP_PROTO", "tcp" },
+		{ "KUBERNETES_PORT_443_TCP_PORT", "443" },
+		{ "KUBERNETES_PORT_443_TCP_ADDR", "10.96.0.1" },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *got = sm_json_get_str(env, want[i][0]);
+
+		if (!got || strcmp(got, want[i][1]))
+			fail_msg("%s: want %s, got %s", want[i][0], want[i][1],
+				 got ? got : "(none)");
+	}
+	/* Headless, ExternalName and other namespaces' Services: none. */
+	assert_int_equal(json_object_size(env), sizeof(want) / sizeof(want[0]));
+	json_decref(env);
+	/* enableServiceLinks: false keeps only the API's own Service. */
+	env = podspec_service_env(services, "shop", false);
+	assert_int_equal(json_object_size(env), 8);
+	assert_non_null(json_object_get(env, "KUBERNETES_SERVICE_HOST"));
+	json_decref(env);
+	env = podspec_service_env(NULL, "shop", true);
+	assert_int_equal(json_object_size(env), 0);
+	json_decref(env);
+	json_decref(services);
+}
+
+static void test_container_env_wins_over_and_expands_service_env(void **state)
+{
+	struct podspec_ctx c = ctx;
+	json_t *services = json_loads(services_json, 0, NULL);
+	json_t *pod =
+		object("apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n"
+		       "  namespace: shop\nspec:\n  containers:\n"
+		       "  - name: main\n    image: app:1\n    env:\n"
+		       "    - name: WEB_SERVICE_PORT\n      value: '8080'\n"
+		       "    - name: REDIS_URL\n"
+		       "      value: redis://$(REDIS_PRIMARY_SERVICE_HOST):"
+		       "$(REDIS_PRIMARY_SERVICE_PORT)\n");
+	json_t *ctr =
+		json_array_get(sm_json_get_path(pod, "spec.containers"), 0);
+	char *why;
+	json_t *spec, *env;
+
+	c.services = services;
+	spec = podspec_container(&c, pod, ctr, &why);
+	env = json_object_get(spec, "env");
+	assert_string_equal(sm_json_get_str(env, "WEB_SERVICE_PORT"), "8080");
+	assert_string_equal(sm_json_get_str(env, "WEB_SERVICE_HOST"),
+			    "10.96.0.12");
+	assert_string_equal(sm_json_get_str(env, "REDIS_URL"),
+			    "redis://10.96.0.11:6379");
+	json_decref(spec);
+	/* enableServiceLinks: false: none of shop's. */
+	json_object_set_new(json_object_get(pod, "spec"), "enableServiceLinks",
+			    json_false());
+	spec = podspec_container(&c, pod, ctr, &why);
+	env = json_object_get(spec, "env");
+	assert_null(json_object_get(env, "WEB_SERVICE_HOST"));
+	assert_string_equal(sm_json_get_str(env, "REDIS_URL"),
+			    "redis://$(REDIS_PRIMARY_SERVICE_HOST):"
+			    "$(REDIS_PRIMARY_SERVICE_PORT)");
+	json_decref(spec);
+	json_decref(pod);
+	json_decref(services);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +613,16 @@ int main(void)
 		cmocka_unit_test(test_volume_files_honour_items_and_modes),
 		cmocka_unit_test(
 			test_expand_leaves_unknown_and_escaped_references),
+		cmocka_unit_test(
+			test_a_pod_joins_the_pod_network_when_one_is_given),
+		cmocka_unit_test(
+			test_cluster_first_gets_cluster_dns_and_search_domains),
+		cmocka_unit_test(test_dns_config_merges_into_cluster_first),
+		cmocka_unit_test(
+			test_dns_policies_default_none_and_host_network),
+		cmocka_unit_test(test_service_env_vars_are_the_kubelets),
+		cmocka_unit_test(
+			test_container_env_wins_over_and_expands_service_env),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
