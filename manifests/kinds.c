@@ -1481,15 +1481,41 @@ static const struct mf_type t_affinity_cfg = { .kind = MF_OBJECT,
 #define NODE_PORT_MIN 30000
 #define NODE_PORT_MAX 32767
 
+/*
+ * clusterIP "", clusterIPs [] and nodePort 0 ask the server to allocate,
+ * as leaving them out does: one form for both, or a sync would see the
+ * allocated values as drift from "" and 0 forever.
+ */
+static void drop_allocate_me(json_t *spec)
+{
+	const char *cip = str_member(spec, "clusterIP");
+	json_t *ips = json_object_get(spec, "clusterIPs"), *p, *np;
+	size_t i;
+
+	if (cip && !*cip)
+		json_object_del(spec, "clusterIP");
+	if (json_is_array(ips) && !json_array_size(ips))
+		json_object_del(spec, "clusterIPs");
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
+		np = json_object_get(p, "nodePort");
+		if (json_is_integer(np) && !json_integer_value(np))
+			json_object_del(p, "nodePort");
+	}
+}
+
 static void check_service_spec(struct mf_walk *w, json_t *spec)
 {
 	const char *type = str_member(spec, "type");
-	const char *cip = str_member(spec, "clusterIP");
+	const char *cip;
 	json_t *ports = json_object_get(spec, "ports"), *p;
-	bool headless = cip && !strcmp(cip, "None");
+	bool headless;
 	bool node_ports =
 		!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer");
 	size_t i;
+
+	drop_allocate_me(spec);
+	cip = str_member(spec, "clusterIP");
+	headless = cip && !strcmp(cip, "None");
 
 	if (!strcmp(type, "ExternalName")) {
 		const char *en = str_member(spec, "externalName");

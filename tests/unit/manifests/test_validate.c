@@ -421,6 +421,26 @@ static void test_service_defaults_target_port_and_type(void **state)
 	checked_release(&c);
 }
 
+static void
+test_an_empty_cluster_ip_and_node_port_zero_mean_allocate(void **state)
+{
+	struct checked c;
+
+	check_yaml(&c,
+		   "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+		   "spec:\n  type: NodePort\n  clusterIP: \"\"\n"
+		   "  clusterIPs: []\n  ports:\n  - port: 80\n"
+		   "    nodePort: 0\n",
+		   false);
+	assert_int_equal(c.result, MF_CHECK_OK);
+	assert_null(sm_json_get_path(c.obj, "spec.clusterIP"));
+	assert_null(sm_json_get_path(c.obj, "spec.clusterIPs"));
+	assert_null(json_object_get(
+		json_array_get(sm_json_get_path(c.obj, "spec.ports"), 0),
+		"nodePort"));
+	checked_release(&c);
+}
+
 static void test_node_port_out_of_range_is_an_error(void **state)
 {
 	struct checked c;
@@ -573,6 +593,8 @@ int main(void)
 		cmocka_unit_test(test_requests_over_limits_are_an_error),
 		cmocka_unit_test(test_volume_mount_needs_a_volume),
 		cmocka_unit_test(test_service_defaults_target_port_and_type),
+		cmocka_unit_test(
+			test_an_empty_cluster_ip_and_node_port_zero_mean_allocate),
 		cmocka_unit_test(test_node_port_out_of_range_is_an_error),
 		cmocka_unit_test(
 			test_a_node_port_may_repeat_only_for_another_protocol),
