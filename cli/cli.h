@@ -26,6 +26,7 @@ int cmd_version(int argc, char **argv);
 int cmd_podman(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);

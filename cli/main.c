@@ -45,6 +45,8 @@ static const struct cli_command commands[] = {
 	  "run the control plane: store, HTTPS API, controllers, scheduler" },
 	{ "agent", cmd_agent,
 	  "run a node: its pods on Podman, restarted, probed, reported" },
+	{ "proxy", cmd_proxy,
+	  "run the service proxy: ClusterIPs, NodePorts, cluster DNS" },
 	{ "images", cmd_images,
 	  "build the demo images offline (busybox, kubernetes-bootcamp)" },
 	{ "version", cmd_version, "print the version" },
