@@ -701,6 +701,59 @@ static void test_a_port_that_cannot_be_bound_is_not_fatal(void **s)
 	assert_int_equal(proxy_listening(f->p), 1);
 }
 
+/*
+ * A backend that never accepts: its backlog (0, which Linux treats as one)
+ * fills with the first connections, then SYNs are dropped and a connect
+ * hangs until the proxy's timeout.
+ */
+static int blackhole(const char *ip, struct sockaddr_in *out, int fill[2])
+{
+	socklen_t len = sizeof(*out);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	*out = sin_of(ip, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)out, sizeof(*out)), 0);
+	assert_int_equal(listen(fd, 0), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)out, &len), 0);
+	for (int i = 0; i < 2; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fill[i], (struct sockaddr *)out, sizeof(*out));
+	}
+	run_for(50);
+	return fd;
+}
+
+static void test_a_backend_that_does_not_answer_times_out_to_the_next(void **s)
+{
+	struct fx *f = *s;
+	struct proxy_opts o = PROXY_OPTS_INIT;
+	struct sockaddr_in lis =
+		sin_of("127.0.80.13", free_port("127.0.80.13"));
+	struct sockaddr_in be[2];
+	struct proxy_rule r;
+	struct proxy_stats st;
+	int fill[2], hole;
+
+	/* This test's own engine, with a short connect timeout. */
+	proxy_free(f->p);
+	o.connect_timeout_ms = 200;
+	o.clock = &f->clock.clock;
+	f->p = proxy_new(&loop, &o);
+	start_backends(f, 1);
+	hole = blackhole("127.0.81.7", &be[0], fill);
+	be[1] = f->b[0].addr;
+	r = rule("default/slow", lis, be, 2, 0);
+	assert_int_equal(proxy_set_rules(f->p, &r, 1), 0);
+	assert_int_equal(one_shot(&lis, NULL), '1');
+	proxy_get_stats(f->p, &st);
+	assert_int_equal(st.retries, 1);
+	assert_int_equal(st.forwarded, 1);
+	assert_int_equal(st.failures, 0);
+	close(fill[0]);
+	close(fill[1]);
+	close(hole);
+}
+
 static size_t most_buffered;
 
 /* Notes the most the proxy held; true once the sink has everything. */
@@ -766,6 +819,7 @@ int main(void)
 		T(test_a_changed_listen_address_rebinds_only_that_rule),
 		T(test_a_port_that_cannot_be_bound_is_not_fatal),
 		T(test_backpressure_bounds_what_the_proxy_buffers),
+		T(test_a_backend_that_does_not_answer_times_out_to_the_next),
 #undef T
 	};
 
