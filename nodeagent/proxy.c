@@ -679,7 +679,8 @@ void proxy_free(struct proxy *p)
 
 int proxy_set_rules(struct proxy *p, const struct proxy_rule *rules, size_t nr)
 {
-	struct listener **keep = xcalloc(nr ? nr : 1, sizeof(*keep));
+	struct listener **keep =
+		xcalloc(nr ? nr : 1, sizeof(struct listener *));
 	size_t nr_keep = 0;
 	int failed = 0;
 
@@ -710,8 +711,16 @@ int proxy_set_rules(struct proxy *p, const struct proxy_rule *rules, size_t nr)
 			addr_format(&l->addr, l->addr_str, sizeof(l->addr_str));
 			l->name = xstrdup("");
 			l->in_table = true;
-			SM_ALLOC_GROW(p->listeners, p->nr_listeners + 1,
-				      p->alloc_listeners);
+			if (p->nr_listeners == p->alloc_listeners) {
+				p->alloc_listeners =
+					p->alloc_listeners
+						? 2 * p->alloc_listeners
+						: 8;
+				p->listeners = xrealloc(
+					p->listeners,
+					p->alloc_listeners *
+						sizeof(struct listener *));
+			}
 			p->listeners[p->nr_listeners++] = l;
 		}
 		listener_set(l, r);

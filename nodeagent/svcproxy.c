@@ -414,8 +414,8 @@ static bool wanted(const struct svcproxy *sp, const struct svcproxy_plan *p,
 	if (sp->cfg.dns && parse_ip(sp->cfg.dns_ip, &dns) &&
 	    dns.s_addr == a.s_addr)
 		return true;
-	return bsearch(&a, p->addrs, p->nr_addrs, sizeof(*p->addrs), cmp_in) !=
-	       NULL;
+	return p->nr_addrs && bsearch(&a, p->addrs, p->nr_addrs,
+				      sizeof(*p->addrs), cmp_in) != NULL;
 }
 
 /* lo: every wanted address on, every other one of the CIDR off. */
@@ -544,7 +544,7 @@ int svcproxy_start(struct svcproxy *sp, struct sm_err *err)
 {
 	struct kube_config kc = { sp->cfg.server, sp->cfg.token,
 				  sp->cfg.ca_file, sp->cfg.unix_socket };
-	struct in_addr dns_ip;
+	struct in_addr dns_ip = { 0 };
 	int r;
 
 	if (sp->cfg.dns) {

@@ -717,7 +717,7 @@ static int blackhole(const char *ip, struct sockaddr_in *out, int fill[2])
 	assert_int_equal(getsockname(fd, (struct sockaddr *)out, &len), 0);
 	for (int i = 0; i < 2; i++) {
 		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		connect(fill[i], (struct sockaddr *)out, sizeof(*out));
+		(void)connect(fill[i], (struct sockaddr *)out, sizeof(*out));
 	}
 	run_for(50);
 	return fd;
