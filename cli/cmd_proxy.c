@@ -56,18 +56,26 @@ struct proxy_run {
 	bool stopping;
 };
 
-static void on_signal(uv_signal_t *h, int signum)
+/* Stops the proxy (it takes its addresses off lo) and the signals. */
+static void stop(struct proxy_run *r)
 {
-	struct proxy_run *r = h->data;
-
 	if (r->stopping)
 		return;
 	r->stopping = true;
-	sm_log(SM_LOG_INFO, "proxy", "stopping on %s", strsignal(signum));
 	svcproxy_free(r->sp);
 	r->sp = NULL;
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct proxy_run *r = h->data;
+
+	if (!r->stopping)
+		sm_log(SM_LOG_INFO, "proxy", "stopping on %s",
+		       strsignal(signum));
+	stop(r);
 }
 
 /* The node token from its file, without surrounding white space. */
@@ -228,7 +236,7 @@ int cmd_proxy(int argc, char **argv)
 	if (svcproxy_start(r.sp, &err)) {
 		cli_print_diags(&err, stderr, 0);
 		rc = 1;
-		on_signal(&r.sigterm, SIGTERM);
+		stop(&r);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop))
