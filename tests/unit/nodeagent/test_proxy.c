@@ -105,6 +105,7 @@ struct backend {
 	struct sockaddr_in addr;
 	char id;
 	bool sink; /* read nothing until backend_resume() */
+	bool reset; /* send the id, then reset the connection */
 	int accepted;
 	size_t received; /* sink: bytes read */
 	bool pattern_ok; /* sink: byte i was (i % 251) */
@@ -210,6 +211,11 @@ static void baccept(uv_stream_t *server, int status)
 	assert_int_equal(uv_accept(server, (uv_stream_t *)&bc->tcp), 0);
 	b->accepted++;
 	bsend(bc, &b->id, 1);
+	if (b->reset) {
+		if (uv_tcp_close_reset(&bc->tcp, bconn_closed))
+			bclose(bc);
+		return;
+	}
 	if (!b->sink)
 		uv_read_start((uv_stream_t *)&bc->tcp, alloc_cb, bread);
 }
@@ -571,6 +577,25 @@ static void test_a_client_is_reset_when_every_backend_refuses(void **s)
 	assert_int_equal(st.forwarded, 0);
 }
 
+static void test_a_backend_that_resets_closes_its_client(void **s)
+{
+	struct fx *f = *s;
+	struct sockaddr_in lis =
+		sin_of("127.0.80.14", free_port("127.0.80.14"));
+	struct proxy_rule r;
+	struct client c = { 0 };
+
+	start_backends(f, 1);
+	f->b[0].reset = true;
+	r = rule("default/rst", lis, &f->b[0].addr, 1, 0);
+	assert_int_equal(proxy_set_rules(f->p, &r, 1), 0);
+	client_start(&c, &lis, NULL);
+	run_until(&c.done);
+	/* The client's side ends too, whatever came before the reset. */
+	assert_true(c.eof || c.error == UV_ECONNRESET);
+	run_until_pred(no_conns, f->p);
+}
+
 static void test_a_rule_without_endpoints_closes_clients_at_once(void **s)
 {
 	struct fx *f = *s;
@@ -680,6 +705,31 @@ static void test_a_changed_listen_address_rebinds_only_that_rule(void **s)
 	run_until_got(&old, "1xy");
 	uv_close((uv_handle_t *)&old.tcp, cclosed);
 	run_until(&old.done);
+}
+
+static void test_freeing_the_engine_closes_open_connections(void **s)
+{
+	struct fx *f = *s;
+	struct sockaddr_in lis =
+		sin_of("127.0.80.15", free_port("127.0.80.15"));
+	struct proxy_rule r;
+	static struct client c; /* outlives the test: teardown closes it */
+	struct proxy_stats st;
+
+	memset(&c, 0, sizeof(c));
+	start_backends(f, 1);
+	r = rule("default/web", lis, &f->b[0].addr, 1, 0);
+	assert_int_equal(proxy_set_rules(f->p, &r, 1), 0);
+	c.send = "a";
+	client_start(&c, &lis, NULL);
+	run_until_got(&c, "1a");
+	proxy_get_stats(f->p, &st);
+	assert_int_equal(st.active, 1);
+	proxy_free(f->p);
+	f->p = NULL;
+	/* The client sees its connection end; nothing leaks (ASan). */
+	run_until(&c.done);
+	assert_true(c.eof || c.error);
 }
 
 static void test_a_port_that_cannot_be_bound_is_not_fatal(void **s)
@@ -814,10 +864,12 @@ int main(void)
 		T(test_a_refused_backend_is_skipped_for_the_next),
 		T(test_a_client_is_reset_when_every_backend_refuses),
 		T(test_a_rule_without_endpoints_closes_clients_at_once),
+		T(test_a_backend_that_resets_closes_its_client),
 		T(test_client_ip_affinity_sticks_until_it_expires),
 		T(test_a_drained_endpoint_keeps_its_open_connection),
 		T(test_a_changed_listen_address_rebinds_only_that_rule),
 		T(test_a_port_that_cannot_be_bound_is_not_fatal),
+		T(test_freeing_the_engine_closes_open_connections),
 		T(test_backpressure_bounds_what_the_proxy_buffers),
 		T(test_a_backend_that_does_not_answer_times_out_to_the_next),
 #undef T
