@@ -1,26 +1,15 @@
 /*
  * proxy_dns.c: the cluster DNS of `stuurman proxy`, dnsmasq through
  * nodeagent/clusterdns.h (its own module), behind svcproxy's table.
- *
- * Until clusterdns.h is in the tree, the table says so at start and the
- * proxy refuses to start with DNS (run it with --no-dns).
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "common/err.h"
-#include "nodeagent/svcproxy.h"
-
-#if __has_include("nodeagent/clusterdns.h")
 #include "nodeagent/clusterdns.h"
-#define SM_HAVE_CLUSTERDNS 1
-#else
-#define SM_HAVE_CLUSTERDNS 0
-#endif
-
+#include "nodeagent/svcproxy.h"
 #include "common/banned.h"
 
-#if SM_HAVE_CLUSTERDNS
 static void *dns_start(uv_loop_t *loop, const struct svcproxy_dns_config *c,
 		       struct sm_err *err)
 {
@@ -51,24 +40,6 @@ static void dns_stop(void *dns)
 {
 	clusterdns_free(dns);
 }
-#else
-static void *dns_start(uv_loop_t *loop, const struct svcproxy_dns_config *c,
-		       struct sm_err *err)
-{
-	sm_error(err, NULL,
-		 "cluster DNS is not built in (nodeagent/clusterdns.c); run "
-		 "with --no-dns");
-	return NULL;
-}
-
-static void dns_update(void *dns, const json_t *services, const json_t *slices)
-{
-}
-
-static void dns_stop(void *dns)
-{
-}
-#endif
 
 const struct svcproxy_dns_ops svcproxy_dns_clusterdns = {
 	dns_start,
