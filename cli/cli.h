@@ -69,6 +69,13 @@ void cli_print_diags(struct sm_err *err, FILE *out, int with_notes);
  */
 int cli_parse_seconds(const char *s, uint64_t *ms);
 
+/*
+ * The token in the file at path, without surrounding white space, into
+ * *out (new). Says why on stderr as "stuurman CMD: PATH: ..." and returns
+ * a negative errno when the file cannot be read or holds no token.
+ */
+int cli_read_token(const char *cmd, const char *path, char **out);
+
 /* "stuurman CMD: MSG" on stderr, then the hint to run --help; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

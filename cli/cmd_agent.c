@@ -172,34 +172,6 @@ static void service_ready(struct podman_service *s, int status,
 	run_agent(r);
 }
 
-/* The node token from its file, without surrounding white space. */
-static int read_token(const char *path, char **out)
-{
-	struct sm_buf b = SM_BUF_INIT(4096);
-	char *t, *e;
-	int r = sm_buf_read_file(&b, path);
-
-	if (r) {
-		fprintf(stderr, "stuurman agent: %s: %s\n", path,
-			r == -EMSGSIZE ? "too large for a token"
-				       : strerror(-r));
-		sm_buf_release(&b);
-		return r;
-	}
-	t = (char *)sm_buf_cstr(&b);
-	t += strspn(t, " \t\r\n");
-	e = t + strcspn(t, " \t\r\n");
-	*e = '\0';
-	if (!*t) {
-		fprintf(stderr, "stuurman agent: %s: holds no token\n", path);
-		sm_buf_release(&b);
-		return -EINVAL;
-	}
-	*out = xstrdup(t);
-	sm_buf_release(&b);
-	return 0;
-}
-
 int cmd_agent(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -363,7 +335,7 @@ int cmd_agent(int argc, char **argv)
 					     "--ca-file F and --node-ip ADDR");
 			goto out;
 		}
-		if (read_token(token_file, &token)) {
+		if (cli_read_token("agent", token_file, &token)) {
 			rc = 1;
 			goto out;
 		}

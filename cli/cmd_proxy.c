@@ -78,34 +78,6 @@ static void on_signal(uv_signal_t *h, int signum)
 	stop(r);
 }
 
-/* The node token from its file, without surrounding white space. */
-static int read_token(const char *path, char **out)
-{
-	struct sm_buf b = SM_BUF_INIT(4096);
-	char *t, *e;
-	int r = sm_buf_read_file(&b, path);
-
-	if (r) {
-		fprintf(stderr, "stuurman proxy: %s: %s\n", path,
-			r == -EMSGSIZE || r == -EFBIG ? "too large for a token"
-						      : strerror(-r));
-		sm_buf_release(&b);
-		return r;
-	}
-	t = (char *)sm_buf_cstr(&b);
-	t += strspn(t, " \t\r\n");
-	e = t + strcspn(t, " \t\r\n");
-	*e = '\0';
-	if (!*t) {
-		fprintf(stderr, "stuurman proxy: %s: holds no token\n", path);
-		sm_buf_release(&b);
-		return -EINVAL;
-	}
-	*out = xstrdup(t);
-	sm_buf_release(&b);
-	return 0;
-}
-
 int cmd_proxy(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -205,7 +177,7 @@ int cmd_proxy(int argc, char **argv)
 				     err.items[0].msg);
 		goto out;
 	}
-	if (read_token(token_file, &token)) {
+	if (cli_read_token("proxy", token_file, &token)) {
 		rc = 1;
 		goto out;
 	}

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "stuurman-config.h"
 #if SM_HAVE_MIMALLOC
 #include <mimalloc.h>
@@ -90,6 +91,33 @@ static int cmd_help(int argc, char **argv)
 	help_argv[0] = argv[1];
 	optind = 0;
 	return c->run(2, help_argv);
+}
+
+int cli_read_token(const char *cmd, const char *path, char **out)
+{
+	struct sm_buf b = SM_BUF_INIT(4096);
+	char *t, *e;
+	int r = sm_buf_read_file(&b, path);
+
+	if (r) {
+		fprintf(stderr, "stuurman %s: %s: %s\n", cmd, path,
+			r == -EMSGSIZE || r == -EFBIG ? "too large for a token"
+						      : strerror(-r));
+		sm_buf_release(&b);
+		return r;
+	}
+	t = (char *)sm_buf_cstr(&b);
+	t += strspn(t, " \t\r\n");
+	e = t + strcspn(t, " \t\r\n");
+	*e = '\0';
+	if (!*t) {
+		fprintf(stderr, "stuurman %s: %s: holds no token\n", cmd, path);
+		sm_buf_release(&b);
+		return -EINVAL;
+	}
+	*out = xstrdup(t);
+	sm_buf_release(&b);
+	return 0;
 }
 
 int cli_parse_seconds(const char *s, uint64_t *ms)

@@ -218,10 +218,11 @@ client_pod=$(q "$pods?labelSelector=app%3Dclient" "running(d)[0]['metadata']['na
 cid=$("${p[@]}" ps -q --filter "label=stuurman.io/pod=$client_pod" \
 	--filter label=stuurman.io/container=client 2>/dev/null | head -n 1)
 cexec() { "${p[@]}" exec "$cid" "$@"; }
+cenv() { cexec sh -c "echo \$$1"; } # cenv VAR: its value in the client
 check "the client pod has WEB_SERVICE_HOST=$svc_ip" \
-	eval '[ "$(cexec printenv WEB_SERVICE_HOST)" = "$svc_ip" ]'
+	eval '[ "$(cenv WEB_SERVICE_HOST)" = "$svc_ip" ]'
 check "the client pod has WEB_SERVICE_PORT=80" \
-	eval '[ "$(cexec printenv WEB_SERVICE_PORT)" = 80 ]'
+	eval '[ "$(cenv WEB_SERVICE_PORT)" = 80 ]'
 check "its resolv.conf names the cluster DNS" \
 	eval 'cexec cat /etc/resolv.conf | grep -q "^nameserver $dns"'
 check "its resolv.conf searches default.svc.cluster.local" \
