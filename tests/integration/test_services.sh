@@ -22,6 +22,8 @@
 # SM_TEST_ID, SM_TEST_TMP (run.sh) and kubectl. Ends with "N passed, N
 # failed"; exits 1 on any failure.
 set -uo pipefail
+# (pipefail: a grep in a pipeline reads all its input, never -q, or the
+# writer can die of SIGPIPE and fail the pipeline.)
 
 passed=0
 failed=0
@@ -124,8 +126,8 @@ YAML
 taken() {
 	local out
 	out=$("${kc[@]}" apply -f "$tmp/taken.yaml" 2>&1) && return 1
-	echo "$out" | grep -q "already allocated" &&
-		echo "$out" | grep -q "default/web"
+	echo "$out" | grep "already allocated" >/dev/null &&
+		echo "$out" | grep "default/web" >/dev/null
 }
 check "a second Service on nodePort $np is refused, naming web" taken
 
@@ -137,7 +139,7 @@ check "web's 3 pods are Running and Ready" eventually 90 running_is web 3
 get() { # get HOST:PORT: the app's answer
 	curl -sf --max-time 3 "http://$1/"
 }
-answers() { get "$1" | grep -q "Hello Kubernetes bootcamp"; }
+answers() { get "$1" | grep "Hello Kubernetes bootcamp" >/dev/null; }
 check "curl 127.0.0.1:$np reaches the app" eventually 20 answers "127.0.0.1:$np"
 check "curl $ip1:$np reaches the app" answers "$ip1:$np"
 check "curl $ip2:$np reaches the app" answers "$ip2:$np"
@@ -224,17 +226,17 @@ check "the client pod has WEB_SERVICE_HOST=$svc_ip" \
 check "the client pod has WEB_SERVICE_PORT=80" \
 	eval '[ "$(cenv WEB_SERVICE_PORT)" = 80 ]'
 check "its resolv.conf names the cluster DNS" \
-	eval 'cexec cat /etc/resolv.conf | grep -q "^nameserver $dns"'
+	eval 'cexec cat /etc/resolv.conf | grep "^nameserver $dns" >/dev/null'
 check "its resolv.conf searches default.svc.cluster.local" \
-	eval 'cexec cat /etc/resolv.conf | grep -q "^search default.svc.cluster.local svc.cluster.local cluster.local"'
+	eval 'cexec cat /etc/resolv.conf | grep "^search default.svc.cluster.local svc.cluster.local cluster.local" >/dev/null'
 lookup() { # lookup NAME WANT: nslookup in the client pod finds WANT
-	cexec nslookup "$1" "$dns" 2>/dev/null | grep -q "Address:* *$2\$"
+	cexec nslookup "$1" "$dns" 2>/dev/null | grep "Address:* *$2\$" >/dev/null
 }
 check "nslookup web.default.svc.cluster.local gives $svc_ip" \
 	eventually 10 lookup web.default.svc.cluster.local "$svc_ip"
 http_in_pod() { # http_in_pod HOST PORT WANT
 	cexec sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc $1 $2" 2>/dev/null |
-		grep -q "$3"
+		grep "$3" >/dev/null
 }
 for name in web web.default web.default.svc.cluster.local; do
 	check "a pod calls http://$name/ by name" \
@@ -253,7 +255,7 @@ check "a pod calls db-1 as db-1.db.default.svc.cluster.local" \
 	eventually 10 http_in_pod db-1.db.default.svc.cluster.local 8080 db-1
 
 no_endpoints() {
-	"${kc[@]}" describe service nothing | grep -Eq '^Endpoints: +<none>'
+	"${kc[@]}" describe service nothing | grep -E '^Endpoints: +<none>' >/dev/null
 }
 check "kubectl describe shows 'nothing' without endpoints" eventually 10 no_endpoints
 nothing_np=$(svc nothing "d['spec']['ports'][0]['nodePort']" 2>/dev/null)
@@ -337,20 +339,24 @@ echo "load during the rollout: ${ok:-?} answered, ${fail:-?} failed ${errs:-}"
 check "the load ran (${ok:-0} requests answered)" test "${ok:-0}" -ge 50
 check "no request failed during the rollout (${fail:-?} failed: ${errs:-})" \
 	test "${fail:-1}" -eq 0
-check "the NodePort now answers v=2" eval 'get "127.0.0.1:$np" | grep -q "v=2"'
+check "the NodePort now answers v=2" eval 'get "127.0.0.1:$np" | grep "v=2" >/dev/null'
 
-lo_has() { ip -4 addr show dev lo | grep -q "inet $1/32"; }
+lo_has() { ip -4 addr show dev lo | grep "inet $1/32" >/dev/null; }
 check "the ClusterIP $svc_ip is on lo" lo_has "$svc_ip"
 check "the cluster DNS $dns is on lo" lo_has "$dns"
 stop_pid "$proxy_pid" TERM
 proxy_pid=
 check "the proxy stopped: its addresses left lo" \
-	eval '! ip -4 addr show dev lo | grep -q "inet 10\.97\."'
+	eval '! ip -4 addr show dev lo | grep "inet 10\.97\." >/dev/null'
 
 cluster_cleanup
 check "nothing of the test's nodes is left in Podman" \
 	eval '[ -z "$(cluster_leftovers)" ]'
 trap - EXIT
 
+if [ "$failed" -gt 0 ]; then
+	echo "--- the last lines of the proxy's log ---"
+	tail -n 30 "$tmp/proxy.log"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
