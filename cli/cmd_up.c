@@ -46,6 +46,7 @@
 #include "cli/gitseed.h"
 #include "cli/kubeclient.h"
 #include "common/buf.h"
+#include "common/fs.h"
 #include "common/http_client.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -128,25 +129,6 @@ static const char down_help[] =
 	"2 usage.\n";
 
 /* Small file helpers. */
-
-static int mkdir_p(const char *path)
-{
-	char *p = xstrdup(path);
-	int r = 0;
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST)
-			r = -errno;
-		*s = '/';
-	}
-	if (!r && mkdir(p, 0700) && errno != EEXIST)
-		r = -errno;
-	free(p);
-	return r;
-}
 
 static bool file_exists(const char *path)
 {
@@ -1712,7 +1694,8 @@ int cmd_up(int argc, char **argv)
 		/* Absolute, since the children get it and down checks it. */
 		char *abs;
 
-		if ((r = mkdir_p(u.data)) || !(abs = realpath(u.data, NULL))) {
+		if ((r = sm_mkdir_p(u.data, 0700)) ||
+		    !(abs = realpath(u.data, NULL))) {
 			fprintf(stderr, "stuurman up: data dir \"%s\": %s\n",
 				u.data, strerror(r ? -r : errno));
 			up_release(&u);
@@ -1728,7 +1711,7 @@ int cmd_up(int argc, char **argv)
 	u.kubeconfig_path = xasprintf("%s/kubeconfig", u.data);
 	u.logs = xasprintf("%s/logs", u.data);
 	if (check_not_running(&u) || prepare_repo(&u, u.manifests_spelled) ||
-	    load_workloads(&u) || mkdir_p(u.logs)) {
+	    load_workloads(&u) || sm_mkdir_p(u.logs, 0700)) {
 		up_release(&u);
 		return 1;
 	}

@@ -25,6 +25,7 @@
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/fs.h"
 #include "common/http_client.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -390,25 +391,6 @@ static void set_str(char **dst, const char *src)
 /* Files */
 
 /* Creates dir and its parents with mode. */
-static int mkdir_p(const char *dir, mode_t mode)
-{
-	char *p = xstrdup(dir);
-	int r = 0;
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			r = -errno;
-		*s = '/';
-	}
-	if (!r && mkdir(p, mode) < 0 && errno != EEXIST)
-		r = -errno;
-	free(p);
-	return r;
-}
-
 /* Writes a file atomically (temporary file, then rename). */
 static int write_file(const char *path, const void *data, size_t len,
 		      mode_t mode)
@@ -1800,7 +1782,8 @@ static void write_volumes(struct apod *p)
 			char *d = xasprintf("%s/%s", voldir,
 					    sm_json_get_str(v, "name"));
 
-			mkdir_p(d, json_object_get(v, "secret") ? 0750 : 0755);
+			sm_mkdir_p(d,
+				   json_object_get(v, "secret") ? 0750 : 0755);
 			free(d);
 		}
 	}
@@ -1810,7 +1793,7 @@ static void write_volumes(struct apod *p)
 		char *dir = xstrdup(path);
 
 		*strrchr(dir, '/') = '\0';
-		mkdir_p(dir, 0755);
+		sm_mkdir_p(dir, 0755);
 		sm_base64_decode(sm_json_get_str(f, "data"),
 				 strlen(sm_json_get_str(f, "data")), &data);
 		if (write_file(path, data.buf ? data.buf : "", data.len,
@@ -3129,7 +3112,8 @@ struct agent *agent_new(uv_loop_t *loop, const struct agent_config *cfg,
 		char *vols = xasprintf("%s/nodes/%s/volumes", cfg->data_dir,
 				       cfg->node);
 
-		if ((r = mkdir_p(status, 0755)) || (r = mkdir_p(vols, 0755))) {
+		if ((r = sm_mkdir_p(status, 0755)) ||
+		    (r = sm_mkdir_p(vols, 0755))) {
 			sm_error(err, &pos,
 				 "cannot create the agent's folders "
 				 "under it: %s",
@@ -3267,7 +3251,7 @@ static int serving_cert(struct agent *a, char **cert, char **key)
 		r = 0;
 		goto out;
 	}
-	if ((r = mkdir_p(dir, 0700)))
+	if ((r = sm_mkdir_p(dir, 0700)))
 		goto fail;
 	if ((r = sm_x509_self_signed(a->node, sans, 2, 3650, &c, &k)))
 		goto fail;

@@ -31,6 +31,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -337,26 +338,6 @@ static void arm(struct clusterdns *d)
 	else
 		uv_timer_start(&d->timer, tick, first > now ? first - now : 0,
 			       0);
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *copy SM_AUTOFREE = xstrdup(path);
-	struct stat st;
-
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(copy, mode) && errno != EEXIST)
-		return -errno;
-	if (stat(copy, &st))
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 /* path written whole: d->tmp_path, mode 0644 whatever the umask, renamed. */
@@ -858,7 +839,7 @@ int clusterdns_start(struct clusterdns *d, struct sm_err *err)
 	}
 	free(d->program);
 	d->program = prog;
-	r = mkdir_p(d->dir, 0755);
+	r = sm_mkdir_p(d->dir, 0755);
 	if (r) {
 		sm_error(err, NULL, "cluster DNS: folder \"%s\": %s", d->dir,
 			 strerror(-r));

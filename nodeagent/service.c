@@ -28,6 +28,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/xalloc.h"
 #include "nodeagent/service.h"
 #include "common/banned.h"
@@ -112,28 +113,6 @@ static void handle_closed(uv_handle_t *h)
 }
 
 /* Files and directories. */
-
-static int mkdir_p(const char *path, mode_t last_mode)
-{
-	char *copy SM_AUTOFREE = xstrdup(path);
-	struct stat st;
-
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(copy, last_mode) && errno != EEXIST)
-		return -errno;
-	if (stat(copy, &st))
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	return 0;
-}
 
 static int write_all(int fd, const char *data, size_t len)
 {
@@ -411,7 +390,7 @@ podman_service_new(uv_loop_t *loop, const struct podman_service_opts *opts,
 		free(data_dir);
 		return NULL;
 	}
-	r = mkdir_p(data_dir, 0700);
+	r = sm_mkdir_p(data_dir, 0700);
 	if (r) {
 		sm_error(err, NULL,
 			 "data directory \"%s\": cannot create it: %s: %s",
@@ -761,7 +740,7 @@ static int spawn(struct podman_service *s, struct sm_err *err)
 		root = xasprintf("%s/root", s->storage_dir);
 		runroot = xasprintf("%s/run", s->storage_dir);
 		tmpdir = xasprintf("%s/tmp", s->storage_dir);
-		r = mkdir_p(s->storage_dir, 0700);
+		r = sm_mkdir_p(s->storage_dir, 0700);
 		if (r) {
 			sm_error(err, NULL,
 				 "storage directory \"%s\": cannot create it: "

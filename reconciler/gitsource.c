@@ -24,6 +24,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/xalloc.h"
@@ -135,25 +136,6 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 static void rm_rf(const char *p)
 {
 	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int mkdir_p(const char *path)
-{
-	char *p = xstrdup(path);
-	int rc = 0;
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0755) && errno != EEXIST)
-			rc = -errno;
-		*s = '/';
-	}
-	if (!rc && mkdir(p, 0755) && errno != EEXIST)
-		rc = -errno;
-	free(p);
-	return rc;
 }
 
 static const char *git_msg(void)
@@ -383,7 +365,7 @@ static enum job_result open_clone(struct job *j, git_repository **repo)
 			 j->clone_dir, git_msg());
 		return JOB_CORRUPT;
 	}
-	if (mkdir_p(j->clone_dir) < 0 ||
+	if (sm_mkdir_p(j->clone_dir, 0755) < 0 ||
 	    git_repository_init(repo, j->clone_dir, 1) < 0 ||
 	    new_remote(&remote, *repo, j->url) < 0) {
 		sm_error(&j->err, NULL, "clone %s: cannot create: %s",

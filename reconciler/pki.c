@@ -30,6 +30,7 @@
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/x509.h"
 #include "common/xalloc.h"
@@ -222,26 +223,11 @@ static void cert_sans(X509 *x, struct sans *out)
 
 static int mkdir_p(const char *dir, struct sm_err *err)
 {
-	char *path = xstrdup(dir);
-	char *p, saved;
-	int ret = 0;
+	int ret = sm_mkdir_p(dir, 0700);
 
-	for (p = path + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		saved = *p;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			ret = -errno;
-			sm_error(err, NULL, "pki: creating \"%s\": %s", path,
-				 strerror(errno));
-			break;
-		}
-		*p = saved;
-		if (saved == '\0')
-			break;
-	}
-	free(path);
+	if (ret)
+		sm_error(err, NULL, "pki: creating \"%s\": %s", dir,
+			 strerror(-ret));
 	return ret;
 }
 
