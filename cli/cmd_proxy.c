@@ -177,6 +177,17 @@ int cmd_proxy(int argc, char **argv)
 				     err.items[0].msg);
 		goto out;
 	}
+	/* The proxy removes unwanted /32s inside the range from lo: the
+	 * server's limits (/12 to /28), and never loopback's own range. */
+	if (cfg.plan.cidr.prefix < 12 || cfg.plan.cidr.prefix > 28 ||
+	    (ntohl(cfg.plan.cidr.net.s_addr) >> 24) == 127) {
+		rc = cli_usage_error("proxy",
+				     "--service-cidr %s: expected a range of "
+				     "/12 to /28 outside 127.0.0.0/8, as the "
+				     "server's --service-cidr",
+				     cidr);
+		goto out;
+	}
 	if (cli_read_token("proxy", token_file, &token)) {
 		rc = 1;
 		goto out;

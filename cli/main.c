@@ -3,6 +3,7 @@
  * the table below; each subcommand parses its own options.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <errno.h>
@@ -197,6 +198,9 @@ int main(int argc, char **argv)
 	const struct cli_command *c;
 	int opt;
 
+	/* A peer that goes away must be a write error (EPIPE) for the loop to
+	 * handle, never a signal that kills a server, an agent or the proxy. */
+	signal(SIGPIPE, SIG_IGN);
 	/* "+": stop at the command; its options are its own. */
 	while ((opt = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (opt) {

@@ -269,8 +269,11 @@ int ifaddr_list(const char *ifname, struct in_addr **out, size_t *nr,
 			if (h->nlmsg_type != RTM_NEWADDR)
 				continue;
 			ifa = NLMSG_DATA(h);
+			/* Only /32s: the only kind ifaddr_add() makes, and
+			 * the only kind ifaddr_del() can remove. */
 			if (ifa->ifa_family != AF_INET ||
-			    ifa->ifa_index != (unsigned)idx)
+			    ifa->ifa_index != (unsigned)idx ||
+			    ifa->ifa_prefixlen != 32)
 				continue;
 			len = (int)IFA_PAYLOAD(h);
 			for (rta = IFA_RTA(ifa); RTA_OK(rta, len);

@@ -44,8 +44,9 @@ int ifaddr_add(const char *ifname, struct in_addr a, struct sm_err *err);
 int ifaddr_del(const char *ifname, struct in_addr a, struct sm_err *err);
 
 /*
- * The IPv4 addresses of ifname (every prefix length), as a new array
- * (free()) of *nr entries. Returns 0 or a negative errno.
+ * The IPv4 /32 addresses of ifname (others, such as lo's 127.0.0.1/8, are
+ * left out), as a new array (free()) of *nr entries. Returns 0 or a
+ * negative errno.
  */
 int ifaddr_list(const char *ifname, struct in_addr **out, size_t *nr,
 		struct sm_err *err);

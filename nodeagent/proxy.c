@@ -94,6 +94,9 @@ struct proxy {
 	size_t nr_listeners, alloc_listeners;
 	struct conn *conns;
 	struct proxy_stats stats, logged;
+	/* Every read lands here (one loop, one read at a time); what cannot
+	 * be written at once is copied out, exactly its size. */
+	char rbuf[READ_CHUNK];
 };
 
 static void addr_format(const struct sockaddr_in *a, char *out, size_t len)
@@ -141,15 +144,17 @@ static void listener_maybe_free(struct listener *l)
 	free(l->backends);
 	free(l->aff);
 	free(l);
-	proxy_maybe_free(p);
 }
 
 static void listener_closed(uv_handle_t *h)
 {
 	struct listener *l = h->data;
+	struct proxy *p = l->p;
 
 	l->state = L_IDLE;
 	listener_maybe_free(l);
+	/* The callers of listener_maybe_free() free the engine, once. */
+	proxy_maybe_free(p);
 }
 
 static void on_accept(uv_stream_t *server, int status);
@@ -335,8 +340,10 @@ static void conn_close(struct conn *c, bool reset)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	buf->base = xmalloc(READ_CHUNK);
-	buf->len = READ_CHUNK;
+	struct conn *c = h->data;
+
+	buf->base = c->p->rbuf;
+	buf->len = sizeof(c->p->rbuf);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -393,11 +400,25 @@ static void on_read(uv_stream_t *from, ssize_t nread, const uv_buf_t *buf)
 	uv_shutdown_t *shut = from_client ? &c->shut_upstream : &c->shut_client;
 
 	if (nread > 0 && !c->closing) {
-		struct write_req *w = xcalloc(1, sizeof(*w));
 		uv_buf_t b = uv_buf_init(buf->base, (unsigned)nread);
+		/* Straight out when nothing waits (the common case), else
+		 * queued behind what does: the order is kept either way. */
+		int sent = uv_try_write(to, &b, 1);
+		struct write_req *w;
 
+		if (sent == nread)
+			return;
+		if (sent < 0 && sent != UV_EAGAIN) {
+			conn_close(c, true);
+			return;
+		}
+		if (sent < 0)
+			sent = 0;
+		w = xcalloc(1, sizeof(*w));
 		w->c = c;
-		w->data = buf->base;
+		w->data = xmalloc((size_t)(nread - sent));
+		memcpy(w->data, buf->base + sent, (size_t)(nread - sent));
+		b = uv_buf_init(w->data, (unsigned)(nread - sent));
 		if (uv_write(&w->req, to, &b, 1, on_write)) {
 			free(w->data);
 			free(w);
@@ -411,7 +432,6 @@ static void on_read(uv_stream_t *from, ssize_t nread, const uv_buf_t *buf)
 		}
 		return;
 	}
-	free(buf->base);
 	if (nread == 0 || c->closing)
 		return;
 	if (nread == UV_EOF) {
@@ -688,6 +708,12 @@ int proxy_set_rules(struct proxy *p, const struct proxy_rule *rules, size_t nr)
 		const struct proxy_rule *r = &rules[i];
 		struct listener *l = NULL;
 		bool dup = false;
+
+		/* No endpoint: nothing listens, so a client is refused at the
+		 * handshake, as kube-proxy's REJECT does (not accepted and
+		 * reset after it may have sent a request). */
+		if (!r->nr_backends)
+			continue;
 
 		for (size_t j = 0; j < nr_keep; j++)
 			if (addr_eq(&keep[j]->addr, &r->listen))

@@ -9,8 +9,9 @@
  * the engine connects to the backend first (timeout opts.connect_timeout_ms)
  * and only then splices both ways. A backend that refuses, is unreachable
  * or times out is skipped for the next one (each at most once per client);
- * when none is left, or the rule has no backends, the client is closed
- * with a reset.
+ * when none is left the client is closed with a reset. A rule without
+ * backends is not listened on at all, so its clients are refused at the
+ * handshake (ECONNREFUSED), as with kube-proxy.
  *
  * Splicing has backpressure: one side is not read while the other's write
  * queue holds more than opts.write_limit bytes. A half-close (EOF) on one

@@ -232,8 +232,19 @@ static void plan_service(struct svcproxy_plan *p, const json_t *svc,
 	if (!strcmp(type, "ExternalName"))
 		return;
 	has_ip = parse_ip(cip, &ip);
-	if (has_ip && ipv4_cidr_contains(&o->cidr, ip))
+	if (has_ip && ipv4_cidr_contains(&o->cidr, ip)) {
 		add_addr(p, ip);
+	} else if (has_ip) {
+		char net[INET_ADDRSTRLEN] = "?";
+
+		inet_ntop(AF_INET, &o->cidr.net, net, sizeof(net));
+		SM_ALLOC_GROW(p->conflicts, p->nr_conflicts + 1,
+			      p->alloc_conflicts);
+		p->conflicts[p->nr_conflicts++] = xasprintf(
+			"%s/%s: clusterIP %s is outside --service-cidr %s/%u: "
+			"give the proxy the server's --service-cidr",
+			ns, name, cip, net, o->cidr.prefix);
+	}
 	if (!strcmp(str_or(spec, "sessionAffinity", "None"), "ClientIP")) {
 		json_t *t = sm_json_get_path(
 			spec, "sessionAffinityConfig.clientIP.timeoutSeconds");
@@ -377,13 +388,15 @@ static int lo_add(struct svcproxy *sp, struct in_addr a, struct sm_err *err)
 	char ip[INET_ADDRSTRLEN] = "?";
 	int r;
 
-	if (sp->cfg.no_addresses || added_has(sp, a, NULL))
+	if (sp->cfg.no_addresses)
 		return 0;
 	r = ifaddr_add(sp->link, a, err);
 	if (r)
 		return r;
-	SM_ALLOC_GROW(sp->added, sp->nr_added + 1, sp->alloc_added);
-	sp->added[sp->nr_added++] = a;
+	if (!added_has(sp, a, NULL)) {
+		SM_ALLOC_GROW(sp->added, sp->nr_added + 1, sp->alloc_added);
+		sp->added[sp->nr_added++] = a;
+	}
 	inet_ntop(AF_INET, &a, ip, sizeof(ip));
 	sm_log(SM_LOG_INFO, "proxy", "added %s/32 to %s", ip, sp->link);
 	return 0;
@@ -427,17 +440,25 @@ static void sync_addresses(struct svcproxy *sp, const struct svcproxy_plan *p)
 
 	if (sp->cfg.no_addresses)
 		return;
+	/* What lo holds now, not what we remember adding: an address someone
+	 * else removed is added again. */
+	if (ifaddr_list(sp->link, &have, &nr_have, &err)) {
+		sm_log(SM_LOG_WARN, "proxy", "%s", err.items[0].msg);
+		sm_err_release(&err);
+		return;
+	}
 	for (size_t i = 0; i < p->nr_addrs; i++) {
+		size_t j = 0;
+
+		while (j < nr_have && have[j].s_addr != p->addrs[i].s_addr)
+			j++;
+		if (j < nr_have)
+			continue;
 		if (lo_add(sp, p->addrs[i], &err)) {
 			sm_log(SM_LOG_WARN, "proxy", "%s",
 			       err.items[err.nr - 1].msg);
 			sm_err_release(&err);
 		}
-	}
-	if (ifaddr_list(sp->link, &have, &nr_have, &err)) {
-		sm_log(SM_LOG_WARN, "proxy", "%s", err.items[0].msg);
-		sm_err_release(&err);
-		return;
 	}
 	for (size_t i = 0; i < nr_have; i++)
 		if (ipv4_cidr_contains(&sp->cfg.plan.cidr, have[i]) &&
@@ -503,6 +524,19 @@ static void inf_deleted(void *ctx, const char *key, json_t *obj)
 
 static const struct kube_informer_ops informer_ops = { inf_added, inf_updated,
 						       inf_deleted, changed };
+
+/* A Node matters for its addresses only: heartbeats (every 500 ms a node)
+ * change nothing the proxy uses. */
+static void node_updated(void *ctx, const char *key, json_t *old, json_t *obj)
+{
+	if (!json_equal(sm_json_get_path(old, "status.addresses"),
+			sm_json_get_path(obj, "status.addresses")))
+		changed(ctx);
+}
+
+static const struct kube_informer_ops node_informer_ops = {
+	inf_added, node_updated, inf_deleted, changed
+};
 
 struct svcproxy *svcproxy_new(uv_loop_t *loop,
 			      const struct svcproxy_config *cfg,
@@ -580,7 +614,7 @@ int svcproxy_start(struct svcproxy *sp, struct sm_err *err)
 		sp->kube, sp->loop, "/apis/discovery.k8s.io/v1/endpointslices",
 		&informer_ops, sp);
 	sp->inf_nodes = kube_informer_new(sp->kube, sp->loop, "/api/v1/nodes",
-					  &informer_ops, sp);
+					  &node_informer_ops, sp);
 	return 0;
 }
 

@@ -596,7 +596,7 @@ static void test_a_backend_that_resets_closes_its_client(void **s)
 	run_until_pred(no_conns, f->p);
 }
 
-static void test_a_rule_without_endpoints_closes_clients_at_once(void **s)
+static void test_a_rule_without_endpoints_refuses_clients(void **s)
 {
 	struct fx *f = *s;
 	struct sockaddr_in lis = sin_of("127.0.80.5", free_port("127.0.80.5"));
@@ -605,14 +605,14 @@ static void test_a_rule_without_endpoints_closes_clients_at_once(void **s)
 	struct proxy_stats st;
 
 	assert_int_equal(proxy_set_rules(f->p, &r, 1), 0);
-	assert_int_equal(proxy_listening(f->p), 1);
+	assert_int_equal(proxy_listening(f->p), 0);
 	c.send = "x";
 	client_start(&c, &lis, NULL);
 	run_until(&c.done);
 	assert_int_equal(c.len, 0);
+	assert_int_equal(c.error, UV_ECONNREFUSED);
 	proxy_get_stats(f->p, &st);
-	assert_int_equal(st.rejected, 1);
-	assert_int_equal(st.forwarded, 0);
+	assert_int_equal(st.connections, 0);
 }
 
 static void test_client_ip_affinity_sticks_until_it_expires(void **s)
@@ -863,7 +863,7 @@ int main(void)
 		T(test_a_half_close_is_forwarded_and_the_answer_still_comes),
 		T(test_a_refused_backend_is_skipped_for_the_next),
 		T(test_a_client_is_reset_when_every_backend_refuses),
-		T(test_a_rule_without_endpoints_closes_clients_at_once),
+		T(test_a_rule_without_endpoints_refuses_clients),
 		T(test_a_backend_that_resets_closes_its_client),
 		T(test_client_ip_affinity_sticks_until_it_expires),
 		T(test_a_drained_endpoint_keeps_its_open_connection),
