@@ -172,7 +172,11 @@ static void test_the_plan_maps_services_to_listeners_and_backends(void **s)
 	assert_int_equal(p.nr_addrs, 2);
 	assert_int_equal(ntohl(p.addrs[0].s_addr), 0x0a600014);
 	assert_int_equal(ntohl(p.addrs[1].s_addr), 0x0a600015);
-	assert_int_equal(p.nr_conflicts, 0);
+	/* lb's 172.16.0.1 is outside: said once, with what to do. */
+	assert_int_equal(p.nr_conflicts, 1);
+	assert_non_null(strstr(p.conflicts[0], "shop/lb: clusterIP 172.16.0.1 "
+					       "is outside --service-cidr "
+					       "10.96.0.0/16"));
 	free(d);
 	svcproxy_plan_release(&p);
 	json_decref(svcs);
