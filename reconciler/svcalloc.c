@@ -663,11 +663,11 @@ static int collect_lacking(void *ctx, const json_t *svc)
 
 size_t svcalloc_fill_missing(struct svcalloc *a)
 {
-	json_t *todo = json_array(), *svc;
+	json_t *lacking = json_array(), *svc;
 	size_t i, n = 0;
 
-	store_list(a->store, "Service", NULL, collect_lacking, todo);
-	json_array_foreach (todo, i, svc) {
+	store_list(a->store, "Service", NULL, collect_lacking, lacking);
+	json_array_foreach (lacking, i, svc) {
 		struct sm_err err = SM_ERR_INIT;
 
 		if (store_update(a->store, svc, STORE_MAIN, NULL, NULL, NULL,
@@ -679,7 +679,7 @@ size_t svcalloc_fill_missing(struct svcalloc *a)
 			n++;
 		sm_err_release(&err);
 	}
-	json_decref(todo);
+	json_decref(lacking);
 	if (n)
 		sm_log(SM_LOG_INFO, "svcalloc",
 		       "gave %zu Services stored without them their "
