@@ -546,6 +546,15 @@ static bool pick_backend(struct conn *c, struct sockaddr_in *out)
 	return false;
 }
 
+/* Whether a backend not tried yet is left for c after this attempt. */
+static bool untried_left(const struct conn *c)
+{
+	for (size_t i = 0; i < c->l->nr_backends; i++)
+		if (!tried(c, &c->l->backends[i]))
+			return true;
+	return false;
+}
+
 static void try_next(struct conn *c)
 {
 	struct proxy *p = c->p;
@@ -578,8 +587,12 @@ static void try_next(struct conn *c)
 		attempt_failed(c, uv_strerror(r));
 		return;
 	}
-	uv_timer_start(&c->timer, on_connect_timeout,
-		       p->opts.connect_timeout_ms, 0);
+	/* A silent backend is given up for another one; the last one left
+	 * gets the kernel's patience, as a client going straight to it would
+	 * (a full accept queue drops SYNs that come again after 1 s). */
+	if (untried_left(c))
+		uv_timer_start(&c->timer, on_connect_timeout,
+			       p->opts.connect_timeout_ms, 0);
 }
 
 static void on_accept(uv_stream_t *server, int status)

@@ -8,7 +8,8 @@
  * that connects gets a backend picked round-robin (or its affine one);
  * the engine connects to the backend first (timeout opts.connect_timeout_ms)
  * and only then splices both ways. A backend that refuses, is unreachable
- * or times out is skipped for the next one (each at most once per client);
+ * or times out is skipped for the next one (each at most once per client;
+ * the last one left has no timeout but the kernel's);
  * when none is left the client is closed with a reset. A rule without
  * backends is not listened on at all, so its clients are refused at the
  * handshake (ECONNREFUSED), as with kube-proxy.

@@ -817,6 +817,43 @@ static bool sink_has_all(const void *arg)
 	return f->b[0].received == 64u << 20;
 }
 
+static void test_the_last_backend_left_is_waited_for(void **s)
+{
+	struct fx *f = *s;
+	struct proxy_opts o = PROXY_OPTS_INIT;
+	struct sockaddr_in lis =
+		sin_of("127.0.80.14", free_port("127.0.80.14"));
+	struct sockaddr_in be;
+	struct proxy_rule r;
+	struct proxy_stats st;
+	struct client c = { 0 };
+	int fill[2], hole;
+
+	proxy_free(f->p);
+	o.connect_timeout_ms = 100;
+	o.clock = &f->clock.clock;
+	f->p = proxy_new(&loop, &o);
+	hole = blackhole("127.0.81.8", &be, fill);
+	r = rule("default/one-slow", lis, &be, 1, 0);
+	assert_int_equal(proxy_set_rules(f->p, &r, 1), 0);
+	c.send = "x";
+	client_start(&c, &lis, NULL);
+	/* Well past the connect timeout: still waiting, not reset. */
+	run_for(500);
+	assert_false(c.done);
+	proxy_get_stats(f->p, &st);
+	assert_int_equal(st.failures, 0);
+	assert_int_equal(st.retries, 0);
+	/* The backend goes: its SYN, sent again, is refused; then the
+	 * client is reset, as none is left. */
+	close(fill[0]);
+	close(fill[1]);
+	close(hole);
+	run_until(&c.done);
+	proxy_get_stats(f->p, &st);
+	assert_int_equal(st.failures, 1);
+}
+
 static void test_backpressure_bounds_what_the_proxy_buffers(void **s)
 {
 	struct fx *f = *s;
@@ -870,6 +907,7 @@ int main(void)
 		T(test_a_changed_listen_address_rebinds_only_that_rule),
 		T(test_a_port_that_cannot_be_bound_is_not_fatal),
 		T(test_freeing_the_engine_closes_open_connections),
+		T(test_the_last_backend_left_is_waited_for),
 		T(test_backpressure_bounds_what_the_proxy_buffers),
 		T(test_a_backend_that_does_not_answer_times_out_to_the_next),
 #undef T
