@@ -22,6 +22,7 @@
 #include "reconciler/controller.h"
 #include "reconciler/controllers.h"
 #include "reconciler/store.h"
+#include "tests/unit/reconciler/memstore.h"
 
 #include "common/banned.h"
 
@@ -29,10 +30,7 @@
 #define NS_PER_MS 1000000ULL
 
 struct fixture {
-	uv_loop_t loop;
-	struct store *store;
-	struct sm_fake_clock clock;
-	struct sm_seeded_rand rand;
+	struct memstore m;
 	struct ctl *ctls[8];
 	size_t nr;
 };
@@ -40,17 +38,7 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct sm_err err = SM_ERR_INIT;
-	struct store_opts so = { 0 };
-
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	sm_fake_clock_init(&f->clock, 1764100000ULL * NS_PER_S);
-	f->clock.monotonic_ns = 1000 * NS_PER_S;
-	sm_seeded_rand_init(&f->rand, 42);
-	so.clock = &f->clock.clock;
-	so.rand = &f->rand.rand;
-	assert_int_equal(store_open(&f->loop, &so, &f->store, &err), 0);
-	sm_err_release(&err);
+	memstore_open(&f->m);
 	*state = f;
 	return 0;
 }
@@ -61,22 +49,14 @@ static int teardown(void **state)
 
 	for (size_t i = 0; i < f->nr; i++)
 		ctl_free(f->ctls[i]);
-	store_free(f->store);
-	while (uv_run(&f->loop, UV_RUN_NOWAIT))
-		;
-	assert_int_equal(uv_loop_close(&f->loop), 0);
+	memstore_close(&f->m);
 	free(f);
 	return 0;
 }
 
 static struct ctl_env env_of(struct fixture *f)
 {
-	struct ctl_env e = { .loop = &f->loop,
-			     .store = f->store,
-			     .clock = &f->clock.clock,
-			     .rand = &f->rand.rand,
-			     .resync_ms = 3600000 };
-	return e;
+	return memstore_env(&f->m);
 }
 
 /* Runs store events and every controller's queue until nothing moves. */
@@ -85,10 +65,10 @@ static void settle(struct fixture *f)
 	for (int round = 0; round < 200; round++) {
 		size_t n = 0;
 
-		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uv_run(&f->m.loop, UV_RUN_NOWAIT);
 		for (size_t i = 0; i < f->nr; i++)
 			n += controller_drain(ctl_queue(f->ctls[i]));
-		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uv_run(&f->m.loop, UV_RUN_NOWAIT);
 		if (!n && round > 2)
 			return;
 	}
@@ -103,7 +83,7 @@ static void create(struct fixture *f, const char *json)
 
 	if (!obj)
 		fail_msg("bad test json: %s", jerr.text);
-	if (store_create(f->store, obj, NULL, NULL, NULL, &err) < 0)
+	if (store_create(f->m.store, obj, NULL, NULL, NULL, &err) < 0)
 		fail_msg("create: %s", err.items[0].msg);
 	json_decref(obj);
 	sm_err_release(&err);
@@ -123,7 +103,7 @@ static json_t *list(struct fixture *f, const char *kind)
 {
 	json_t *a = json_array();
 
-	store_list(f->store, kind, "default", collect, a);
+	store_list(f->m.store, kind, "default", collect, a);
 	return a;
 }
 
@@ -144,7 +124,7 @@ static void pods_ready(struct fixture *f)
 	size_t i;
 	json_t *p;
 
-	sm_time_rfc3339(f->clock.realtime_ns, 0, now, sizeof(now));
+	sm_time_rfc3339(f->m.clock.realtime_ns, 0, now, sizeof(now));
 	json_array_foreach (pods, i, p) {
 		json_t *o = json_deep_copy(p);
 
@@ -159,7 +139,7 @@ static void pods_ready(struct fixture *f)
 					      "lastTransitionTime", now));
 		json_object_del(json_object_get(o, "metadata"),
 				"resourceVersion");
-		assert_int_equal(store_update(f->store, o, STORE_STATUS, NULL,
+		assert_int_equal(store_update(f->m.store, o, STORE_STATUS, NULL,
 					      NULL, NULL, NULL),
 				 0);
 		json_decref(o);
@@ -176,7 +156,7 @@ static void finish_deletions(struct fixture *f)
 
 	json_array_foreach (pods, i, p) {
 		if (sm_json_get_path(p, "metadata.deletionTimestamp"))
-			store_delete(f->store, "Pod", "default",
+			store_delete(f->m.store, "Pod", "default",
 				     store_obj_name(p), false, 0, NULL, NULL,
 				     NULL, NULL, NULL);
 	}
@@ -213,14 +193,15 @@ test_replicaset_creates_owned_pods_and_replaces_a_deleted_one(void **state)
 				0),
 			"kind"),
 		"ReplicaSet");
-	store_delete(f->store, "Pod", "default", store_obj_name(p), false, 0,
+	store_delete(f->m.store, "Pod", "default", store_obj_name(p), false, 0,
 		     NULL, NULL, NULL, NULL, NULL);
 	json_decref(pods);
 	settle(f);
 	assert_int_equal(count(f, "Pod"), 3);
 	pods_ready(f);
 	settle(f);
-	const json_t *rs = store_get(f->store, "ReplicaSet", "default", "web");
+	const json_t *rs =
+		store_get(f->m.store, "ReplicaSet", "default", "web");
 	assert_int_equal(json_integer_value(
 				 sm_json_get_path(rs, "status.readyReplicas")),
 			 3);
@@ -250,7 +231,7 @@ static void test_many_similar_events_are_combined_into_one(void **state)
 		  "\"main\",\"image\":\"busybox\"}]}}}}");
 	settle(f);
 	assert_int_equal(count(f, "Pod"), 30);
-	store_list(f->store, "Event", "default", count_events, &n);
+	store_list(f->m.store, "Event", "default", count_events, &n);
 	/* Ten events, then one combined event for the other twenty. */
 	assert_int_equal(n, 11);
 }
@@ -264,12 +245,12 @@ static void test_replicaset_scaled_down_deletes_the_surplus(void **state)
 	create(f, RS);
 	settle(f);
 	json_t *rs = json_deep_copy(
-		store_get(f->store, "ReplicaSet", "default", "web"));
+		store_get(f->m.store, "ReplicaSet", "default", "web"));
 	json_object_set_new(json_object_get(rs, "spec"), "replicas",
 			    json_integer(1));
-	assert_int_equal(
-		store_update(f->store, rs, STORE_MAIN, NULL, NULL, NULL, NULL),
-		0);
+	assert_int_equal(store_update(f->m.store, rs, STORE_MAIN, NULL, NULL,
+				      NULL, NULL),
+			 0);
 	json_decref(rs);
 	settle(f);
 	assert_int_equal(count(f, "Pod"), 1);
@@ -300,7 +281,7 @@ test_deployment_rolls_from_v1_to_v2_through_replicasets(void **state)
 	assert_int_equal(count(f, "Pod"), 2);
 	pods_ready(f);
 	settle(f);
-	const json_t *d = store_get(f->store, "Deployment", "default", "web");
+	const json_t *d = store_get(f->m.store, "Deployment", "default", "web");
 	assert_int_equal(json_integer_value(sm_json_get_path(
 				 d, "status.availableReplicas")),
 			 2);
@@ -317,9 +298,9 @@ test_deployment_rolls_from_v1_to_v2_through_replicasets(void **state)
 			0),
 		"image", json_string("bootcamp:v2"));
 	json_object_del(json_object_get(upd, "metadata"), "resourceVersion");
-	assert_int_equal(
-		store_update(f->store, upd, STORE_MAIN, NULL, NULL, NULL, NULL),
-		0);
+	assert_int_equal(store_update(f->m.store, upd, STORE_MAIN, NULL, NULL,
+				      NULL, NULL),
+			 0);
 	json_decref(upd);
 	for (int i = 0; i < 10; i++) {
 		settle(f);
@@ -343,7 +324,7 @@ test_deployment_rolls_from_v1_to_v2_through_replicasets(void **state)
 			"bootcamp:v2");
 	}
 	json_decref(pods);
-	d = store_get(f->store, "Deployment", "default", "web");
+	d = store_get(f->m.store, "Deployment", "default", "web");
 	assert_int_equal(json_integer_value(
 				 sm_json_get_path(d, "status.updatedReplicas")),
 			 2);
@@ -374,25 +355,25 @@ test_editing_a_configmap_rolls_the_deployment_that_uses_it(void **state)
 	assert_int_equal(count(f, "ReplicaSet"), 1);
 	/* A label on the ConfigMap changes nothing; its data does. */
 	json_t *cm = json_deep_copy(
-		store_get(f->store, "ConfigMap", "default", "cfg"));
+		store_get(f->m.store, "ConfigMap", "default", "cfg"));
 	json_object_set_new(json_object_get(cm, "metadata"), "labels",
 			    json_pack("{s:s}", "tier", "front"));
 	json_object_del(json_object_get(cm, "metadata"), "resourceVersion");
-	assert_int_equal(
-		store_update(f->store, cm, STORE_MAIN, NULL, NULL, NULL, NULL),
-		0);
+	assert_int_equal(store_update(f->m.store, cm, STORE_MAIN, NULL, NULL,
+				      NULL, NULL),
+			 0);
 	settle(f);
 	assert_int_equal(count(f, "ReplicaSet"), 1);
 	json_object_set_new(json_object_get(cm, "data"), "GREETING",
 			    json_string("hoi"));
-	assert_int_equal(
-		store_update(f->store, cm, STORE_MAIN, NULL, NULL, NULL, NULL),
-		0);
+	assert_int_equal(store_update(f->m.store, cm, STORE_MAIN, NULL, NULL,
+				      NULL, NULL),
+			 0);
 	json_decref(cm);
 	settle(f);
 	assert_int_equal(count(f, "ReplicaSet"), 2);
 	/* The Deployment's own spec was not touched. */
-	const json_t *d = store_get(f->store, "Deployment", "default", "web");
+	const json_t *d = store_get(f->m.store, "Deployment", "default", "web");
 	assert_int_equal(
 		json_integer_value(sm_json_get_path(d, "metadata.generation")),
 		1);
@@ -408,7 +389,7 @@ static void test_deleting_a_replicaset_collects_its_pods(void **state)
 	create(f, RS);
 	settle(f);
 	assert_int_equal(count(f, "Pod"), 3);
-	store_delete(f->store, "ReplicaSet", "default", "web", false, 0, NULL,
+	store_delete(f->m.store, "ReplicaSet", "default", "web", false, 0, NULL,
 		     NULL, NULL, NULL, NULL);
 	settle(f);
 	assert_int_equal(count(f, "Pod"), 0);
@@ -426,13 +407,13 @@ static void test_a_deleted_namespace_is_emptied_then_removed(void **state)
 		  "\"metadata\":{\"name\":\"c\",\"namespace\":\"lab\"}}");
 	settle(f);
 	/* As the API server deletes a Namespace: marked, not removed. */
-	assert_int_equal(store_delete(f->store, "Namespace", "", "lab", true, 0,
-				      NULL, NULL, NULL, NULL, NULL),
+	assert_int_equal(store_delete(f->m.store, "Namespace", "", "lab", true,
+				      0, NULL, NULL, NULL, NULL, NULL),
 			 0);
-	assert_non_null(store_get(f->store, "Namespace", "", "lab"));
+	assert_non_null(store_get(f->m.store, "Namespace", "", "lab"));
 	settle(f);
-	assert_null(store_get(f->store, "ConfigMap", "lab", "c"));
-	assert_null(store_get(f->store, "Namespace", "", "lab"));
+	assert_null(store_get(f->m.store, "ConfigMap", "lab", "c"));
+	assert_null(store_get(f->m.store, "Namespace", "", "lab"));
 }
 
 #define NODE(name)                                                           \
@@ -452,7 +433,7 @@ static void test_scheduler_binds_pods_and_reports_when_none_fits(void **state)
 		  "\"name\":\"a\",\"namespace\":\"default\"},\"spec\":{"
 		  "\"containers\":[{\"name\":\"m\",\"image\":\"x\"}]}}");
 	settle(f);
-	const json_t *p = store_get(f->store, "Pod", "default", "a");
+	const json_t *p = store_get(f->m.store, "Pod", "default", "a");
 	assert_null(sm_json_get_path(p, "spec.nodeName"));
 	json_t *cond =
 		json_array_get(sm_json_get_path(p, "status.conditions"), 0);
@@ -460,7 +441,7 @@ static void test_scheduler_binds_pods_and_reports_when_none_fits(void **state)
 	assert_string_equal(sm_json_get_str(cond, "reason"), "Unschedulable");
 	create(f, NODE("node-1"));
 	settle(f);
-	p = store_get(f->store, "Pod", "default", "a");
+	p = store_get(f->m.store, "Pod", "default", "a");
 	assert_string_equal(
 		sm_json_get_str(json_object_get(p, "spec"), "nodeName"),
 		"node-1");
@@ -480,14 +461,14 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 	       "\"image\":\"x\"}]},\"status\":{\"phase\":\"Running\","
 	       "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
 	settle(f);
-	const json_t *n = store_get(f->store, "Node", "", "node-1");
+	const json_t *n = store_get(f->m.store, "Node", "", "node-1");
 	assert_null(sm_json_get_path(n, "spec.taints"));
 	/* 3 s of silence, ending 0.9 s into a second of the wall clock. */
-	f->clock.monotonic_ns += 3 * NS_PER_S;
-	f->clock.realtime_ns += 900 * NS_PER_MS;
+	f->m.clock.monotonic_ns += 3 * NS_PER_S;
+	f->m.clock.realtime_ns += 900 * NS_PER_MS;
 	controller_queue(ctl_queue(f->ctls[0]), "/node-1");
 	settle(f);
-	n = store_get(f->store, "Node", "", "node-1");
+	n = store_get(f->m.store, "Node", "", "node-1");
 	assert_int_equal(json_array_size(sm_json_get_path(n, "spec.taints")),
 			 2);
 	assert_string_equal(
@@ -500,25 +481,27 @@ static void test_a_silent_node_is_tainted_and_its_pods_evicted(void **state)
 	assert_string_equal(
 		sm_json_get_str(
 			json_array_get(
-				sm_json_get_path(store_get(f->store, "Pod",
+				sm_json_get_path(store_get(f->m.store, "Pod",
 							   "default", "a"),
 						 "status.conditions"),
 				0),
 			"status"),
 		"False");
-	assert_null(sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
-				     "metadata.deletionTimestamp"));
+	assert_null(
+		sm_json_get_path(store_get(f->m.store, "Pod", "default", "a"),
+				 "metadata.deletionTimestamp"));
 	/* 0.5 s later, in the next second, it is still there. */
-	f->clock.realtime_ns += 500 * NS_PER_MS;
+	f->m.clock.realtime_ns += 500 * NS_PER_MS;
 	controller_queue(ctl_queue(f->ctls[0]), "/node-1");
 	settle(f);
-	assert_null(sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
-				     "metadata.deletionTimestamp"));
-	f->clock.realtime_ns += 2 * NS_PER_S;
+	assert_null(
+		sm_json_get_path(store_get(f->m.store, "Pod", "default", "a"),
+				 "metadata.deletionTimestamp"));
+	f->m.clock.realtime_ns += 2 * NS_PER_S;
 	controller_queue(ctl_queue(f->ctls[0]), "/node-1");
 	settle(f);
 	assert_non_null(
-		sm_json_get_path(store_get(f->store, "Pod", "default", "a"),
+		sm_json_get_path(store_get(f->m.store, "Pod", "default", "a"),
 				 "metadata.deletionTimestamp"));
 }
 

@@ -22,39 +22,21 @@
 #include "reconciler/controller.h"
 #include "reconciler/controllers.h"
 #include "reconciler/store.h"
+#include "tests/unit/reconciler/memstore.h"
 
 #include "common/banned.h"
 
-#define NS_PER_S 1000000000ULL
-
 struct fixture {
-	uv_loop_t loop;
-	struct store *store;
-	struct sm_fake_clock clock;
-	struct sm_seeded_rand rand;
+	struct memstore m;
 	struct ctl *ctl;
 };
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct sm_err err = SM_ERR_INIT;
-	struct store_opts so = { 0 };
+	memstore_open(&f->m);
 
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	sm_fake_clock_init(&f->clock, 1764100000ULL * NS_PER_S);
-	f->clock.monotonic_ns = 1000 * NS_PER_S;
-	sm_seeded_rand_init(&f->rand, 42);
-	so.clock = &f->clock.clock;
-	so.rand = &f->rand.rand;
-	assert_int_equal(store_open(&f->loop, &so, &f->store, &err), 0);
-	sm_err_release(&err);
-
-	struct ctl_env e = { .loop = &f->loop,
-			     .store = f->store,
-			     .clock = &f->clock.clock,
-			     .rand = &f->rand.rand,
-			     .resync_ms = 3600000 };
+	struct ctl_env e = memstore_env(&f->m);
 	f->ctl = ctl_endpoints_new(&e);
 	*state = f;
 	return 0;
@@ -65,10 +47,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	ctl_free(f->ctl);
-	store_free(f->store);
-	while (uv_run(&f->loop, UV_RUN_NOWAIT))
-		;
-	assert_int_equal(uv_loop_close(&f->loop), 0);
+	memstore_close(&f->m);
 	free(f);
 	return 0;
 }
@@ -78,9 +57,9 @@ static void settle(struct fixture *f)
 	for (int round = 0; round < 200; round++) {
 		size_t n;
 
-		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uv_run(&f->m.loop, UV_RUN_NOWAIT);
 		n = controller_drain(ctl_queue(f->ctl));
-		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uv_run(&f->m.loop, UV_RUN_NOWAIT);
 		if (!n && round > 2)
 			return;
 	}
@@ -102,7 +81,7 @@ static void create(struct fixture *f, const char *json)
 	struct sm_err err = SM_ERR_INIT;
 	json_t *obj = parse(json);
 
-	if (store_create(f->store, obj, NULL, NULL, NULL, &err) < 0)
+	if (store_create(f->m.store, obj, NULL, NULL, NULL, &err) < 0)
 		fail_msg("create: %s", err.items[0].msg);
 	json_decref(obj);
 	sm_err_release(&err);
@@ -114,7 +93,8 @@ static void update(struct fixture *f, const char *json)
 	struct sm_err err = SM_ERR_INIT;
 	json_t *obj = parse(json);
 
-	if (store_update(f->store, obj, STORE_MAIN, NULL, NULL, NULL, &err) < 0)
+	if (store_update(f->m.store, obj, STORE_MAIN, NULL, NULL, NULL, &err) <
+	    0)
 		fail_msg("update: %s", err.items[0].msg);
 	json_decref(obj);
 	sm_err_release(&err);
@@ -146,7 +126,7 @@ static void pod(struct fixture *f, const char *name, const char *app,
 
 static const json_t *endpoints(struct fixture *f)
 {
-	return store_get(f->store, "Endpoints", "default", "web");
+	return store_get(f->m.store, "Endpoints", "default", "web");
 }
 
 static json_t *subset(struct fixture *f, size_t i)
@@ -171,8 +151,8 @@ test_ready_pods_are_addresses_and_unready_ones_not_ready_addresses(void **state)
 	pod(f, "d", "web", "10.42.0.4", true);
 	pod(f, "other", "db", "10.42.0.9", true);
 	pod(f, "noip", "web", "", true);
-	assert_int_equal(store_delete(f->store, "Pod", "default", "d", true, 30,
-				      NULL, NULL, NULL, NULL, NULL),
+	assert_int_equal(store_delete(f->m.store, "Pod", "default", "d", true,
+				      30, NULL, NULL, NULL, NULL, NULL),
 			 0);
 	create(f, SVC(SEL_WEB, "8080"));
 	settle(f);
@@ -218,15 +198,16 @@ test_ready_pods_are_addresses_and_unready_ones_not_ready_addresses(void **state)
 	assert_int_equal(store_obj_rv(endpoints(f)), rv);
 
 	/* c becomes ready: it moves over. */
-	json_t *c = json_deep_copy(store_get(f->store, "Pod", "default", "c"));
+	json_t *c =
+		json_deep_copy(store_get(f->m.store, "Pod", "default", "c"));
 	json_object_set_new(c, "status",
 			    parse("{\"phase\":\"Running\",\"podIP\":"
 				  "\"10.42.0.3\",\"conditions\":[{\"type\":"
 				  "\"Ready\",\"status\":\"True\"}]}"));
 	json_object_del(json_object_get(c, "metadata"), "resourceVersion");
-	assert_int_equal(
-		store_update(f->store, c, STORE_STATUS, NULL, NULL, NULL, NULL),
-		0);
+	assert_int_equal(store_update(f->m.store, c, STORE_STATUS, NULL, NULL,
+				      NULL, NULL),
+			 0);
 	json_decref(c);
 	settle(f);
 	s = subset(f, 0);
@@ -296,12 +277,13 @@ static void test_selector_and_label_changes_move_pods_in_and_out(void **state)
 	assert_string_equal(ip_at(subset(f, 0), "addresses", 0), "10.42.0.2");
 
 	/* b's label changes: it leaves, and the Endpoints are empty. */
-	json_t *b = json_deep_copy(store_get(f->store, "Pod", "default", "b"));
+	json_t *b =
+		json_deep_copy(store_get(f->m.store, "Pod", "default", "b"));
 	json_object_set_new(sm_json_get_path(b, "metadata.labels"), "app",
 			    json_string("other"));
 	json_object_del(json_object_get(b, "metadata"), "resourceVersion");
 	assert_int_equal(
-		store_update(f->store, b, STORE_MAIN, NULL, NULL, NULL, NULL),
+		store_update(f->m.store, b, STORE_MAIN, NULL, NULL, NULL, NULL),
 		0);
 	json_decref(b);
 	settle(f);
@@ -319,7 +301,7 @@ test_a_deleted_service_takes_its_endpoints_but_selectorless_are_left(
 	create(f, SVC(SEL_WEB, "8080"));
 	settle(f);
 	assert_non_null(endpoints(f));
-	assert_int_equal(store_delete(f->store, "Service", "default", "web",
+	assert_int_equal(store_delete(f->m.store, "Service", "default", "web",
 				      false, 0, NULL, NULL, NULL, NULL, NULL),
 			 0);
 	settle(f);
@@ -336,7 +318,7 @@ test_a_deleted_service_takes_its_endpoints_but_selectorless_are_left(
 	assert_non_null(endpoints(f));
 	assert_int_equal(store_obj_rv(endpoints(f)), rv);
 	assert_string_equal(ip_at(subset(f, 0), "addresses", 0), "192.0.2.1");
-	assert_int_equal(store_delete(f->store, "Service", "default", "web",
+	assert_int_equal(store_delete(f->m.store, "Service", "default", "web",
 				      false, 0, NULL, NULL, NULL, NULL, NULL),
 			 0);
 	settle(f);
@@ -367,9 +349,9 @@ static const json_t *slice(struct fixture *f)
 {
 	const json_t *es = NULL;
 
-	if (store_count(f->store, "EndpointSlice", "default") > 1)
+	if (store_count(f->m.store, "EndpointSlice", "default") > 1)
 		fail_msg("more than one EndpointSlice");
-	store_list(f->store, "EndpointSlice", "default", first, &es);
+	store_list(f->m.store, "EndpointSlice", "default", first, &es);
 	return es;
 }
 
@@ -391,14 +373,14 @@ static void test_one_endpointslice_per_service_with_conditions(void **state)
 	pod(f, "a", "web", "10.42.0.1", true);
 	pod(f, "c", "web", "10.42.0.3", false);
 	pod(f, "d", "web", "10.42.0.4", true);
-	assert_int_equal(store_delete(f->store, "Pod", "default", "d", true, 30,
-				      NULL, NULL, NULL, NULL, NULL),
+	assert_int_equal(store_delete(f->m.store, "Pod", "default", "d", true,
+				      30, NULL, NULL, NULL, NULL, NULL),
 			 0);
 	create(f, SVC(SEL_WEB, "\"http\""));
 	settle(f);
 
 	const json_t *es = slice(f);
-	const json_t *svc = store_get(f->store, "Service", "default", "web");
+	const json_t *svc = store_get(f->m.store, "Service", "default", "web");
 	assert_non_null(es);
 	assert_int_equal(strlen(store_obj_name(es)), strlen("web-") + 5);
 	assert_memory_equal(store_obj_name(es), "web-", 4);
@@ -443,7 +425,7 @@ static void test_one_endpointslice_per_service_with_conditions(void **state)
 	assert_int_equal(store_obj_rv(slice(f)), rv);
 
 	/* Gone with its Service. */
-	assert_int_equal(store_delete(f->store, "Service", "default", "web",
+	assert_int_equal(store_delete(f->m.store, "Service", "default", "web",
 				      false, 0, NULL, NULL, NULL, NULL, NULL),
 			 0);
 	settle(f);
@@ -524,8 +506,8 @@ test_a_service_selecting_nothing_has_empty_endpoints_and_no_slice(void **state)
 		"name"));
 
 	/* It goes: so does the slice. */
-	assert_int_equal(store_delete(f->store, "Pod", "default", "a", false, 0,
-				      NULL, NULL, NULL, NULL, NULL),
+	assert_int_equal(store_delete(f->m.store, "Pod", "default", "a", false,
+				      0, NULL, NULL, NULL, NULL, NULL),
 			 0);
 	settle(f);
 	assert_null(slice(f));
@@ -534,8 +516,9 @@ test_a_service_selecting_nothing_has_empty_endpoints_and_no_slice(void **state)
 
 static const json_t *lb_status(struct fixture *f, const char *name)
 {
-	return sm_json_get_path(store_get(f->store, "Service", "default", name),
-				"status.loadBalancer");
+	return sm_json_get_path(
+		store_get(f->m.store, "Service", "default", name),
+		"status.loadBalancer");
 }
 
 static void
@@ -565,11 +548,11 @@ test_load_balancers_report_127_0_0_1_and_others_nothing(void **state)
 
 	/* Unchanged: not written again. */
 	uint64_t rv =
-		store_obj_rv(store_get(f->store, "Service", "default", "lb"));
+		store_obj_rv(store_get(f->m.store, "Service", "default", "lb"));
 	controller_queue(ctl_queue(f->ctl), "default/lb");
 	settle(f);
 	assert_int_equal(
-		store_obj_rv(store_get(f->store, "Service", "default", "lb")),
+		store_obj_rv(store_get(f->m.store, "Service", "default", "lb")),
 		rv);
 
 	/* No longer a LoadBalancer: the ingress goes. */

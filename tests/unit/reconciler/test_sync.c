@@ -26,19 +26,15 @@
 #include "reconciler/controller.h"
 #include "reconciler/controllers.h"
 #include "reconciler/store.h"
+#include "tests/unit/reconciler/memstore.h"
 #include "reconciler/sync.h"
 
 #include "tests/unit/testjson.h"
 
 #include "common/banned.h"
 
-#define NS_PER_S 1000000000ULL
-
 struct fixture {
-	uv_loop_t loop;
-	struct store *store;
-	struct sm_fake_clock clock;
-	struct sm_seeded_rand rand;
+	struct memstore m;
 	struct ctl *ctls[4];
 	size_t nr;
 };
@@ -46,22 +42,13 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct sm_err err = SM_ERR_INIT;
-	struct store_opts so = { 0 };
-
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	sm_fake_clock_init(&f->clock, 1764100000ULL * NS_PER_S);
-	f->clock.monotonic_ns = 1000 * NS_PER_S;
-	sm_seeded_rand_init(&f->rand, 42);
-	so.clock = &f->clock.clock;
-	so.rand = &f->rand.rand;
-	assert_int_equal(store_open(&f->loop, &so, &f->store, &err), 0);
-	sm_err_release(&err);
+	memstore_open(&f->m);
 	/* The API server makes "default" at start; so does this fixture. */
 	json_t *ns =
 		json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
 			  "Namespace", "metadata", "name", "default");
-	assert_int_equal(store_create(f->store, ns, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(store_create(f->m.store, ns, NULL, NULL, NULL, NULL),
+			 0);
 	json_decref(ns);
 	*state = f;
 	return 0;
@@ -73,10 +60,7 @@ static int teardown(void **state)
 
 	for (size_t i = 0; i < f->nr; i++)
 		ctl_free(f->ctls[i]);
-	store_free(f->store);
-	while (uv_run(&f->loop, UV_RUN_NOWAIT))
-		;
-	assert_int_equal(uv_loop_close(&f->loop), 0);
+	memstore_close(&f->m);
 	free(f);
 	return 0;
 }
@@ -136,9 +120,9 @@ static void apply_opts(struct fixture *f, json_t *set,
 		       const struct sync_opts *o, struct sync_result *r,
 		       struct sm_err *err)
 {
-	assert_int_equal(sync_apply(f->store, set, o, r, err), 0);
+	assert_int_equal(sync_apply(f->m.store, set, o, r, err), 0);
 	json_decref(set);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	uv_run(&f->m.loop, UV_RUN_NOWAIT);
 }
 
 /* Applies set (taken) from source A with revision rev, pruning. */
@@ -157,18 +141,18 @@ static void apply(struct fixture *f, json_t *set, const char *rev,
 static const json_t *live(struct fixture *f, const char *kind, const char *ns,
 			  const char *name)
 {
-	return store_get(f->store, kind, ns, name);
+	return store_get(f->m.store, kind, ns, name);
 }
 
 /* Changes a stored object as a kubectl user would (takes obj). */
 static void api_write(struct fixture *f, json_t *obj)
 {
 	json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
-	assert_int_equal(
-		store_update(f->store, obj, STORE_ALL, NULL, NULL, NULL, NULL),
-		0);
+	assert_int_equal(store_update(f->m.store, obj, STORE_ALL, NULL, NULL,
+				      NULL, NULL),
+			 0);
 	json_decref(obj);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	uv_run(&f->m.loop, UV_RUN_NOWAIT);
 }
 
 static json_t *copy_of(struct fixture *f, const char *kind, const char *ns,
@@ -252,7 +236,7 @@ static void test_a_sync_without_a_source_or_a_set_does_nothing(void **state)
 	struct sm_err err = SM_ERR_INIT;
 	json_t *set = set_of(1, CONFIGMAP("default", "c", "{'a':'1'}"));
 
-	assert_int_equal(sync_apply(f->store, set, &o, &r, &err), -EINVAL);
+	assert_int_equal(sync_apply(f->m.store, set, &o, &r, &err), -EINVAL);
 	assert_true(sm_err_failed(&err));
 	assert_null(live(f, "ConfigMap", "default", "c"));
 	sync_result_release(&r);
@@ -261,7 +245,8 @@ static void test_a_sync_without_a_source_or_a_set_does_nothing(void **state)
 	struct sync_opts with = { .source = "git://a", .prune = true };
 	apply_opts(f, json_incref(set), &with, &r, &err);
 	sync_result_release(&r);
-	assert_int_equal(sync_apply(f->store, NULL, &with, &r, &err), -EINVAL);
+	assert_int_equal(sync_apply(f->m.store, NULL, &with, &r, &err),
+			 -EINVAL);
 	assert_int_equal(r.pruned, 0);
 	assert_non_null(live(f, "ConfigMap", "default", "c"));
 	json_decref(set);
@@ -334,7 +319,7 @@ test_prune_keeps_prune_false_and_never_touches_unmanaged_or_other_sources(
 		   &other, &r, &err);
 	sync_result_release(&r);
 	assert_int_equal(
-		store_create(f->store, unmanaged, NULL, NULL, NULL, NULL), 0);
+		store_create(f->m.store, unmanaged, NULL, NULL, NULL, NULL), 0);
 	json_decref(unmanaged);
 	uint64_t hand_rv =
 		store_obj_rv(live(f, "ConfigMap", "default", "hand"));
@@ -373,7 +358,7 @@ test_an_unmanaged_object_in_the_set_is_left_alone_with_a_warning(void **state)
 	struct sm_err err = SM_ERR_INIT;
 	json_t *hand = CONFIGMAP("default", "hand", "{'k':'1'}");
 
-	assert_int_equal(store_create(f->store, hand, NULL, NULL, NULL, NULL),
+	assert_int_equal(store_create(f->m.store, hand, NULL, NULL, NULL, NULL),
 			 0);
 	json_decref(hand);
 	uint64_t rv = store_obj_rv(live(f, "ConfigMap", "default", "hand"));
@@ -401,7 +386,7 @@ test_an_unchanged_object_is_not_written_and_keeps_its_revision(void **state)
 		     CONFIGMAP("default", "conf", "{'a':'1'}")),
 	      "rev1", &r);
 	sync_result_release(&r);
-	uint64_t rv = store_rv(f->store);
+	uint64_t rv = store_rv(f->m.store);
 	uint64_t web_rv = store_obj_rv(live(f, "Deployment", "default", "web"));
 
 	apply(f,
@@ -411,7 +396,7 @@ test_an_unchanged_object_is_not_written_and_keeps_its_revision(void **state)
 	assert_int_equal(r.unchanged, 1);
 	assert_int_equal(r.configured, 1);
 	assert_int_equal(json_array_size(r.changes), 1);
-	assert_int_equal(store_rv(f->store), rv + 1);
+	assert_int_equal(store_rv(f->m.store), rv + 1);
 	const json_t *web = live(f, "Deployment", "default", "web");
 	assert_int_equal(store_obj_rv(web), web_rv);
 	assert_string_equal(ann(web, SYNC_ANNOTATION_REVISION), "rev1");
@@ -544,10 +529,10 @@ test_status_defaults_controller_marks_and_extra_keys_are_not_drift(void **state)
 
 	assert_false(sync_drifted(live(f, "Deployment", "default", "web"), d));
 	assert_false(sync_drifted(live(f, "Service", "default", "web"), svc));
-	uint64_t rv = store_rv(f->store);
+	uint64_t rv = store_rv(f->m.store);
 	apply(f, set_of(2, json_incref(d), json_incref(svc)), "rev2", &r);
 	assert_int_equal(r.unchanged, 2);
-	assert_int_equal(store_rv(f->store), rv);
+	assert_int_equal(store_rv(f->m.store), rv);
 	/* What others wrote stays. */
 	assert_string_equal(
 		sm_json_get_str(
@@ -661,10 +646,10 @@ static void settle(struct fixture *f)
 	for (int round = 0; round < 200; round++) {
 		size_t n = 0;
 
-		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uv_run(&f->m.loop, UV_RUN_NOWAIT);
 		for (size_t i = 0; i < f->nr; i++)
 			n += controller_drain(ctl_queue(f->ctls[i]));
-		uv_run(&f->loop, UV_RUN_NOWAIT);
+		uv_run(&f->m.loop, UV_RUN_NOWAIT);
 		if (!n && round > 2)
 			return;
 	}
@@ -682,11 +667,7 @@ test_what_the_deployment_controller_writes_is_not_drift(void **state)
 {
 	struct fixture *f = *state;
 	struct sync_result r = SYNC_RESULT_INIT;
-	struct ctl_env e = { .loop = &f->loop,
-			     .store = f->store,
-			     .clock = &f->clock.clock,
-			     .rand = &f->rand.rand,
-			     .resync_ms = 3600000 };
+	struct ctl_env e = memstore_env(&f->m);
 	json_t *d = DEPLOYMENT("default", "web", "2",
 			       ",'volumes':[{'name':'c','configMap':{'name':"
 			       "'conf'}}]");
@@ -699,7 +680,7 @@ test_what_the_deployment_controller_writes_is_not_drift(void **state)
 	      "rev1", &r);
 	sync_result_release(&r);
 	settle(f);
-	assert_int_equal(store_count(f->store, "ReplicaSet", "default"), 1);
+	assert_int_equal(store_count(f->m.store, "ReplicaSet", "default"), 1);
 	assert_false(sync_drifted(live(f, "Deployment", "default", "web"), d));
 
 	apply(f,
@@ -711,7 +692,7 @@ test_what_the_deployment_controller_writes_is_not_drift(void **state)
 	sync_result_release(&r);
 	settle(f);
 	/* The edit rolled the Deployment: a second ReplicaSet, revision 2. */
-	assert_int_equal(store_count(f->store, "ReplicaSet", "default"), 2);
+	assert_int_equal(store_count(f->m.store, "ReplicaSet", "default"), 2);
 	const json_t *web = live(f, "Deployment", "default", "web");
 	assert_string_equal(ann(web, "deployment.kubernetes.io/revision"), "2");
 	assert_non_null(json_object_get(web, "status"));
@@ -745,7 +726,7 @@ test_a_dry_run_writes_nothing_and_says_what_would_happen(void **state)
 		     CONFIGMAP("default", "b", "{'k':'1'}")),
 	      "rev1", &r);
 	sync_result_release(&r);
-	uint64_t rv = store_rv(f->store);
+	uint64_t rv = store_rv(f->m.store);
 
 	apply_opts(f,
 		   set_of(3, CONFIGMAP("default", "a", "{'k':'2'}"),
@@ -757,7 +738,7 @@ test_a_dry_run_writes_nothing_and_says_what_would_happen(void **state)
 	assert_int_equal(r.pruned, 1);
 	assert_int_equal(r.skipped, 0);
 	assert_int_equal(json_array_size(r.changes), 4);
-	assert_int_equal(store_rv(f->store), rv);
+	assert_int_equal(store_rv(f->m.store), rv);
 	assert_null(live(f, "Namespace", "", "shop"));
 	assert_non_null(live(f, "ConfigMap", "default", "b"));
 	assert_string_equal(
@@ -774,7 +755,7 @@ static void diff(struct fixture *f, const json_t *set, struct sm_buf *out)
 {
 	struct sm_err err = SM_ERR_INIT;
 
-	assert_int_equal(sync_diff(f->store, set, "git://a", out, &err), 0);
+	assert_int_equal(sync_diff(f->m.store, set, "git://a", out, &err), 0);
 	assert_false(sm_err_failed(&err));
 	sm_err_release(&err);
 }
@@ -891,7 +872,8 @@ static void test_the_diff_stops_cleanly_when_out_is_full(void **state)
 	struct sm_err err = SM_ERR_INIT;
 	json_t *set = set_of(1, CONFIGMAP("default", "new", "{'y':'2'}"));
 
-	assert_int_equal(sync_diff(f->store, set, NULL, &out, &err), -ENOBUFS);
+	assert_int_equal(sync_diff(f->m.store, set, NULL, &out, &err),
+			 -ENOBUFS);
 	assert_true(sm_err_failed(&err));
 	assert_int_equal(out.len, 0);
 	json_decref(set);
