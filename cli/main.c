@@ -24,7 +24,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct cli_command commands[] = {
 	{ "up", cmd_up,
-	  "run everything on this machine: Podman, server, 3 agents" },
+	  "run everything here: Podman, server, proxy, 3 agents" },
 	{ "down", cmd_down,
 	  "stop what `up` started and remove its containers" },
 	{ "get", cmd_get,
