@@ -16,6 +16,7 @@
 #include "common/xalloc.h"
 #include "nodeagent/service.h"
 #include "nodeagent/svcproxy.h"
+#include "reconciler/svcalloc.h"
 #include "common/banned.h"
 
 static const char proxy_help[] =
@@ -98,6 +99,8 @@ int cmd_proxy(int argc, char **argv)
 	struct svcproxy_config cfg = { 0 };
 	struct sm_err err = SM_ERR_INIT;
 	const char *token_file = NULL, *cidr = "10.96.0.0/16";
+	uint32_t net = 0;
+	unsigned prefix = 0;
 	const char **np_addrs = NULL;
 	size_t nr_np = 0;
 	char *data = NULL, *token = NULL;
@@ -172,19 +175,20 @@ int cmd_proxy(int argc, char **argv)
 					      "and --ca-file F are required");
 		goto out;
 	}
-	if (ipv4_cidr_parse(cidr, &cfg.plan.cidr, &err)) {
+	/* The proxy removes unwanted /32s inside the range from lo: the
+	 * server's own check first (its /12 to /28), then the exact form,
+	 * and never loopback's own range. */
+	if (svcalloc_parse_cidr(cidr, &net, &prefix, &err) ||
+	    ipv4_cidr_parse(cidr, &cfg.plan.cidr, &err)) {
 		rc = cli_usage_error("proxy", "--service-cidr %s",
-				     err.items[0].msg);
+				     err.items[err.nr - 1].msg);
 		goto out;
 	}
-	/* The proxy removes unwanted /32s inside the range from lo: the
-	 * server's limits (/12 to /28), and never loopback's own range. */
-	if (cfg.plan.cidr.prefix < 12 || cfg.plan.cidr.prefix > 28 ||
-	    (ntohl(cfg.plan.cidr.net.s_addr) >> 24) == 127) {
+	if ((net >> 24) == 127) {
 		rc = cli_usage_error("proxy",
-				     "--service-cidr %s: expected a range of "
-				     "/12 to /28 outside 127.0.0.0/8, as the "
-				     "server's --service-cidr",
+				     "--service-cidr %s: expected a range "
+				     "outside 127.0.0.0/8, as the server's "
+				     "--service-cidr",
 				     cidr);
 		goto out;
 	}
